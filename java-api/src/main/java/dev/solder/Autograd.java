@@ -1,0 +1,212 @@
+package dev.solder;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Define-by-run reverse-mode differentiation over Solder's coarse ops.
+ *
+ * <p>Every op run with gradients enabled, on an input that requires a gradient, records
+ * a {@link Node} holding what its backward needs. {@link Tensor#backward()} walks the
+ * recorded graph once in reverse topological order, accumulates gradients into the
+ * leaves' {@code grad()} (so several micro-batches can add up before an optimizer step),
+ * then releases the graph: a second backward through it fails and says so.
+ *
+ * <pre>{@code
+ * try (var ng = Autograd.noGrad()) {   // evaluation: nothing recorded
+ *     Tensor logits = model.forward(batch);
+ * }
+ * }</pre>
+ */
+public final class Autograd {
+    private static final ThreadLocal<int[]> NO_GRAD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
+
+    private Autograd() {
+    }
+
+    /** Computes the gradients of one node's inputs from the gradient of its output. */
+    @FunctionalInterface
+    public interface BackwardFn {
+        /** Returns one gradient per input, null where that input needs none. */
+        Tensor[] apply(Tensor gradOutput);
+    }
+
+    /** One recorded op. */
+    public static final class Node {
+        final String op;
+        final Tensor[] inputs;
+        BackwardFn fn;
+        final String shapes;
+
+        Node(String op, Tensor[] inputs, BackwardFn fn) {
+            this.op = op;
+            this.inputs = inputs;
+            this.fn = fn;
+            StringBuilder sb = new StringBuilder();
+            for (Tensor t : inputs) {
+                if (sb.length() > 0) {
+                    sb.append(", ");
+                }
+                sb.append(t == null ? "null" : java.util.Arrays.toString(t.shape()));
+            }
+            this.shapes = sb.toString();
+        }
+
+        /** The op's name. */
+        public String op() {
+            return op;
+        }
+
+        /** True once backward ran through it and released what it saved. */
+        public boolean isReleased() {
+            return fn == null;
+        }
+    }
+
+    /** A region with gradient recording off; close it to restore. */
+    public static final class NoGrad implements AutoCloseable {
+        private boolean closed;
+
+        private NoGrad() {
+            NO_GRAD_DEPTH.get()[0]++;
+        }
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                NO_GRAD_DEPTH.get()[0]--;
+            }
+        }
+    }
+
+    /** Turns gradient recording off on this thread until the returned handle closes. */
+    public static NoGrad noGrad() {
+        return new NoGrad();
+    }
+
+    /** True when ops on this thread record gradients. */
+    public static boolean isEnabled() {
+        return NO_GRAD_DEPTH.get()[0] == 0;
+    }
+
+    /** True when recording is on and any input requires a gradient. */
+    public static boolean needsGraph(Tensor... inputs) {
+        if (!isEnabled()) {
+            return false;
+        }
+        for (Tensor t : inputs) {
+            if (t != null && t.requiresGrad()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Records {@code out} as produced by {@code op} from {@code inputs} (when
+     * {@link #needsGraph}); returns {@code out}. For backend authors writing new ops.
+     */
+    public static Tensor record(String op, Tensor out, BackwardFn fn, Tensor... inputs) {
+        if (needsGraph(inputs)) {
+            out.gradFn = new Node(op, inputs.clone(), fn);
+        }
+        return out;
+    }
+
+    static void backward(Tensor root, Tensor seed) {
+        Node rootNode = root.gradFn;
+        if (rootNode == null) {
+            if (!root.requiresGrad()) {
+                throw new IllegalStateException("backward: " + root.describe()
+                        + " does not require grad and has no graph (was it computed under noGrad, or from inputs without requiresGrad?)");
+            }
+            accumulateLeaf(root, seed);
+            return;
+        }
+        List<Node> order = topologicalOrder(rootNode);
+        Map<Node, Tensor> pending = new IdentityHashMap<>();
+        pending.put(rootNode, seed);
+        try (var ng = noGrad()) {
+            for (Node node : order) {
+                Tensor g = pending.remove(node);
+                if (g == null) {
+                    continue;
+                }
+                Tensor[] grads = node.fn.apply(g);
+                for (int i = 0; i < node.inputs.length; i++) {
+                    Tensor in = node.inputs[i];
+                    if (in == null || grads == null || i >= grads.length || grads[i] == null || !in.requiresGrad()) {
+                        continue;
+                    }
+                    Tensor gi = grads[i];
+                    if (!java.util.Arrays.equals(gi.shape(), in.shape())) {
+                        throw new IllegalStateException("backward of " + node.op + ": gradient for input " + i
+                                + " has shape " + java.util.Arrays.toString(gi.shape()) + ", input has "
+                                + java.util.Arrays.toString(in.shape()));
+                    }
+                    if (in.gradFn != null) {
+                        // Out-of-place sum: the same gradient tensor may be handed to several inputs.
+                        pending.merge(in.gradFn, gi, (a, b) -> Ops.add(a, b));
+                    } else {
+                        accumulateLeaf(in, gi);
+                    }
+                }
+            }
+        } finally {
+            for (Node node : order) {
+                node.fn = null;
+            }
+        }
+    }
+
+    private static void accumulateLeaf(Tensor leaf, Tensor g) {
+        if (leaf.grad == null) {
+            Tensor copy = Tensor.emptyUnscoped(g.shape(), DType.FLOAT32, leaf.device());
+            copy.backend().copy(g, copy);
+            leaf.grad = copy;
+        } else {
+            leaf.grad.checkOpen("grad accumulation");
+            leaf.backend().add(leaf.grad, g.contiguous(), 1f, 1f, leaf.grad);
+        }
+    }
+
+    private static List<Node> topologicalOrder(Node root) {
+        // Iterative DFS post-order, reversed: a node comes after every node that consumes it.
+        List<Node> post = new ArrayList<>();
+        Map<Node, Boolean> visited = new IdentityHashMap<>();
+        ArrayDeque<Object[]> stack = new ArrayDeque<>();
+        checkLive(root);
+        stack.push(new Object[] {root, 0});
+        visited.put(root, Boolean.TRUE);
+        while (!stack.isEmpty()) {
+            Object[] frame = stack.peek();
+            Node n = (Node) frame[0];
+            int i = (Integer) frame[1];
+            if (i < n.inputs.length) {
+                frame[1] = i + 1;
+                Tensor in = n.inputs[i];
+                if (in != null && in.gradFn != null && !visited.containsKey(in.gradFn)) {
+                    checkLive(in.gradFn);
+                    visited.put(in.gradFn, Boolean.TRUE);
+                    stack.push(new Object[] {in.gradFn, 0});
+                }
+            } else {
+                stack.pop();
+                post.add(n);
+            }
+        }
+        java.util.Collections.reverse(post);
+        return post;
+    }
+
+    private static void checkLive(Node n) {
+        if (n.fn == null) {
+            throw new IllegalStateException("backward through " + n.op + " (inputs " + n.shapes
+                    + "): its graph was already released by an earlier backward(); run the forward again");
+        }
+    }
+}

@@ -1,0 +1,731 @@
+package dev.solder;
+
+import dev.solder.spi.Backend;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * The op catalogue: validated, differentiable entry points that dispatch to the backend
+ * of their inputs' device. Shape, dtype and device mistakes fail here with the op's name
+ * and the shapes involved, before any kernel runs.
+ *
+ * <pre>{@code
+ * try (var s = Scope.open()) {
+ *     var g = new Generator(1);
+ *     Tensor x = Tensor.randn(g, 8, 16);
+ *     Tensor w = Tensor.randn(g, 4, 16).mul(0.1f).requiresGrad(true);
+ *     Tensor labels = Tensor.ofInts(new int[] {0, 1, 2, 3, 0, 1, 2, 3});
+ *     Tensor loss = Ops.crossEntropy(Ops.linear(x, w, null), labels);
+ *     loss.backward();
+ * }
+ * }</pre>
+ *
+ * <p>Floating outputs keep the dtype of the first floating input; losses are float32;
+ * gradients are float32.
+ */
+public final class Ops {
+    /** The label value cross-entropy skips, as PyTorch's default {@code ignore_index}. */
+    public static final int IGNORE_INDEX = -100;
+
+    private Ops() {
+    }
+
+    // ====================================================================== views
+
+    /** A view with a new shape (one entry may be -1); copies first if not contiguous. */
+    public static Tensor reshape(Tensor t, int... newShape) {
+        t.checkOpen("reshape");
+        int[] s = inferShape(t, newShape);
+        if (Arrays.equals(s, t.shape()) ) {
+            return t;
+        }
+        Tensor base = t.isContiguous() ? t : contiguous(t);
+        Tensor out = base.view(s, Tensor.contiguousStrides(s), base.offset());
+        int[] inShape = t.shape();
+        return Autograd.record("reshape", out, g -> new Tensor[] {reshape(g, inShape)}, base);
+    }
+
+    /** Swaps the last two dimensions; a view. */
+    public static Tensor transpose(Tensor t) {
+        t.checkOpen("transpose");
+        int r = t.rank();
+        if (r < 2) {
+            throw new IllegalArgumentException("transpose: " + t.describe() + " has fewer than 2 dims");
+        }
+        int[] s = t.shape();
+        long[] st = t.strides();
+        swap(s, r - 2, r - 1);
+        long tmp = st[r - 2];
+        st[r - 2] = st[r - 1];
+        st[r - 1] = tmp;
+        Tensor out = t.view(s, st, t.offset());
+        return Autograd.record("transpose", out, g -> new Tensor[] {transpose(g)}, t);
+    }
+
+    /** Elements {@code [start, start+length)} along {@code dim}; a view. */
+    public static Tensor narrow(Tensor t, int dim, int start, int length) {
+        t.checkOpen("narrow");
+        int d = t.normDim(dim, "narrow");
+        int[] s = t.shape();
+        if (start < 0 || length < 0 || (long) start + length > s[d]) {
+            throw new IllegalArgumentException("narrow: [" + start + ", " + (start + length) + ") out of range 0.."
+                    + s[d] + " on dim " + dim + " of " + t.describe());
+        }
+        long[] st = t.strides();
+        s[d] = length;
+        Tensor out = t.view(s, st, t.offset() + start * st[d]);
+        int[] inShape = t.shape();
+        return Autograd.record("narrow", out, g -> {
+            Tensor full = Tensor.zeros(DType.FLOAT32, g.device(), inShape);
+            Tensor region = full.view(g.shape(), full.strides(), start * full.strides()[d]);
+            full.backend().copy(g, region);
+            region.close();
+            return new Tensor[] {full};
+        }, t);
+    }
+
+    /** A contiguous copy (differentiable). */
+    public static Tensor contiguous(Tensor t) {
+        t.checkOpen("contiguous");
+        Tensor out = Tensor.empty(t.shape(), t.dtype(), t.device());
+        t.backend().copy(t, out);
+        return Autograd.record("contiguous", out, g -> new Tensor[] {g}, t);
+    }
+
+    /** Converts the element type; floating casts are differentiable. */
+    public static Tensor cast(Tensor t, DType dt) {
+        t.checkOpen("cast");
+        if (t.dtype() == dt) {
+            return t;
+        }
+        Tensor out = Tensor.empty(t.shape(), dt, t.device());
+        t.backend().copy(t, out);
+        if (dt.isFloating() && t.dtype().isFloating()) {
+            return Autograd.record("cast", out, g -> new Tensor[] {g}, t);
+        }
+        return out;
+    }
+
+    /** Copies to another device (through host memory when backends differ). */
+    public static Tensor toDevice(Tensor t, Device dev) {
+        t.checkOpen("to(" + dev + ")");
+        if (t.device().equals(dev)) {
+            return t;
+        }
+        Tensor src = t.contiguousNoGrad();
+        Tensor out = Tensor.empty(t.shape(), t.dtype(), dev);
+        long bytes = t.numel() * t.dtype().byteSize();
+        if (src.device().isCpu()) {
+            out.backend().copyFromHost(cpuSegment(src), 0, out);
+        } else if (dev.isCpu()) {
+            src.backend().copyToHost(src, cpuSegment(out), 0);
+        } else {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment host = arena.allocate(Math.max(1, bytes), 64);
+                src.backend().copyToHost(src, host, 0);
+                out.backend().copyFromHost(host, 0, out);
+            }
+        }
+        if (src != t) {
+            src.close();
+        }
+        Device from = t.device();
+        return Autograd.record("to", out, g -> new Tensor[] {toDevice(g, from)}, t);
+    }
+
+    private static MemorySegment cpuSegment(Tensor t) {
+        return ((dev.solder.backend.cpu.CpuStorage) t.storage()).segment()
+                .asSlice(t.offset() * t.dtype().byteSize(), t.numel() * t.dtype().byteSize());
+    }
+
+    // ====================================================================== products
+
+    /**
+     * Matrix product with batching: {@code a [..., M, K] · b [..., K, N]}; a 2-D operand is
+     * shared across the other's batch. Transposed views are used without copying.
+     */
+    public static Tensor matmul(Tensor a, Tensor b) {
+        check("matmul", a, b);
+        floating("matmul", a, b);
+        if (a.rank() < 2 || b.rank() < 2) {
+            throw new IllegalArgumentException("matmul: operands need at least 2 dims, got " + a.describe() + " and " + b.describe());
+        }
+        int m = a.dim(-2);
+        int k = a.dim(-1);
+        int k2 = b.dim(-2);
+        int n = b.dim(-1);
+        if (k != k2) {
+            throw new IllegalArgumentException("matmul: inner dimensions differ: " + a.describe() + " · " + b.describe());
+        }
+        long batchA = a.numel() / Math.max(1, (long) m * k);
+        long batchB = b.numel() / Math.max(1, (long) k * n);
+        int[] outShape;
+        if (a.rank() > 2 && b.rank() > 2) {
+            int[] ba = Arrays.copyOf(a.shape(), a.rank() - 2);
+            int[] bb = Arrays.copyOf(b.shape(), b.rank() - 2);
+            if (!Arrays.equals(ba, bb)) {
+                throw new IllegalArgumentException("matmul: batch dims differ: " + a.describe() + " · " + b.describe());
+            }
+            outShape = concat(ba, m, n);
+        } else if (a.rank() > 2) {
+            outShape = concat(Arrays.copyOf(a.shape(), a.rank() - 2), m, n);
+        } else if (b.rank() > 2) {
+            outShape = concat(Arrays.copyOf(b.shape(), b.rank() - 2), m, n);
+        } else {
+            outShape = new int[] {m, n};
+        }
+        Operand oa = Operand.of(a);
+        Operand ob = Operand.of(b);
+        Tensor out = Tensor.empty(outShape, a.dtype(), a.device());
+        long batch = Math.max(batchA, batchB);
+        Tensor out3 = out.view(new int[] {(int) batch, m, n}, Tensor.contiguousStrides(new int[] {(int) batch, m, n}), 0);
+        a.backend().matmul(oa.t, oa.trans, ob.t, ob.trans, out3, 1f, 0f);
+        out3.close();
+        oa.release(a);
+        ob.release(b);
+        return Autograd.record("matmul", out, g -> {
+            Tensor da = null;
+            Tensor db = null;
+            if (a.requiresGrad()) {
+                Tensor full = matmul(g, transpose(b));      // [..., M, K]
+                da = full.numel() == a.numel() ? reshape(full, a.shape()) : reshape(sumLeading(full, m * k), a.shape());
+            }
+            if (b.requiresGrad()) {
+                Tensor full = matmul(transpose(a), g);      // [..., K, N]
+                db = full.numel() == b.numel() ? reshape(full, b.shape()) : reshape(sumLeading(full, k * n), b.shape());
+            }
+            return new Tensor[] {da, db};
+        }, a, b);
+    }
+
+    /** Sums a tensor's leading elements onto its last {@code suffix} elements (no graph). */
+    private static Tensor sumLeading(Tensor t, int suffix) {
+        Tensor c = t.contiguousNoGrad();
+        Tensor out = Tensor.empty(new int[] {suffix}, DType.FLOAT32, t.device());
+        t.backend().sumToSuffix(c, out);
+        return out;
+    }
+
+    /** A gemm operand: a contiguous 2-/3-D tensor plus whether to use its transpose. */
+    private record Operand(Tensor t, boolean trans) {
+        static Operand of(Tensor x) {
+            int r = x.rank();
+            int rows = x.dim(-2);
+            int cols = x.dim(-1);
+            int batch = (int) (x.numel() / Math.max(1, (long) rows * cols));
+            if (x.isContiguous()) {
+                return new Operand(x.view(new int[] {batch, rows, cols}, Tensor.contiguousStrides(new int[] {batch, rows, cols}), x.offset()), false);
+            }
+            long[] st = x.strides();
+            boolean lastTwoSwapped = st[r - 2] == 1 && st[r - 1] == rows;
+            boolean batchDense = true;
+            long expect = (long) rows * cols;
+            for (int i = r - 3; i >= 0; i--) {
+                if (x.dim(i) != 1 && st[i] != expect) {
+                    batchDense = false;
+                }
+                expect *= x.dim(i);
+            }
+            if (lastTwoSwapped && batchDense) {
+                return new Operand(x.view(new int[] {batch, cols, rows}, Tensor.contiguousStrides(new int[] {batch, cols, rows}), x.offset()), true);
+            }
+            Tensor c = x.contiguousNoGrad();
+            return new Operand(c.view(new int[] {batch, rows, cols}, Tensor.contiguousStrides(new int[] {batch, rows, cols}), c.offset()), false);
+        }
+
+        void release(Tensor original) {
+            t.close();
+        }
+    }
+
+    /**
+     * HF's linear layer: {@code x [..., in] · wᵀ + bias} with {@code w [out, in]};
+     * {@code bias [out]} may be null.
+     */
+    public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        check("linear", x, w, bias);
+        floating("linear", x, w, bias);
+        if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
+            throw new IllegalArgumentException("linear: input " + x.describe() + " does not fit weight " + w.describe()
+                    + " (expected input [..., " + (w.rank() == 2 ? w.dim(1) : "in") + "] and weight [out, in])");
+        }
+        if (bias != null && (bias.rank() != 1 || bias.dim(0) != w.dim(0))) {
+            throw new IllegalArgumentException("linear: bias " + bias.describe() + " does not match weight " + w.describe());
+        }
+        int in = w.dim(1);
+        int outF = w.dim(0);
+        int rows = (int) (x.numel() / Math.max(1, in));
+        Tensor x2 = flat2(x, rows, in);
+        Tensor wc = w.contiguousNoGrad();
+        Tensor bc = bias == null ? null : bias.contiguousNoGrad();
+        int[] outShape = x.shape();
+        outShape[outShape.length - 1] = outF;
+        Tensor out = Tensor.empty(outShape, x.dtype(), x.device());
+        Tensor out2 = out.view(new int[] {rows, outF}, new long[] {outF, 1}, 0);
+        x.backend().linear(x2, wc, bc, out2);
+        out2.close();
+        return Autograd.record("linear", out, g -> {
+            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor dw = w.requiresGrad() ? Tensor.empty(w.shape(), DType.FLOAT32, w.device()) : null;
+            Tensor db = bias != null && bias.requiresGrad() ? Tensor.empty(bias.shape(), DType.FLOAT32, bias.device()) : null;
+            Tensor g2 = flat2(g, rows, outF);
+            Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, 0);
+            x.backend().linearBackward(g2, x2, wc, dx2, dw, db);
+            if (dx2 != null) {
+                dx2.close();
+            }
+            return new Tensor[] {dx, dw, db};
+        }, x, w, bias);
+    }
+
+    private static Tensor flat2(Tensor t, int rows, int cols) {
+        Tensor c = t.contiguousNoGrad();
+        return c.view(new int[] {rows, cols}, new long[] {cols, 1}, c.offset());
+    }
+
+    // ====================================================================== elementwise
+
+    /** {@code a + b}; {@code b} may be broadcast along {@code a}'s leading dims (or vice versa). */
+    public static Tensor add(Tensor a, Tensor b) {
+        return addScaled("add", a, b, 1f);
+    }
+
+    /** {@code a − b} with the broadcasting of {@link #add}. */
+    public static Tensor sub(Tensor a, Tensor b) {
+        return addScaled("sub", a, b, -1f);
+    }
+
+    private static Tensor addScaled(String op, Tensor a, Tensor b, float beta) {
+        check(op, a, b);
+        floating(op, a, b);
+        if (!isSuffix(b, a)) {
+            if (isSuffix(a, b) && beta == 1f) {
+                return addScaled(op, b, a, beta);
+            }
+            throw new IllegalArgumentException(op + ": shapes do not broadcast: " + a.describe() + " and " + b.describe()
+                    + " (expected equal shapes or one a suffix of the other)");
+        }
+        Tensor ac = a.contiguousNoGrad();
+        Tensor bc = b.contiguousNoGrad();
+        Tensor out = Tensor.empty(a.shape(), a.dtype(), a.device());
+        a.backend().add(ac, bc, 1f, beta, out);
+        return Autograd.record(op, out, g -> new Tensor[] {
+            a.requiresGrad() ? g : null,
+            b.requiresGrad() ? reduceTo(beta == 1f ? g : scale(g, beta), b) : null}, a, b);
+    }
+
+    /** Elementwise {@code a · b} with the broadcasting of {@link #add}. */
+    public static Tensor mul(Tensor a, Tensor b) {
+        check("mul", a, b);
+        floating("mul", a, b);
+        if (!isSuffix(b, a)) {
+            if (isSuffix(a, b)) {
+                return mul(b, a);
+            }
+            throw new IllegalArgumentException("mul: shapes do not broadcast: " + a.describe() + " and " + b.describe());
+        }
+        Tensor ac = a.contiguousNoGrad();
+        Tensor bc = b.contiguousNoGrad();
+        Tensor out = Tensor.empty(a.shape(), a.dtype(), a.device());
+        a.backend().mul(ac, bc, out);
+        return Autograd.record("mul", out, g -> {
+            Tensor da = null;
+            Tensor db = null;
+            if (a.requiresGrad()) {
+                da = Tensor.empty(a.shape(), DType.FLOAT32, a.device());
+                a.backend().mul(g, bc, da);
+            }
+            if (b.requiresGrad()) {
+                Tensor full = Tensor.empty(a.shape(), DType.FLOAT32, a.device());
+                a.backend().mul(g, ac, full);
+                db = reduceTo(full, b);
+            }
+            return new Tensor[] {da, db};
+        }, a, b);
+    }
+
+    /** {@code s · a}. */
+    public static Tensor scale(Tensor a, float s) {
+        check("scale", a);
+        floating("scale", a);
+        Tensor ac = a.contiguousNoGrad();
+        Tensor out = Tensor.empty(a.shape(), a.dtype(), a.device());
+        a.backend().scale(ac, s, out);
+        return Autograd.record("scale", out, g -> new Tensor[] {scale(g, s)}, a);
+    }
+
+    /** Sum of all elements, as a 0-d float32 tensor. */
+    public static Tensor sum(Tensor a) {
+        check("sum", a);
+        floating("sum", a);
+        Tensor out = Tensor.empty(new int[0], DType.FLOAT32, a.device());
+        a.backend().sumAll(a.contiguousNoGrad(), out);
+        return Autograd.record("sum", out, g -> new Tensor[] {broadcastScalar(g, a.shape())}, a);
+    }
+
+    /** Mean of all elements, as a 0-d float32 tensor. */
+    public static Tensor mean(Tensor a) {
+        if (a.numel() == 0) {
+            throw new IllegalArgumentException("mean: " + a.describe() + " is empty");
+        }
+        return scale(sum(a), 1f / a.numel());
+    }
+
+    private static Tensor broadcastScalar(Tensor g, int[] shape) {
+        Tensor out = Tensor.empty(shape, DType.FLOAT32, g.device());
+        g.backend().fill(out, 1);
+        g.backend().mul(out, g.contiguousNoGrad().view(new int[0], new long[0], g.offset()), out);
+        return out;
+    }
+
+    /** Sums a gradient of {@code full}'s shape down to {@code target}'s (suffix) shape. */
+    private static Tensor reduceTo(Tensor full, Tensor target) {
+        if (full.numel() == target.numel()) {
+            return Arrays.equals(full.shape(), target.shape()) ? full : reshape(full, target.shape());
+        }
+        Tensor out = Tensor.empty(target.shape(), DType.FLOAT32, full.device());
+        full.backend().sumToSuffix(full.contiguousNoGrad(), out);
+        return out;
+    }
+
+    /** GELU, exact erf form (HF {@code "gelu"}). */
+    public static Tensor gelu(Tensor x) {
+        return gelu(x, false);
+    }
+
+    /** GELU, tanh approximation (HF {@code "gelu_new"}). */
+    public static Tensor geluTanh(Tensor x) {
+        return gelu(x, true);
+    }
+
+    private static Tensor gelu(Tensor x, boolean tanhForm) {
+        String op = tanhForm ? "geluTanh" : "gelu";
+        check(op, x);
+        floating(op, x);
+        Tensor xc = x.contiguousNoGrad();
+        Tensor out = Tensor.empty(x.shape(), x.dtype(), x.device());
+        x.backend().gelu(xc, tanhForm, out);
+        return Autograd.record(op, out, g -> {
+            Tensor dx = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
+            x.backend().geluBackward(xc, g.contiguousNoGrad(), tanhForm, dx);
+            return new Tensor[] {dx};
+        }, x);
+    }
+
+    /** Hyperbolic tangent. */
+    public static Tensor tanh(Tensor x) {
+        check("tanh", x);
+        floating("tanh", x);
+        Tensor out = Tensor.empty(x.shape(), x.dtype(), x.device());
+        x.backend().tanh(x.contiguousNoGrad(), out);
+        return Autograd.record("tanh", out, g -> {
+            Tensor dx = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
+            x.backend().tanhBackward(out, g.contiguousNoGrad(), dx);
+            return new Tensor[] {dx};
+        }, x);
+    }
+
+    // ====================================================================== normalisation
+
+    /**
+     * Softmax over the last dim of {@code x + mask}; {@code mask} (may be null, not
+     * differentiated) is {@code [g, lastDim]} and row {@code r} of x uses mask row
+     * {@code r / (rows / g)}.
+     */
+    public static Tensor softmax(Tensor x, Tensor mask) {
+        check("softmax", x, mask);
+        floating("softmax", x);
+        if (x.rank() < 1 || x.numel() == 0) {
+            throw new IllegalArgumentException("softmax: " + x.describe() + " is empty or 0-d");
+        }
+        int last = x.dim(-1);
+        long rows = x.numel() / last;
+        Tensor mc = null;
+        if (mask != null) {
+            if (!mask.dtype().isFloating() || mask.dim(-1) != last || rows % (mask.numel() / last) != 0) {
+                throw new IllegalArgumentException("softmax: mask " + mask.describe() + " does not fit " + x.describe()
+                        + " (expected a float [g, " + last + "] with g dividing " + rows + ")");
+            }
+            mc = mask.contiguousNoGrad();
+        }
+        Tensor out = Tensor.empty(x.shape(), x.dtype(), x.device());
+        x.backend().softmax(x.contiguousNoGrad(), mc, out);
+        return Autograd.record("softmax", out, g -> {
+            Tensor dx = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
+            x.backend().softmaxBackward(out, g.contiguousNoGrad(), dx);
+            return new Tensor[] {dx, null};
+        }, x, mask);
+    }
+
+    /**
+     * LayerNorm over the last dim of {@code x + residual} (residual may be null):
+     * {@code (h − mean)/sqrt(var + eps)·gamma + beta}, biased variance as PyTorch.
+     */
+    public static Tensor layerNorm(Tensor x, Tensor residual, Tensor gamma, Tensor beta, float eps) {
+        check("layerNorm", x, residual, gamma, beta);
+        floating("layerNorm", x, residual, gamma, beta);
+        int w = x.dim(-1);
+        if (gamma.rank() != 1 || gamma.dim(0) != w || beta.rank() != 1 || beta.dim(0) != w) {
+            throw new IllegalArgumentException("layerNorm: gamma " + gamma.describe() + " / beta " + beta.describe()
+                    + " must be [" + w + "] for input " + x.describe());
+        }
+        if (residual != null && !Arrays.equals(residual.shape(), x.shape())) {
+            throw new IllegalArgumentException("layerNorm: residual " + residual.describe() + " does not match input " + x.describe());
+        }
+        int rows = (int) (x.numel() / w);
+        Tensor xc = x.contiguousNoGrad();
+        Tensor rc = residual == null ? null : residual.contiguousNoGrad();
+        Tensor gc = gamma.contiguousNoGrad();
+        Tensor out = Tensor.empty(x.shape(), x.dtype(), x.device());
+        Tensor h = residual == null ? null : Tensor.empty(x.shape(), x.dtype(), x.device());
+        Tensor mean = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
+        Tensor rstd = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
+        x.backend().layerNorm(xc, rc, gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
+        Tensor hSaved = h == null ? xc : h;
+        return Autograd.record("layerNorm", out, g -> {
+            Tensor dh = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
+            Tensor dg = gamma.requiresGrad() ? Tensor.empty(gamma.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor db = beta.requiresGrad() ? Tensor.empty(beta.shape(), DType.FLOAT32, x.device()) : null;
+            x.backend().layerNormBackward(g.contiguousNoGrad(), hSaved, gc, mean, rstd, dh, dg, db);
+            return new Tensor[] {dh, residual == null ? null : dh, dg, db};
+        }, x, residual, gamma, beta);
+    }
+
+    // ====================================================================== randomness
+
+    /**
+     * Inverted dropout with probability {@code p}; the mask is a pure function of
+     * {@code (seed, element index)} ({@link Philox}), so the same seed gives the same mask
+     * on every backend. {@code p == 0} returns {@code x}.
+     */
+    public static Tensor dropout(Tensor x, float p, long seed) {
+        check("dropout", x);
+        floating("dropout", x);
+        if (!(p >= 0f && p < 1f)) {
+            throw new IllegalArgumentException("dropout: p must be in [0, 1), got " + p);
+        }
+        if (p == 0f) {
+            return x;
+        }
+        Tensor out = Tensor.empty(x.shape(), x.dtype(), x.device());
+        x.backend().dropout(x.contiguousNoGrad(), p, seed, out);
+        return Autograd.record("dropout", out, g -> {
+            Tensor dx = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
+            x.backend().dropoutBackward(g.contiguousNoGrad(), p, seed, dx);
+            return new Tensor[] {dx};
+        }, x);
+    }
+
+    // ====================================================================== lookup
+
+    /**
+     * Rows of {@code table [V, H]} picked by integer {@code ids [...]}, giving
+     * {@code [..., H]}. The row {@code paddingIdx} (if ≥ 0) never receives a gradient.
+     */
+    public static Tensor embedding(Tensor ids, Tensor table, int paddingIdx) {
+        check("embedding", ids, table);
+        if (ids.dtype().isFloating()) {
+            throw new IllegalArgumentException("embedding: ids " + ids.describe() + " must be int32 or int64");
+        }
+        floating("embedding", table);
+        if (table.rank() != 2) {
+            throw new IllegalArgumentException("embedding: table " + table.describe() + " must be [vocab, hidden]");
+        }
+        if (paddingIdx >= table.dim(0)) {
+            throw new IllegalArgumentException("embedding: paddingIdx " + paddingIdx + " outside table " + table.describe());
+        }
+        Tensor ic = ids.contiguousNoGrad();
+        int[] outShape = concat(ids.shape(), table.dim(1));
+        Tensor out = Tensor.empty(outShape, table.dtype(), table.device());
+        table.backend().embedding(ic, table.contiguousNoGrad(), out);
+        return Autograd.record("embedding", out, g -> {
+            Tensor dt = Tensor.empty(table.shape(), DType.FLOAT32, table.device());
+            table.backend().embeddingBackward(ic, g.contiguousNoGrad(), paddingIdx, dt);
+            return new Tensor[] {null, dt};
+        }, ids, table);
+    }
+
+    // ====================================================================== attention
+
+    /**
+     * Multi-head attention as one op: {@code q, k, v} are {@code [B, S, heads·D]}, the
+     * result is {@code softmax(q·kᵀ/√D + mask)·v} per head in the same layout. {@code keyMask}
+     * is null or HF's {@code attention_mask [B, S]} (1 = attend, 0 = padding). With
+     * {@code dropoutP > 0} the probabilities are dropped out by {@link Philox} from
+     * {@code seed}.
+     */
+    public static Tensor attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, int heads, float dropoutP, long seed) {
+        check("attention", q, k, v, keyMask);
+        floating("attention", q, k, v);
+        if (q.rank() != 3 || !Arrays.equals(q.shape(), k.shape()) || !Arrays.equals(q.shape(), v.shape())) {
+            throw new IllegalArgumentException("attention: q " + q.describe() + ", k " + k.describe() + ", v " + v.describe()
+                    + " must all be [B, S, heads*D]");
+        }
+        int hd = q.dim(2);
+        if (heads <= 0 || hd % heads != 0) {
+            throw new IllegalArgumentException("attention: width " + hd + " of " + q.describe() + " is not divisible by " + heads + " heads");
+        }
+        if (keyMask != null && (keyMask.rank() != 2 || keyMask.dim(0) != q.dim(0) || keyMask.dim(1) != q.dim(1))) {
+            throw new IllegalArgumentException("attention: mask " + keyMask.describe() + " must be [B, S] = ["
+                    + q.dim(0) + ", " + q.dim(1) + "]");
+        }
+        if (!(dropoutP >= 0f && dropoutP < 1f)) {
+            throw new IllegalArgumentException("attention: dropout p must be in [0, 1), got " + dropoutP);
+        }
+        float scale = (float) (1.0 / Math.sqrt(hd / heads));
+        Tensor qc = q.contiguousNoGrad();
+        Tensor kc = k.contiguousNoGrad();
+        Tensor vc = v.contiguousNoGrad();
+        Tensor mc = keyMask == null ? null : keyMask.contiguousNoGrad();
+        Tensor out = Tensor.empty(q.shape(), q.dtype(), q.device());
+        Tensor saved = q.backend().attention(qc, kc, vc, mc, heads, scale, dropoutP, seed, out);
+        if (saved != null && saved.owner == null && Scope.current() != null) {
+            Scope.current().adopt(saved);
+        }
+        return Autograd.record("attention", out, g -> {
+            Tensor dq = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
+            Tensor dk = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
+            Tensor dv = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
+            q.backend().attentionBackward(qc, kc, vc, mc, heads, scale, dropoutP, seed, out, g.contiguousNoGrad(), saved, dq, dk, dv);
+            return new Tensor[] {dq, dk, dv, null};
+        }, q, k, v, keyMask);
+    }
+
+    // ====================================================================== losses
+
+    /** Mean cross-entropy of {@code logits [N, C]} and integer {@code labels [N]}, skipping −100. */
+    public static Tensor crossEntropy(Tensor logits, Tensor labels) {
+        return crossEntropy(logits, labels, IGNORE_INDEX);
+    }
+
+    /** Mean cross-entropy skipping rows labelled {@code ignoreIndex}. */
+    public static Tensor crossEntropy(Tensor logits, Tensor labels, int ignoreIndex) {
+        check("crossEntropy", logits, labels);
+        floating("crossEntropy", logits);
+        if (labels.dtype().isFloating()) {
+            throw new IllegalArgumentException("crossEntropy: labels " + labels.describe() + " must be int32 or int64");
+        }
+        if (logits.rank() != 2 || labels.rank() != 1 || labels.dim(0) != logits.dim(0)) {
+            throw new IllegalArgumentException("crossEntropy: logits " + logits.describe() + " and labels " + labels.describe()
+                    + " must be [N, C] and [N]");
+        }
+        Tensor lc = logits.contiguousNoGrad();
+        Tensor yc = labels.contiguousNoGrad();
+        Tensor loss = Tensor.empty(new int[0], DType.FLOAT32, logits.device());
+        logits.backend().crossEntropy(lc, yc, ignoreIndex, loss);
+        return Autograd.record("crossEntropy", loss, g -> {
+            Tensor d = Tensor.empty(logits.shape(), DType.FLOAT32, logits.device());
+            logits.backend().crossEntropyBackward(lc, yc, ignoreIndex, g.contiguousNoGrad(), d);
+            return new Tensor[] {d, null};
+        }, logits, labels);
+    }
+
+    /** Mean squared error (HF's regression loss when {@code num_labels == 1}). */
+    public static Tensor mse(Tensor pred, Tensor target) {
+        check("mse", pred, target);
+        floating("mse", pred, target);
+        if (pred.numel() != target.numel()) {
+            throw new IllegalArgumentException("mse: " + pred.describe() + " and " + target.describe() + " differ in size");
+        }
+        Tensor pc = pred.contiguousNoGrad();
+        Tensor tc = target.contiguousNoGrad();
+        Tensor loss = Tensor.empty(new int[0], DType.FLOAT32, pred.device());
+        pred.backend().mse(pc, tc, loss);
+        return Autograd.record("mse", loss, g -> {
+            Tensor dp = pred.requiresGrad() ? Tensor.empty(pred.shape(), DType.FLOAT32, pred.device()) : null;
+            if (dp != null) {
+                pred.backend().mseBackward(pc, tc, g.contiguousNoGrad(), dp);
+            }
+            Tensor dt = null;
+            if (target.requiresGrad()) {
+                Tensor tmp = Tensor.empty(target.shape(), DType.FLOAT32, pred.device());
+                pred.backend().mseBackward(tc, pc, g.contiguousNoGrad(), tmp);
+                dt = tmp;
+            }
+            return new Tensor[] {dp, dt};
+        }, pred, target);
+    }
+
+    // ====================================================================== checks
+
+    private static void check(String op, Tensor... ts) {
+        Device d = null;
+        Tensor first = null;
+        for (Tensor t : ts) {
+            if (t == null) {
+                continue;
+            }
+            t.checkOpen(op);
+            if (d == null) {
+                d = t.device();
+                first = t;
+            } else if (!d.equals(t.device())) {
+                throw new IllegalArgumentException(op + ": tensors on different devices: " + first.describe() + " and " + t.describe());
+            }
+        }
+    }
+
+    private static void floating(String op, Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null && !t.dtype().isFloating()) {
+                throw new IllegalArgumentException(op + ": " + t.describe() + " must be a floating type");
+            }
+        }
+    }
+
+    private static boolean isSuffix(Tensor small, Tensor big) {
+        int[] s = small.shape();
+        int[] b = big.shape();
+        if (s.length > b.length) {
+            return false;
+        }
+        int off = b.length - s.length;
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] != b[off + i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int[] inferShape(Tensor t, int[] shape) {
+        int[] s = shape.clone();
+        int infer = -1;
+        long known = 1;
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] == -1) {
+                if (infer >= 0) {
+                    throw new IllegalArgumentException("reshape: more than one -1 in " + Arrays.toString(shape));
+                }
+                infer = i;
+            } else if (s[i] < 0) {
+                throw new IllegalArgumentException("reshape: negative dimension in " + Arrays.toString(shape));
+            } else {
+                known *= s[i];
+            }
+        }
+        if (infer >= 0) {
+            if (known == 0 || t.numel() % known != 0) {
+                throw new IllegalArgumentException("reshape: cannot infer -1 in " + Arrays.toString(shape) + " for " + t.describe());
+            }
+            s[infer] = (int) (t.numel() / known);
+        } else if (known != t.numel()) {
+            throw new IllegalArgumentException("reshape: " + t.describe() + " (" + t.numel() + " elements) cannot become "
+                    + Arrays.toString(shape));
+        }
+        return s;
+    }
+
+    private static int[] concat(int[] a, int... b) {
+        int[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    private static void swap(int[] a, int i, int j) {
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}

@@ -1,0 +1,236 @@
+package dev.solder.spi;
+
+import dev.solder.Device;
+import dev.solder.Tensor;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One implementation of the op catalogue for one kind of device — the single place
+ * each op lives per backend (PyTorch ATen's model: one catalogue, one kernel per backend).
+ *
+ * <p>Backends are found with {@link java.util.ServiceLoader}; the CPU backend ships with
+ * {@code solder-api}, the CUDA backend with {@code solder-kernels}. {@code dev.solder.Ops}
+ * validates shapes, dtypes and devices, allocates outputs and records autograd; a
+ * backend only computes. Contracts every method may rely on, unless it says otherwise:
+ * <ul>
+ *   <li>every tensor argument is contiguous, open, on this backend's device;</li>
+ *   <li>floating inputs may be float32, bfloat16 or float16 — compute in float32 and
+ *       write the output in the output tensor's dtype; integer inputs (ids, labels,
+ *       masks) are int32 or int64;</li>
+ *   <li>outputs are preallocated with the right shape and hold garbage: write every
+ *       element; outputs never alias inputs unless a method says so;</li>
+ *   <li>"rows" means the tensor viewed as {@code [numel / lastDim, lastDim]}.</li>
+ * </ul>
+ */
+public interface Backend {
+
+    /** Short name, e.g. {@code cpu} or {@code cuda}. */
+    String name();
+
+    /** The device family this backend serves. */
+    Device.Kind kind();
+
+    /** Throws an exception saying why {@code device} cannot be used, or returns normally. */
+    void checkDevice(Device device);
+
+    /** Allocates {@code bytes} on {@code device}; the content is undefined. */
+    Storage allocate(Device device, long bytes);
+
+    /** Bytes currently allocated on {@code device} and not yet freed. */
+    long liveBytes(Device device);
+
+    /** Waits for all queued work on {@code device}. */
+    void synchronize(Device device);
+
+    // ---------------------------------------------------------------- data movement
+
+    /** Copies {@code dst.numel()·dtype.byteSize()} bytes from host memory into {@code dst}. */
+    void copyFromHost(MemorySegment src, long srcByteOffset, Tensor dst);
+
+    /** Copies all of {@code src} (its bytes, in its dtype) to host memory. */
+    void copyToHost(Tensor src, MemorySegment dst, long dstByteOffset);
+
+    /**
+     * {@code dst = src} element by element, converting dtype. Here both {@code src} and
+     * {@code dst} may be strided views (any non-negative strides, {@link Tensor#strides()},
+     * {@link Tensor#offset()}); shapes are equal; {@code dst}'s elements do not overlap.
+     */
+    void copy(Tensor src, Tensor dst);
+
+    /** Sets every element of {@code dst} to {@code value}. */
+    void fill(Tensor dst, double value);
+
+    // ---------------------------------------------------------------- products
+
+    /**
+     * Batched {@code out = alpha·op(a)·op(b) + beta·out}. {@code a} is 2-D {@code [r, c]} or
+     * 3-D {@code [batch, r, c]}; with {@code transA} the matrix used is its transpose.
+     * Same for {@code b}. A 2-D operand, or a 3-D one with batch 1, is shared by every
+     * batch entry. {@code out} is {@code [batch, m, n]} (or 2-D when batch is 1), and with
+     * {@code beta == 0} its old content is never read.
+     */
+    void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out, float alpha, float beta);
+
+    /**
+     * {@code out[n, o] = Σ_i x[n, i]·w[o, i] + bias[o]} — HF's linear with weight
+     * {@code [out, in]}; {@code x} is {@code [rows, in]}; {@code bias} may be null.
+     */
+    default void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        matmul(x, false, w, true, out, 1f, 0f);
+        if (bias != null) {
+            add(out, bias, 1f, 1f, out);
+        }
+    }
+
+    /**
+     * Gradients of {@link #linear}: {@code dx = dy·w}, {@code dw = dyᵀ·x},
+     * {@code dbias = Σ_rows dy}. Any of the outputs may be null (not needed).
+     */
+    default void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor dbias) {
+        if (dx != null) {
+            matmul(dy, false, w, false, dx, 1f, 0f);
+        }
+        if (dw != null) {
+            matmul(dy, true, x, false, dw, 1f, 0f);
+        }
+        if (dbias != null) {
+            sumToSuffix(dy, dbias);
+        }
+    }
+
+    // ---------------------------------------------------------------- elementwise
+
+    /**
+     * {@code out = alpha·a + beta·b}, where {@code b} either has {@code a}'s shape or is
+     * repeated along the leading elements ({@code b.numel()} divides {@code a.numel()} and
+     * {@code b}'s shape is a suffix of {@code a}'s). {@code out} may alias {@code a}.
+     */
+    void add(Tensor a, Tensor b, float alpha, float beta, Tensor out);
+
+    /** {@code out = a·b} with {@code b} broadcast as in {@link #add}. {@code out} may alias {@code a}. */
+    void mul(Tensor a, Tensor b, Tensor out);
+
+    /** {@code out = s·a}. {@code out} may alias {@code a}. */
+    void scale(Tensor a, float s, Tensor out);
+
+    /** {@code out[j] = Σ_i a[i·out.numel() + j]} — reduces the leading elements onto a suffix. */
+    void sumToSuffix(Tensor a, Tensor out);
+
+    /** {@code out[] = Σ a} into a one-element float32 tensor (float64 accumulation). */
+    void sumAll(Tensor a, Tensor out);
+
+    /** GELU, exact {@code x·Φ(x)} (erf) or, with {@code tanhApprox}, HF's {@code gelu_new}. */
+    void gelu(Tensor x, boolean tanhApprox, Tensor out);
+
+    /** {@code dx = dy·gelu'(x)}. */
+    void geluBackward(Tensor x, Tensor dy, boolean tanhApprox, Tensor dx);
+
+    /** {@code out = tanh(x)}. */
+    void tanh(Tensor x, Tensor out);
+
+    /** {@code dx = dy·(1 − y²)} from the forward output {@code y}. */
+    void tanhBackward(Tensor y, Tensor dy, Tensor dx);
+
+    // ---------------------------------------------------------------- normalisation
+
+    /**
+     * Softmax over the last dimension of {@code x + mask}. {@code mask} may be null; else it
+     * is a float tensor {@code [g, lastDim]} added to row {@code r} as its row
+     * {@code r / (rows / g)} (so {@code [B, S]} masks {@code [B, H·S, S]} scores per batch).
+     */
+    void softmax(Tensor x, Tensor mask, Tensor out);
+
+    /** {@code dx = y·(dy − Σ_j dy·y)} per row. */
+    void softmaxBackward(Tensor y, Tensor dy, Tensor dx);
+
+    /**
+     * LayerNorm over the last dimension of {@code h = x + residual} (residual may be null):
+     * {@code out = (h − mean)·rstd·gamma + beta}. Writes {@code hOut} (= h, needed by the
+     * backward; null when residual is null, then h is x), and per-row float32 {@code mean}
+     * and {@code rstd = 1/sqrt(var + eps)} (biased variance, as PyTorch).
+     */
+    void layerNorm(Tensor x, Tensor residual, Tensor gamma, Tensor beta, float eps,
+                   Tensor out, Tensor hOut, Tensor mean, Tensor rstd);
+
+    /**
+     * Gradients of {@link #layerNorm}: {@code dh} (which is also the residual's gradient),
+     * {@code dgamma}, {@code dbeta} (overwritten, not accumulated; either may be null).
+     */
+    void layerNormBackward(Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd,
+                           Tensor dh, Tensor dgamma, Tensor dbeta);
+
+    // ---------------------------------------------------------------- randomness
+
+    /**
+     * Inverted dropout: element {@code i} is kept when {@link dev.solder.Philox#keep
+     * Philox.keep(seed, i, p)} and then scaled by {@code 1/(1 − p)}, else zero.
+     */
+    void dropout(Tensor x, float p, long seed, Tensor out);
+
+    /** {@code dx = dy} masked and scaled by the same rule as {@link #dropout}. */
+    void dropoutBackward(Tensor dy, float p, long seed, Tensor dx);
+
+    // ---------------------------------------------------------------- lookup
+
+    /** {@code out[n, :] = table[ids[n], :]}; ids are checked to lie in {@code [0, rows)}. */
+    void embedding(Tensor ids, Tensor table, Tensor out);
+
+    /**
+     * {@code dtable} (overwritten) = scatter-add of {@code dy} rows into rows {@code ids};
+     * the row {@code paddingIdx} (if ≥ 0) gets no gradient.
+     */
+    void embeddingBackward(Tensor ids, Tensor dy, int paddingIdx, Tensor dtable);
+
+    // ---------------------------------------------------------------- attention
+
+    /**
+     * Multi-head scaled dot-product attention as one op. {@code q, k, v, out} are
+     * {@code [B, S, heads·D]}; {@code keyMask} is null or {@code [B, S]} (int or float,
+     * non-zero = attend), a masked key gets {@code -Float.MAX_VALUE} added to its score as
+     * HF does. {@code P = softmax(q·kᵀ·scale + mask)}; with {@code dropoutP > 0}, element
+     * {@code ((b·heads + h)·S + i)·S + j} of P is dropped by the {@link #dropout} rule.
+     *
+     * @return whatever this backend saves for the backward (CPU: probabilities; a fused
+     *     kernel: log-sum-exp); allocated by the backend, owned by the caller
+     */
+    Tensor attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, int heads, float scale,
+                     float dropoutP, long seed, Tensor out);
+
+    /** Gradients of {@link #attention}; {@code saved} is what it returned. */
+    void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor keyMask, int heads, float scale,
+                           float dropoutP, long seed, Tensor out, Tensor dout, Tensor saved,
+                           Tensor dq, Tensor dk, Tensor dv);
+
+    // ---------------------------------------------------------------- losses
+
+    /**
+     * Mean cross-entropy of {@code logits [N, C]} against {@code labels [N]}; rows whose
+     * label is {@code ignoreIndex} are left out of sum and count (all ignored: loss 0, as
+     * an empty mean would be NaN in PyTorch — Solder prefers 0 so training can go on).
+     * Labels outside {@code [0, C)} other than ignoreIndex throw.
+     */
+    void crossEntropy(Tensor logits, Tensor labels, int ignoreIndex, Tensor loss);
+
+    /** {@code dlogits = dloss·(softmax − onehot)/count} (zero rows for ignored labels). */
+    void crossEntropyBackward(Tensor logits, Tensor labels, int ignoreIndex, Tensor dloss, Tensor dlogits);
+
+    /** Mean squared error into a one-element tensor. */
+    void mse(Tensor pred, Tensor target, Tensor loss);
+
+    /** {@code dpred = dloss·2(pred − target)/N}. */
+    void mseBackward(Tensor pred, Tensor target, Tensor dloss, Tensor dpred);
+
+    // ---------------------------------------------------------------- optimiser
+
+    /**
+     * One AdamW update in place (PyTorch semantics): {@code p −= lr·wd·p};
+     * {@code m = b1·m + (1−b1)·g}; {@code v = b2·v + (1−b2)·g²};
+     * {@code p −= lr·(m/bc1)/(sqrt(v/bc2) + eps)} with {@code bc1 = 1 − b1^t},
+     * {@code bc2 = 1 − b2^t}. {@code param, m, v} float32; {@code grad} any float type.
+     */
+    void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+               float eps, float weightDecay, float biasCorrection1, float biasCorrection2);
+
+    /** {@code Σ x²} in float64 (for global-norm clipping). */
+    double sumSquares(Tensor x);
+}

@@ -1,0 +1,63 @@
+package dev.solder.spi;
+
+import dev.solder.Device;
+
+/**
+ * A reference-counted block of memory on one device, owned by the backend that made it.
+ *
+ * <p>Tensors and their views share a storage; each holder {@link #retain() retains} it and
+ * {@link #release() releases} it once, and the memory goes back to the backend when the
+ * count reaches zero. Nothing here is left to the garbage collector.
+ */
+public abstract class Storage {
+    private final Device device;
+    private final long bytes;
+    private int refs = 1;
+    private boolean freed;
+
+    protected Storage(Device device, long bytes) {
+        this.device = device;
+        this.bytes = bytes;
+    }
+
+    /** The device holding the memory. */
+    public final Device device() {
+        return device;
+    }
+
+    /** Size in bytes. */
+    public final long bytes() {
+        return bytes;
+    }
+
+    /** True once the last holder released it. */
+    public final synchronized boolean isFreed() {
+        return freed;
+    }
+
+    /** Adds a holder. */
+    public final synchronized void retain() {
+        if (freed) {
+            throw new IllegalStateException("storage of " + bytes + " bytes on " + device + " was already freed");
+        }
+        refs++;
+    }
+
+    /** Drops a holder; frees the memory when it was the last. Returns true if freed now. */
+    public final boolean release() {
+        synchronized (this) {
+            if (freed) {
+                return false;
+            }
+            if (--refs > 0) {
+                return false;
+            }
+            freed = true;
+        }
+        free();
+        return true;
+    }
+
+    /** Returns the memory to the backend; called exactly once. */
+    protected abstract void free();
+}
