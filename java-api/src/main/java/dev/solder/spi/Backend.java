@@ -30,6 +30,14 @@ public interface Backend {
     /** The device family this backend serves. */
     Device.Kind kind();
 
+    /**
+     * Lines describing this backend for {@code solder info}: the devices it sees, the
+     * native libraries it uses with their paths and versions, or why it cannot run.
+     */
+    default java.util.List<String> describe() {
+        return java.util.List.of(name());
+    }
+
     /** Throws an exception saying why {@code device} cannot be used, or returns normally. */
     void checkDevice(Device device);
 

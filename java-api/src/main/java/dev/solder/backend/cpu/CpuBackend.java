@@ -39,6 +39,13 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public java.util.List<String> describe() {
+        return java.util.List.of("cpu: " + CpuParallel.threads() + " threads, Vector API "
+                + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit, "
+                + Runtime.version() + ", max heap " + (Runtime.getRuntime().maxMemory() >> 20) + " MiB");
+    }
+
+    @Override
     public void checkDevice(Device device) {
         if (!device.isCpu()) {
             throw new IllegalArgumentException("cpu backend cannot serve " + device);

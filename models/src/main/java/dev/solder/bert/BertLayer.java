@@ -1,0 +1,81 @@
+package dev.solder.bert;
+
+import dev.solder.Generator;
+import dev.solder.Ops;
+import dev.solder.Tensor;
+import dev.solder.nn.Dropout;
+import dev.solder.nn.LayerNorm;
+import dev.solder.nn.Linear;
+import dev.solder.nn.Module;
+
+/**
+ * One encoder layer: self-attention then the feed-forward block, each followed by
+ * {@code LayerNorm(dropout(dense(x)) + residual)} — HF's {@code BertLayer}, with HF's
+ * parameter names ({@code attention.self.query}, {@code attention.output.dense},
+ * {@code intermediate.dense}, {@code output.dense}, and the two {@code LayerNorm}s).
+ */
+public final class BertLayer extends Module {
+    private final SelfAttention attention;
+    private final Linear intermediate;
+    private final Linear outputDense;
+    private final LayerNorm outputNorm;
+    private final Dropout outputDropout;
+    private final boolean tanhGelu;
+
+    BertLayer(BertConfig c, Generator init, Generator rng) {
+        attention = registerModule("attention", new SelfAttention(c, init, rng));
+        Module inter = registerModule("intermediate", new Holder());
+        intermediate = inter.registerModule("dense", new Linear(c.hiddenSize, c.intermediateSize, true, init, c.initializerRange));
+        Module out = registerModule("output", new Holder());
+        outputDense = out.registerModule("dense", new Linear(c.intermediateSize, c.hiddenSize, true, init, c.initializerRange));
+        outputNorm = out.registerModule("LayerNorm", new LayerNorm(c.hiddenSize, c.layerNormEps));
+        outputDropout = out.registerModule("dropout", new Dropout(c.hiddenDropoutProb, rng));
+        tanhGelu = !c.hiddenAct.equals("gelu");
+    }
+
+    /** {@code x [B, S, H]}, {@code mask [B, S]} (1 = token, 0 = padding) or null. */
+    public Tensor forward(Tensor x, Tensor mask) {
+        Tensor a = attention.forward(x, mask);
+        Tensor up = intermediate.forward(a);
+        Tensor act = tanhGelu ? Ops.geluTanh(up) : Ops.gelu(up);
+        return outputNorm.forward(outputDropout.forward(outputDense.forward(act)), a);
+    }
+
+    /** A named level of the module tree with no parameters of its own. */
+    static final class Holder extends Module {
+    }
+
+    /** {@code attention.self.{query,key,value}} + {@code attention.output.{dense,LayerNorm}}. */
+    static final class SelfAttention extends Module {
+        private final Linear query;
+        private final Linear key;
+        private final Linear value;
+        private final Linear dense;
+        private final LayerNorm norm;
+        private final Dropout dropout;
+        private final int heads;
+        private final float attentionDropout;
+        private final Generator rng;
+
+        SelfAttention(BertConfig c, Generator init, Generator rng) {
+            Module self = registerModule("self", new Holder());
+            query = self.registerModule("query", new Linear(c.hiddenSize, c.hiddenSize, true, init, c.initializerRange));
+            key = self.registerModule("key", new Linear(c.hiddenSize, c.hiddenSize, true, init, c.initializerRange));
+            value = self.registerModule("value", new Linear(c.hiddenSize, c.hiddenSize, true, init, c.initializerRange));
+            Module out = registerModule("output", new Holder());
+            dense = out.registerModule("dense", new Linear(c.hiddenSize, c.hiddenSize, true, init, c.initializerRange));
+            norm = out.registerModule("LayerNorm", new LayerNorm(c.hiddenSize, c.layerNormEps));
+            dropout = out.registerModule("dropout", new Dropout(c.hiddenDropoutProb, rng));
+            heads = c.numAttentionHeads;
+            attentionDropout = c.attentionProbsDropoutProb;
+            this.rng = rng;
+        }
+
+        Tensor forward(Tensor x, Tensor mask) {
+            float p = isTraining() ? attentionDropout : 0f;
+            long seed = p > 0 ? rng.nextLong() : 0L;
+            Tensor ctx = Ops.attention(query.forward(x), key.forward(x), value.forward(x), mask, heads, p, seed);
+            return norm.forward(dropout.forward(dense.forward(ctx)), x);
+        }
+    }
+}

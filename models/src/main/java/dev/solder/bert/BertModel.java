@@ -1,0 +1,88 @@
+package dev.solder.bert;
+
+import dev.solder.Generator;
+import dev.solder.Ops;
+import dev.solder.Tensor;
+import dev.solder.nn.Linear;
+import dev.solder.nn.Module;
+import dev.solder.nn.ModuleList;
+
+/**
+ * The BERT encoder (HF {@code BertModel}): embeddings, {@code num_hidden_layers} layers
+ * and the pooler {@code tanh(dense(h[:, 0]))}. Parameter names match HF's without the
+ * {@code bert.} prefix, which the task heads add.
+ *
+ * <pre>{@code
+ * var config = BertConfig.builder().vocabSize(100).hiddenSize(32).numHiddenLayers(2)
+ *         .numAttentionHeads(4).intermediateSize(64).build();
+ * try (var bert = new BertModel(config, new Generator(42), true); var s = Scope.open()) {
+ *     bert.eval();
+ *     Tensor ids = Tensor.ofLongs(new long[] {2, 17, 3, 0}, 1, 4);
+ *     Tensor mask = Tensor.ofLongs(new long[] {1, 1, 1, 0}, 1, 4);
+ *     BertModel.Output out = bert.forward(ids, null, mask);
+ *     System.out.println(out.lastHiddenState());   // [1, 4, 32]
+ * }
+ * }</pre>
+ */
+public final class BertModel extends Module {
+    private final BertConfig config;
+    private final BertEmbeddings embeddings;
+    private final ModuleList<BertLayer> layers;
+    private final Linear pooler;
+
+    /** Hidden states of the last layer and the pooled [CLS] vector (null without pooler). */
+    public record Output(Tensor lastHiddenState, Tensor pooled) {
+    }
+
+    /**
+     * A freshly initialised encoder (normal(0, initializer_range) weights, zero biases,
+     * LayerNorm 1/0). {@code init} draws the weights; dropout seeds come from a fork of it.
+     */
+    public BertModel(BertConfig config, Generator init, boolean addPooler) {
+        this(config, init, init.fork(), addPooler);
+    }
+
+    BertModel(BertConfig config, Generator init, Generator rng, boolean addPooler) {
+        this.config = config.validate();
+        embeddings = registerModule("embeddings", new BertEmbeddings(config, init, rng));
+        Module encoder = registerModule("encoder", new BertLayer.Holder());
+        layers = encoder.registerModule("layer", new ModuleList<>());
+        for (int i = 0; i < config.numHiddenLayers; i++) {
+            layers.add(new BertLayer(config, init, rng));
+        }
+        if (addPooler) {
+            Module p = registerModule("pooler", new BertLayer.Holder());
+            pooler = p.registerModule("dense", new Linear(config.hiddenSize, config.hiddenSize, true, init, config.initializerRange));
+        } else {
+            pooler = null;
+        }
+    }
+
+    public BertConfig config() {
+        return config;
+    }
+
+    /**
+     * {@code inputIds [B, S]} (int32/int64), {@code tokenTypeIds [B, S]} or null,
+     * {@code attentionMask [B, S]} (1 = token, 0 = padding) or null.
+     */
+    public Output forward(Tensor inputIds, Tensor tokenTypeIds, Tensor attentionMask) {
+        if (inputIds.rank() != 2) {
+            throw new IllegalArgumentException("BERT: input_ids must be [batch, seq], got " + inputIds.describe());
+        }
+        Tensor h = embeddings.forward(inputIds, tokenTypeIds);
+        for (BertLayer layer : layers) {
+            h = layer.forward(h, attentionMask);
+        }
+        Tensor pooled = null;
+        if (pooler != null) {
+            Tensor cls = h.narrow(1, 0, 1).reshape(h.dim(0), h.dim(2));
+            pooled = Ops.tanh(pooler.forward(cls));
+        }
+        return new Output(h, pooled);
+    }
+
+    BertEmbeddings embeddings() {
+        return embeddings;
+    }
+}

@@ -1,0 +1,39 @@
+package dev.solder.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * Solder's command line: {@code ./solder <command>} at the repository root.
+ *
+ * <pre>{@code
+ * ./solder info     # backends, GPU, native libraries found
+ * ./solder demo     # train a small transformer encoder on a generated task
+ * }</pre>
+ */
+@Command(name = "solder", mixinStandardHelpOptions = true, version = "solder 0.1.0",
+        description = "Train and run transformer encoders from the JVM.",
+        subcommands = {InfoCommand.class, DemoCommand.class})
+public final class SolderCli implements Callable<Integer> {
+
+    @Override
+    public Integer call() {
+        CommandLine.usage(this, System.out);
+        return 0;
+    }
+
+    /** Runs the CLI and exits with its status. */
+    public static void main(String[] args) {
+        int code = new CommandLine(new SolderCli())
+                .setExecutionExceptionHandler((ex, cmd, parsed) -> {
+                    cmd.getErr().println("solder " + cmd.getCommandName() + ": " + ex.getMessage());
+                    if (System.getenv("SOLDER_DEBUG") != null) {
+                        ex.printStackTrace(cmd.getErr());
+                    }
+                    return 1;
+                })
+                .execute(args);
+        System.exit(code);
+    }
+}
