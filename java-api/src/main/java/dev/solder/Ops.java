@@ -580,7 +580,14 @@ public final class Ops {
         Tensor mc = keyMask == null ? null : keyMask.contiguousNoGrad();
         Tensor out = Tensor.empty(q.shape(), q.dtype(), q.device());
         Tensor saved = q.backend().attention(qc, kc, vc, mc, heads, scale, dropoutP, seed, out);
-        if (saved != null && saved.owner == null && Scope.current() != null) {
+        if (saved == null) {
+            throw new IllegalStateException("attention: backend " + q.backend().name() + " returned no saved state");
+        }
+        if (!Autograd.needsGraph(q, k, v)) {
+            saved.close();              // inference: nothing will read it
+            return out;
+        }
+        if (saved.owner == null && Scope.current() != null) {
             Scope.current().adopt(saved);
         }
         return Autograd.record("attention", out, g -> {
@@ -588,6 +595,7 @@ public final class Ops {
             Tensor dk = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
             Tensor dv = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
             q.backend().attentionBackward(qc, kc, vc, mc, heads, scale, dropoutP, seed, out, g.contiguousNoGrad(), saved, dq, dk, dv);
+            saved.close();              // a graph runs backward once; free the S×S state now
             return new Tensor[] {dq, dk, dv, null};
         }, q, k, v, keyMask);
     }

@@ -583,6 +583,15 @@ public final class Tensor implements AutoCloseable {
         storage.release();
     }
 
+    /**
+     * True while a {@link Scope} owns this tensor, i.e. it will be freed when that scope
+     * closes. Long-lived holders (module parameters, optimizer state) use it to reject
+     * tensors that would die under them.
+     */
+    public boolean isScoped() {
+        return owner != null;
+    }
+
     /** Throws if closed, naming the op that tried to use it. */
     public void checkOpen(String op) {
         if (closed || storage.isFreed()) {

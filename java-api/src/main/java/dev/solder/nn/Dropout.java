@@ -1,0 +1,45 @@
+package dev.solder.nn;
+
+import dev.solder.Generator;
+import dev.solder.Ops;
+import dev.solder.Tensor;
+
+/**
+ * Inverted dropout, active only in training mode.
+ *
+ * <p>Each call in training draws a fresh seed from the module's generator and hands it to
+ * {@link Ops#dropout}, whose mask is a pure function of (seed, element): a run is
+ * reproducible from the generator's seed, and the same seed gives the same mask on every
+ * backend. In eval mode, or with {@code p == 0}, the input is returned unchanged.
+ *
+ * <pre>{@code
+ * var drop = new Dropout(0.1f, rng);
+ * Tensor h = drop.forward(x);      // masked in train(), identity after eval()
+ * }</pre>
+ */
+public final class Dropout extends Module {
+    private final float p;
+    private final Generator rng;
+
+    public Dropout(float p, Generator rng) {
+        if (!(p >= 0f && p < 1f)) {
+            throw new IllegalArgumentException("Dropout: p must be in [0, 1), got " + p);
+        }
+        if (rng == null && p > 0f) {
+            throw new IllegalArgumentException("Dropout: a generator is needed for p > 0");
+        }
+        this.p = p;
+        this.rng = rng;
+    }
+
+    public Tensor forward(Tensor x) {
+        if (!isTraining() || p == 0f) {
+            return x;
+        }
+        return Ops.dropout(x, p, rng.nextLong());
+    }
+
+    public float p() {
+        return p;
+    }
+}
