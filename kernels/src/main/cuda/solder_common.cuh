@@ -1,0 +1,203 @@
+// solder_common.cuh — what every Solder kernel file shares.
+//
+// The kernels of the cuBLAS-only path take their tensors as untyped pointers plus a dtype
+// code, and convert to float32 on load and back on store. One kernel then serves float32,
+// bfloat16 and float16 (and the integer ids/labels), instead of one instantiation per dtype
+// combination: the switch on the code is uniform across a warp, so it costs a few
+// instructions, and these kernels are memory-bound.
+//
+// The file needs no CUDA header at all (no cuda_fp16.h, cuda_bf16.h, cfloat, cstdint), so
+// the very same text compiles with nvcc at build time and with NVRTC at run time, where no
+// include path is configured. The Java side inlines this header textually for NVRTC.
+
+#ifndef SOLDER_COMMON_CUH
+#define SOLDER_COMMON_CUH
+
+// dtype codes: equal to the ordinals of dev.solder.DType (a Java test checks this).
+#define SOLDER_F32 0
+#define SOLDER_BF16 1
+#define SOLDER_F16 2
+#define SOLDER_I32 3
+#define SOLDER_I64 4
+// Internal only (reductions write their double result here): never a tensor dtype.
+#define SOLDER_F64 5
+
+#define SOLDER_FLT_MAX 3.402823466e+38f
+
+// Grid-stride loop over [0, n) for 1-D launches (64-bit indices).
+#define SOLDER_FOR_EACH(i, n)                                                                   \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n);               \
+         i += (long long)gridDim.x * blockDim.x)
+
+// ------------------------------------------------------------------ scalar conversions
+
+// bfloat16 -> float32 is exact: the bf16 bits are the high half of the float's bits.
+__device__ __forceinline__ float solder_bf16_to_f32(unsigned short h) {
+    return __uint_as_float(((unsigned int)h) << 16);
+}
+
+// float32 -> bfloat16, round to nearest even; a NaN stays a (quiet) NaN. Bit for bit the
+// function dev.solder.DType.floatToBf16 computes, so CPU and GPU casts agree exactly.
+__device__ __forceinline__ unsigned short solder_f32_to_bf16(float f) {
+    unsigned int b = __float_as_uint(f);
+    if ((b & 0x7fffffffu) > 0x7f800000u) {
+        return (unsigned short)((b >> 16) | 0x40u);
+    }
+    unsigned int rounding = 0x7fffu + ((b >> 16) & 1u);
+    return (unsigned short)((b + rounding) >> 16);
+}
+
+// IEEE half <-> float32 through the PTX conversions (round to nearest even), which need no
+// header. Java's Float.floatToFloat16 rounds the same way.
+__device__ __forceinline__ float solder_f16_to_f32(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ unsigned short solder_f32_to_f16(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+// ------------------------------------------------------------------ typed loads and stores
+
+// Element i of a tensor of dtype dt, as float32. Integers convert as Java's (float)(double)v
+// does (int64 goes through double first, so the rare double rounding matches the CPU).
+__device__ __forceinline__ float solder_load(const void* p, int dt, long long i) {
+    switch (dt) {
+        case SOLDER_BF16: return solder_bf16_to_f32(((const unsigned short*)p)[i]);
+        case SOLDER_F16: return solder_f16_to_f32(((const unsigned short*)p)[i]);
+        case SOLDER_I32: return (float)((const int*)p)[i];
+        case SOLDER_I64: return (float)(double)((const long long*)p)[i];
+        case SOLDER_F64: return (float)((const double*)p)[i];
+        default: return ((const float*)p)[i];
+    }
+}
+
+// Stores v as element i of a tensor of dtype dt. Integer targets truncate toward zero and
+// saturate (NaN -> 0), as Java's (int)/(long) casts of a double do.
+__device__ __forceinline__ void solder_store(void* p, int dt, long long i, float v) {
+    switch (dt) {
+        case SOLDER_BF16: ((unsigned short*)p)[i] = solder_f32_to_bf16(v); break;
+        case SOLDER_F16: ((unsigned short*)p)[i] = solder_f32_to_f16(v); break;
+        case SOLDER_I32: ((int*)p)[i] = (int)v; break;
+        case SOLDER_I64: ((long long*)p)[i] = (long long)v; break;
+        case SOLDER_F64: ((double*)p)[i] = (double)v; break;
+        default: ((float*)p)[i] = v; break;
+    }
+}
+
+// v rounded to dtype dt and back (the value a store of v into a dt tensor would hold).
+__device__ __forceinline__ float solder_round(int dt, float v) {
+    switch (dt) {
+        case SOLDER_BF16: return solder_bf16_to_f32(solder_f32_to_bf16(v));
+        case SOLDER_F16: return solder_f16_to_f32(solder_f32_to_f16(v));
+        default: return v;
+    }
+}
+
+// Element i of an integer tensor (ids, labels, masks) as a 64-bit integer. Floating codes
+// are accepted too (a float attention mask), truncated toward zero.
+__device__ __forceinline__ long long solder_load_index(const void* p, int dt, long long i) {
+    switch (dt) {
+        case SOLDER_I32: return (long long)((const int*)p)[i];
+        case SOLDER_I64: return ((const long long*)p)[i];
+        default: return (long long)solder_load(p, dt, i);
+    }
+}
+
+// True when element i of a mask (int or float) is zero: HF's "0 = do not attend".
+__device__ __forceinline__ bool solder_is_zero(const void* p, int dt, long long i) {
+    switch (dt) {
+        case SOLDER_I32: return ((const int*)p)[i] == 0;
+        case SOLDER_I64: return ((const long long*)p)[i] == 0;
+        default: return solder_load(p, dt, i) == 0.0f;
+    }
+}
+
+// ------------------------------------------------------------------ warp reductions
+
+// Butterfly reductions: every lane ends with the same value, summed in the same order on
+// every run, so results are deterministic.
+__device__ __forceinline__ float solder_warp_sum(float v) {
+    for (int off = 16; off > 0; off >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, off);
+    }
+    return v;
+}
+
+__device__ __forceinline__ float solder_warp_max(float v) {
+    for (int off = 16; off > 0; off >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
+    }
+    return v;
+}
+
+__device__ __forceinline__ double solder_warp_sum_d(double v) {
+    for (int off = 16; off > 0; off >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, off);
+    }
+    return v;
+}
+
+// Sum of v over a 1-D block (blockDim.x a multiple of 32, at most 1024), in a fixed order:
+// butterfly within each warp, then warp 0's thread 0 adds the warp totals in warp order.
+// The result is valid in thread 0 only. Every thread of the block must call it.
+__device__ __forceinline__ double solder_block_sum_d(double v, double* shared32) {
+    v = solder_warp_sum_d(v);
+    int warp = threadIdx.x >> 5;
+    int lane = threadIdx.x & 31;
+    if (lane == 0) {
+        shared32[warp] = v;
+    }
+    __syncthreads();
+    double total = 0.0;
+    if (threadIdx.x == 0) {
+        int warps = blockDim.x >> 5;
+        for (int w = 0; w < warps; w++) {
+            total += shared32[w];
+        }
+    }
+    __syncthreads();  // the caller may reuse shared32 right away
+    return total;
+}
+
+// ------------------------------------------------------------------ Philox4x32-10
+
+// The first 32-bit output word of Philox4x32-10 for counter (lo32(index), hi32(index), 0, 0)
+// and key (lo32(seed), hi32(seed)): exactly dev.solder.Philox.bits, so a dropout mask drawn
+// here equals the CPU backend's for the same seed and element index.
+__device__ __forceinline__ unsigned int solder_philox_bits(unsigned long long seed, unsigned long long index) {
+    unsigned int c0 = (unsigned int)index;
+    unsigned int c1 = (unsigned int)(index >> 32);
+    unsigned int c2 = 0u;
+    unsigned int c3 = 0u;
+    unsigned int k0 = (unsigned int)seed;
+    unsigned int k1 = (unsigned int)(seed >> 32);
+#pragma unroll
+    for (int round = 0; round < 10; round++) {
+        unsigned int lo0 = 0xD2511F53u * c0;
+        unsigned int hi0 = __umulhi(0xD2511F53u, c0);
+        unsigned int lo1 = 0xCD9E8D57u * c2;
+        unsigned int hi1 = __umulhi(0xCD9E8D57u, c2);
+        unsigned int n0 = hi1 ^ c1 ^ k0;
+        unsigned int n2 = hi0 ^ c3 ^ k1;
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c0;
+}
+
+// Dropout's rule (dev.solder.Philox.keep): uniform = (bits >> 8)·2^-24, kept when >= p.
+__device__ __forceinline__ bool solder_dropout_keep(unsigned long long seed, unsigned long long index, float p) {
+    float u = (float)(solder_philox_bits(seed, index) >> 8) * 5.9604644775390625e-8f;
+    return u >= p;
+}
+
+#endif  // SOLDER_COMMON_CUH

@@ -1,0 +1,338 @@
+package dev.solder.backend.cuda;
+
+import dev.solder.Device;
+import dev.solder.Tensor;
+import dev.solder.cuda.Cuda;
+import dev.solder.spi.Backend;
+import dev.solder.spi.Storage;
+import java.lang.foreign.MemorySegment;
+import java.util.function.Function;
+
+/**
+ * The CUDA backend, cuBLAS-only path: every matrix product through cuBLAS, everything else in
+ * the simple generic kernels of {@code src/main/cuda} (one file per op family), loaded from the
+ * prebuilt fatbin or compiled with NVRTC ({@link KernelImage}).
+ *
+ * <p>Found by {@link java.util.ServiceLoader} ({@code META-INF/services/dev.solder.spi.Backend}):
+ * putting {@code solder-kernels} on the class path is all it takes for {@code Device.cuda()}
+ * tensors. Without a usable GPU, {@link #checkDevice} throws with
+ * {@link Cuda#unavailableReason()}.
+ *
+ * <p>This class only dispatches; each op family lives in its own class ({@link CudaCopy},
+ * {@link CudaGemm}, {@link CudaElementwise}, {@link CudaReduce}, {@link CudaNorm},
+ * {@link CudaAttention}, {@link CudaLookup}, {@link CudaLoss}, {@link CudaOptim}). Every op runs
+ * under its device's lock on the device's one stream, so ops are ordered and asynchronous;
+ * transfers to the host, {@link #synchronize}, {@link #sumSquares} and ops that check ids or
+ * labels (embedding, crossEntropy) wait for the stream. A CUDA or cuBLAS failure surfaces as a
+ * {@code CudaException} (out of memory: {@code CudaOutOfMemoryException}) whose message starts
+ * with the op and its tensors.
+ *
+ * <p>System properties: {@code solder.cuda.tf32} (float32 GEMMs on TF32 tensor cores),
+ * {@code solder.cuda.syncLaunches} (synchronize after each launch, to pin a kernel fault on its
+ * launch), {@code solder.cuda.kernelImage} and {@code solder.cuda.kernelCache} (see
+ * {@link KernelImage}).
+ */
+public final class CudaBackend implements Backend {
+
+    /** For {@link java.util.ServiceLoader}; all instances share the per-device state. */
+    public CudaBackend() {
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public Device.Kind kind() {
+        return Device.Kind.CUDA;
+    }
+
+    @Override
+    public void checkDevice(Device device) {
+        if (!device.isCuda()) {
+            throw new IllegalArgumentException("cuda backend cannot serve " + device);
+        }
+        if (CudaDevice.isFaked()) {
+            return;
+        }
+        if (!Cuda.isAvailable()) {
+            throw new IllegalStateException("cannot use " + device + ": CUDA is not available: " + Cuda.unavailableReason());
+        }
+        int count = Cuda.deviceCount();
+        if (device.index() >= count) {
+            throw new IllegalArgumentException("cannot use " + device + ": this machine has " + count + " CUDA device"
+                    + (count == 1 ? "" : "s"));
+        }
+    }
+
+    /** One line about the device and where its kernels came from (for logs and test reports). */
+    public static String describe(Device device) {
+        CudaDevice d = CudaDevice.of(device);
+        synchronized (d) {
+            return d.api().describe();
+        }
+    }
+
+    private static CudaDevice dev(Tensor t) {
+        if (t.storage() instanceof CudaStorage s) {
+            return s.owner();
+        }
+        throw new IllegalArgumentException("cuda backend got " + t.describe() + ", which is not in CUDA memory");
+    }
+
+    @FunctionalInterface
+    private interface Body {
+        void run(CudaDevice d);
+    }
+
+    /** Runs {@code body} on {@code anchor}'s device, under its lock, naming the op on failure. */
+    private static void run(Tensor anchor, String op, Body body, Object... namesAndTensors) {
+        CudaDevice d = dev(anchor);
+        synchronized (d) {
+            try {
+                d.enter();
+                body.run(d);
+            } catch (RuntimeException e) {
+                throw CudaErrors.inOp(e, op, namesAndTensors);
+            }
+        }
+    }
+
+    private static <T> T call(Tensor anchor, String op, Function<CudaDevice, T> body, Object... namesAndTensors) {
+        CudaDevice d = dev(anchor);
+        synchronized (d) {
+            try {
+                d.enter();
+                return body.apply(d);
+            } catch (RuntimeException e) {
+                throw CudaErrors.inOp(e, op, namesAndTensors);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    @Override
+    public Storage allocate(Device device, long bytes) {
+        CudaDevice d = CudaDevice.of(device);
+        synchronized (d) {
+            try {
+                d.enter();
+                return new CudaStorage(d, bytes);
+            } catch (RuntimeException e) {
+                throw CudaErrors.inOp(e, "allocate", "bytes", bytes, "device", device);
+            }
+        }
+    }
+
+    @Override
+    public long liveBytes(Device device) {
+        CudaDevice d = CudaDevice.existing(device);
+        return d == null ? 0 : d.liveBytes();
+    }
+
+    @Override
+    public void synchronize(Device device) {
+        CudaDevice d = CudaDevice.existing(device);
+        if (d == null) {
+            return;
+        }
+        synchronized (d) {
+            try {
+                d.enter();
+                d.api().synchronize();
+            } catch (RuntimeException e) {
+                throw CudaErrors.inOp(e, "synchronize", "device", device);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- data movement
+
+    @Override
+    public void copyFromHost(MemorySegment src, long srcByteOffset, Tensor dst) {
+        run(dst, "copyFromHost", d -> d.api().copyHostToDevice(DeviceTensors.ptr(dst), src, srcByteOffset,
+                DeviceTensors.bytes(dst)), "dst", dst);
+    }
+
+    @Override
+    public void copyToHost(Tensor src, MemorySegment dst, long dstByteOffset) {
+        run(src, "copyToHost", d -> d.api().copyDeviceToHost(dst, dstByteOffset, DeviceTensors.ptr(src),
+                DeviceTensors.bytes(src)), "src", src);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        run(dst, "copy", d -> CudaCopy.copy(d, src, dst), "src", src, "dst", dst);
+    }
+
+    @Override
+    public void fill(Tensor dst, double value) {
+        run(dst, "fill", d -> CudaCopy.fill(d, dst, value), "dst", dst, "value", value);
+    }
+
+    // ---------------------------------------------------------------- products
+
+    @Override
+    public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out, float alpha, float beta) {
+        run(out, "matmul", d -> CudaGemm.matmul(d, a, transA, b, transB, out, alpha, beta),
+                "a", a, "transA", transA, "b", b, "transB", transB, "out", out);
+    }
+
+    // ---------------------------------------------------------------- elementwise
+
+    @Override
+    public void add(Tensor a, Tensor b, float alpha, float beta, Tensor out) {
+        run(out, "add", d -> CudaElementwise.add(d, a, b, alpha, beta, out), "a", a, "b", b, "out", out);
+    }
+
+    @Override
+    public void mul(Tensor a, Tensor b, Tensor out) {
+        run(out, "mul", d -> CudaElementwise.mul(d, a, b, out), "a", a, "b", b, "out", out);
+    }
+
+    @Override
+    public void scale(Tensor a, float s, Tensor out) {
+        run(out, "scale", d -> CudaElementwise.scale(d, a, s, out), "a", a, "out", out);
+    }
+
+    @Override
+    public void sumToSuffix(Tensor a, Tensor out) {
+        run(out, "sumToSuffix", d -> CudaReduce.sumToSuffix(d, a, out), "a", a, "out", out);
+    }
+
+    @Override
+    public void sumAll(Tensor a, Tensor out) {
+        run(out, "sumAll", d -> CudaReduce.sumAll(d, a, out), "a", a, "out", out);
+    }
+
+    @Override
+    public void gelu(Tensor x, boolean tanhApprox, Tensor out) {
+        run(out, "gelu", d -> CudaElementwise.gelu(d, x, tanhApprox, out), "x", x, "out", out);
+    }
+
+    @Override
+    public void geluBackward(Tensor x, Tensor dy, boolean tanhApprox, Tensor dx) {
+        run(dx, "geluBackward", d -> CudaElementwise.geluBackward(d, x, dy, tanhApprox, dx), "x", x, "dy", dy, "dx", dx);
+    }
+
+    @Override
+    public void tanh(Tensor x, Tensor out) {
+        run(out, "tanh", d -> CudaElementwise.tanh(d, x, out), "x", x, "out", out);
+    }
+
+    @Override
+    public void tanhBackward(Tensor y, Tensor dy, Tensor dx) {
+        run(dx, "tanhBackward", d -> CudaElementwise.tanhBackward(d, y, dy, dx), "y", y, "dy", dy, "dx", dx);
+    }
+
+    // ---------------------------------------------------------------- normalisation
+
+    @Override
+    public void softmax(Tensor x, Tensor mask, Tensor out) {
+        run(out, "softmax", d -> CudaNorm.softmax(d, x, mask, out), "x", x, "mask", mask, "out", out);
+    }
+
+    @Override
+    public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+        run(dx, "softmaxBackward", d -> CudaNorm.softmaxBackward(d, y, dy, dx), "y", y, "dy", dy, "dx", dx);
+    }
+
+    @Override
+    public void layerNorm(Tensor x, Tensor residual, Tensor gamma, Tensor beta, float eps,
+                          Tensor out, Tensor hOut, Tensor mean, Tensor rstd) {
+        run(out, "layerNorm", d -> CudaNorm.layerNorm(d, x, residual, gamma, beta, eps, out, hOut, mean, rstd),
+                "x", x, "residual", residual, "gamma", gamma, "beta", beta, "out", out);
+    }
+
+    @Override
+    public void layerNormBackward(Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd,
+                                  Tensor dh, Tensor dgamma, Tensor dbeta) {
+        run(h, "layerNormBackward", d -> CudaNorm.layerNormBackward(d, dy, h, gamma, mean, rstd, dh, dgamma, dbeta),
+                "dy", dy, "h", h, "gamma", gamma, "dh", dh, "dgamma", dgamma, "dbeta", dbeta);
+    }
+
+    // ---------------------------------------------------------------- randomness
+
+    @Override
+    public void dropout(Tensor x, float p, long seed, Tensor out) {
+        run(out, "dropout", d -> CudaElementwise.dropout(d, x, p, seed, out), "x", x, "p", p, "out", out);
+    }
+
+    @Override
+    public void dropoutBackward(Tensor dy, float p, long seed, Tensor dx) {
+        run(dx, "dropoutBackward", d -> CudaElementwise.dropout(d, dy, p, seed, dx), "dy", dy, "p", p, "dx", dx);
+    }
+
+    // ---------------------------------------------------------------- lookup
+
+    @Override
+    public void embedding(Tensor ids, Tensor table, Tensor out) {
+        run(out, "embedding", d -> CudaLookup.embedding(d, ids, table, out), "ids", ids, "table", table, "out", out);
+    }
+
+    @Override
+    public void embeddingBackward(Tensor ids, Tensor dy, int paddingIdx, Tensor dtable) {
+        run(dtable, "embeddingBackward", d -> CudaLookup.embeddingBackward(d, ids, dy, paddingIdx, dtable),
+                "ids", ids, "dy", dy, "dtable", dtable);
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    @Override
+    public Tensor attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, int heads, float scale,
+                            float dropoutP, long seed, Tensor out) {
+        return call(out, "attention", d -> CudaAttention.forward(d, q, k, v, keyMask, heads, scale, dropoutP, seed, out),
+                "q", q, "k", k, "v", v, "keyMask", keyMask, "heads", heads, "out", out);
+    }
+
+    @Override
+    public void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor keyMask, int heads, float scale,
+                                  float dropoutP, long seed, Tensor out, Tensor dout, Tensor saved,
+                                  Tensor dq, Tensor dk, Tensor dv) {
+        run(dout, "attentionBackward",
+                d -> CudaAttention.backward(d, q, k, v, keyMask, heads, scale, dropoutP, seed, dout, saved, dq, dk, dv),
+                "q", q, "k", k, "v", v, "heads", heads, "dout", dout, "saved", saved);
+    }
+
+    // ---------------------------------------------------------------- losses
+
+    @Override
+    public void crossEntropy(Tensor logits, Tensor labels, int ignoreIndex, Tensor loss) {
+        run(loss, "crossEntropy", d -> CudaLoss.crossEntropy(d, logits, labels, ignoreIndex, loss),
+                "logits", logits, "labels", labels);
+    }
+
+    @Override
+    public void crossEntropyBackward(Tensor logits, Tensor labels, int ignoreIndex, Tensor dloss, Tensor dlogits) {
+        run(dlogits, "crossEntropyBackward",
+                d -> CudaLoss.crossEntropyBackward(d, logits, labels, ignoreIndex, dloss, dlogits),
+                "logits", logits, "labels", labels, "dlogits", dlogits);
+    }
+
+    @Override
+    public void mse(Tensor pred, Tensor target, Tensor loss) {
+        run(loss, "mse", d -> CudaLoss.mse(d, pred, target, loss), "pred", pred, "target", target);
+    }
+
+    @Override
+    public void mseBackward(Tensor pred, Tensor target, Tensor dloss, Tensor dpred) {
+        run(dpred, "mseBackward", d -> CudaLoss.mseBackward(d, pred, target, dloss, dpred),
+                "pred", pred, "target", target, "dpred", dpred);
+    }
+
+    // ---------------------------------------------------------------- optimiser
+
+    @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+                      float eps, float weightDecay, float biasCorrection1, float biasCorrection2) {
+        run(param, "adamw", d -> CudaOptim.adamw(d, param, grad, m, v, lr, beta1, beta2, eps, weightDecay,
+                biasCorrection1, biasCorrection2), "param", param, "grad", grad);
+    }
+
+    @Override
+    public double sumSquares(Tensor x) {
+        return call(x, "sumSquares", d -> CudaOptim.sumSquares(d, x), "x", x);
+    }
+}

@@ -1,0 +1,102 @@
+package dev.solder.backend.cuda;
+
+import static dev.solder.backend.cuda.DeviceTensors.code;
+import static dev.solder.backend.cuda.DeviceTensors.ptr;
+
+import dev.solder.Tensor;
+
+/** Cross-entropy with an ignore index, and MSE (loss.cu, reduce.cu). */
+final class CudaLoss {
+    private CudaLoss() {
+    }
+
+    private static void checkLogits(String op, Tensor logits, Tensor labels) {
+        if (logits.rank() != 2 || labels.numel() != logits.dim(0)) {
+            throw new IllegalArgumentException(op + ": logits " + logits.describe() + " and labels " + labels.describe()
+                    + " must be [N, C] and [N]");
+        }
+        if (labels.dtype().isFloating()) {
+            throw new IllegalArgumentException(op + ": labels " + labels.describe() + " must be int32 or int64");
+        }
+    }
+
+    /** Mean cross-entropy over the rows whose label is not {@code ignoreIndex} (0 when none). */
+    static void crossEntropy(CudaDevice d, Tensor logits, Tensor labels, int ignoreIndex, Tensor loss) {
+        checkLogits("crossEntropy", logits, labels);
+        long rows = logits.dim(0);
+        int classes = logits.dim(1);
+        if (rows == 0) {
+            CudaCopy.fillRaw(d, ptr(loss), loss.dtype(), 1, 0.0);
+            return;
+        }
+        try (CudaDevice.Temps tmp = d.temps()) {
+            long rowLoss = tmp.alloc(rows * Float.BYTES);
+            d.resetErrors();
+            // solder_cross_entropy_forward(const void* logits, int ldt, const void* labels, int ydt,
+            //     long long ignoreIndex, long long rows, int classes, float* rowLoss, int* err, long long* errInfo)
+            Launch.of(d, Kernel.CROSS_ENTROPY_FORWARD, LaunchConfig.rows(rows))
+                    .ptr(ptr(logits)).i32(code(logits.dtype())).ptr(ptr(labels)).i32(code(labels.dtype()))
+                    .i64(ignoreIndex).i64(rows).i32(classes).ptr(rowLoss).ptr(d.errorFlagPtr()).ptr(d.errorInfoPtr())
+                    .run();
+            // solder_cross_entropy_reduce(const float* rowLoss, const void* labels, int ydt, long long ignoreIndex,
+            //                             long long rows, void* loss, int lossdt)
+            Launch.of(d, Kernel.CROSS_ENTROPY_REDUCE, LaunchConfig.single())
+                    .ptr(rowLoss).ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows)
+                    .ptr(ptr(loss)).i32(code(loss.dtype()))
+                    .run();
+            long[] err = d.readErrors();
+            if (err != null) {
+                throw new IllegalArgumentException("crossEntropy: label " + err[1] + " at row " + err[0] + " of "
+                        + labels.describe() + " is outside [0, " + classes + ") and is not the ignore index "
+                        + ignoreIndex);
+            }
+        }
+    }
+
+    /** {@code dlogits = dloss·(softmax − onehot)/count}, zero rows for ignored labels. */
+    static void crossEntropyBackward(CudaDevice d, Tensor logits, Tensor labels, int ignoreIndex, Tensor dloss,
+                                     Tensor dlogits) {
+        checkLogits("crossEntropyBackward", logits, labels);
+        long rows = logits.dim(0);
+        int classes = logits.dim(1);
+        if (rows == 0 || classes == 0) {
+            return;
+        }
+        try (CudaDevice.Temps tmp = d.temps()) {
+            long count = tmp.alloc(Float.BYTES);
+            // solder_count_labels(const void* labels, int ydt, long long ignoreIndex, long long rows, float* count)
+            Launch.of(d, Kernel.COUNT_LABELS, LaunchConfig.single())
+                    .ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows).ptr(count)
+                    .run();
+            // solder_cross_entropy_backward(const void* logits, int ldt, const void* labels, int ydt,
+            //     long long ignoreIndex, const void* dloss, int dldt, const float* count, void* dlogits, int ddt,
+            //     long long rows, int classes)
+            Launch.of(d, Kernel.CROSS_ENTROPY_BACKWARD, LaunchConfig.rows(rows))
+                    .ptr(ptr(logits)).i32(code(logits.dtype())).ptr(ptr(labels)).i32(code(labels.dtype()))
+                    .i64(ignoreIndex).ptr(ptr(dloss)).i32(code(dloss.dtype())).ptr(count)
+                    .ptr(ptr(dlogits)).i32(code(dlogits.dtype())).i64(rows).i32(classes)
+                    .run();
+        }
+    }
+
+    /** Mean squared error into a one-element tensor (float64 accumulation). */
+    static void mse(CudaDevice d, Tensor pred, Tensor target, Tensor loss) {
+        long n = pred.numel();
+        if (target.numel() != n) {
+            throw new IllegalArgumentException("mse: " + pred.describe() + " and " + target.describe() + " differ in size");
+        }
+        CudaReduce.reduceAll(d, ptr(pred), pred.dtype(), ptr(target), target.dtype(), CudaReduce.MODE_SQDIFF, n,
+                1.0 / n, ptr(loss), code(loss.dtype()));
+    }
+
+    /** {@code dpred = dloss·2(pred − target)/N}. */
+    static void mseBackward(CudaDevice d, Tensor pred, Tensor target, Tensor dloss, Tensor dpred) {
+        long n = pred.numel();
+        // solder_mse_backward(const void* pred, int pdt, const void* target, int tdt, const void* dloss, int dldt,
+        //                     void* dpred, int ddt, long long n)
+        Launch.of(d, Kernel.MSE_BACKWARD, LaunchConfig.linear(n))
+                .ptr(ptr(pred)).i32(code(pred.dtype())).ptr(ptr(target)).i32(code(target.dtype()))
+                .ptr(ptr(dloss)).i32(code(dloss.dtype())).ptr(ptr(dpred)).i32(code(dpred.dtype())).i64(n)
+                .run();
+    }
+}

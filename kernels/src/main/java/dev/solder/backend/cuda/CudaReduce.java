@@ -1,0 +1,110 @@
+package dev.solder.backend.cuda;
+
+import static dev.solder.backend.cuda.DeviceTensors.code;
+import static dev.solder.backend.cuda.DeviceTensors.ptr;
+
+import dev.solder.DType;
+import dev.solder.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Deterministic two-stage reductions in double (reduce.cu): sumAll, sumSquares, the MSE
+ * numerator, and sumToSuffix (bias gradients). No atomics: the launch shapes depend only on
+ * the sizes ({@link LaunchConfig#reducePartial}, {@link LaunchConfig#columnSplit}).
+ */
+final class CudaReduce {
+    /** Summand modes of solder_reduce_partial (reduce.cu). */
+    static final int MODE_SUM = 0;
+    static final int MODE_SUMSQ = 1;
+    static final int MODE_SQDIFF = 2;
+
+    private CudaReduce() {
+    }
+
+    /**
+     * {@code out[0] = scale·Σ f(a, b)} over {@code n} elements, f per {@code mode}; {@code out} is a
+     * one-element buffer of dtype code {@code outCode} (possibly {@link DeviceTensors#F64}).
+     */
+    static void reduceAll(CudaDevice d, long a, DType at, long b, DType bt, int mode, long n, double scale,
+                          long out, int outCode) {
+        LaunchConfig stage1 = LaunchConfig.reducePartial(n);
+        int partials = stage1.gridX();
+        try (CudaDevice.Temps tmp = d.temps()) {
+            long part = tmp.alloc((long) partials * Double.BYTES);
+            if (n == 0) {
+                d.api().memset(part, (byte) 0, (long) partials * Double.BYTES);
+            } else {
+                // solder_reduce_partial(const void* a, int adt, const void* b, int bdt, int mode,
+                //                       long long n, double* partials)
+                Launch.of(d, Kernel.REDUCE_PARTIAL, stage1)
+                        .ptr(a).i32(code(at)).ptr(b).i32(b == 0 ? 0 : code(bt)).i32(mode).i64(n).ptr(part)
+                        .run();
+            }
+            // solder_reduce_finish(const double* partials, int count, double scale, void* out, int odt)
+            Launch.of(d, Kernel.REDUCE_FINISH, LaunchConfig.single())
+                    .ptr(part).i32(partials).f64(scale).ptr(out).i32(outCode)
+                    .run();
+        }
+    }
+
+    /** {@code out[] = Σ a} (float64 accumulation) into a one-element tensor. */
+    static void sumAll(CudaDevice d, Tensor a, Tensor out) {
+        if (out.numel() != 1) {
+            throw new IllegalArgumentException("sumAll: output " + out.describe() + " must have one element");
+        }
+        reduceAll(d, ptr(a), a.dtype(), 0L, DType.FLOAT32, MODE_SUM, a.numel(), 1.0, ptr(out), code(out.dtype()));
+    }
+
+    /** {@code Σ x²} in float64, read back to the host (synchronizes). */
+    static double sumSquares(CudaDevice d, Tensor x) {
+        try (CudaDevice.Temps tmp = d.temps(); Arena arena = Arena.ofConfined()) {
+            long result = tmp.alloc(Double.BYTES);
+            reduceAll(d, ptr(x), x.dtype(), 0L, DType.FLOAT32, MODE_SUMSQ, x.numel(), 1.0, result, DeviceTensors.F64);
+            MemorySegment host = arena.allocate(Double.BYTES, Double.BYTES);
+            d.api().copyDeviceToHost(host, 0, result, Double.BYTES);
+            return host.get(ValueLayout.JAVA_DOUBLE, 0);
+        }
+    }
+
+    /** {@code out[j] = Σ_i a[i·cols + j]} with {@code cols = out.numel()}. */
+    static void sumToSuffix(CudaDevice d, Tensor a, Tensor out) {
+        long cols = out.numel();
+        long n = a.numel();
+        if (cols == 0) {
+            return;
+        }
+        if (n % cols != 0) {
+            throw new IllegalArgumentException("sumToSuffix: " + out.describe() + " is no suffix of " + a.describe());
+        }
+        long rows = n / cols;
+        if (rows == 0) {
+            CudaCopy.fillRaw(d, ptr(out), out.dtype(), cols, 0.0);
+            return;
+        }
+        columnSum(d, ptr(a), a.dtype(), rows, cols, ptr(out), out.dtype());
+    }
+
+    /** The two stages of a column sum over {@code [rows, cols]}. */
+    static void columnSum(CudaDevice d, long a, DType at, long rows, long cols, long out, DType ot) {
+        LaunchConfig.ColumnSplit split = LaunchConfig.columnSplit(rows, cols);
+        try (CudaDevice.Temps tmp = d.temps()) {
+            long part = tmp.alloc((long) split.chunks() * cols * Double.BYTES);
+            // solder_column_sum_partial(const void* a, int adt, long long rows, long long cols,
+            //                           long long rowsPerChunk, double* partials)
+            Launch.of(d, Kernel.COLUMN_SUM_PARTIAL, split.partial())
+                    .ptr(a).i32(code(at)).i64(rows).i64(cols).i64(split.rowsPerChunk()).ptr(part)
+                    .run();
+            finishColumns(d, part, split.chunks(), cols, out, ot);
+        }
+    }
+
+    /** {@code out[c] = Σ_k partials[k·cols + c]} (shared with LayerNorm's parameter gradients). */
+    static void finishColumns(CudaDevice d, long partials, int chunks, long cols, long out, DType ot) {
+        // solder_column_sum_finish(const double* partials, int chunks, long long cols, void* out, int odt)
+        Launch.of(d, Kernel.COLUMN_SUM_FINISH, LaunchConfig.linear(cols))
+                .ptr(partials).i32(chunks).i64(cols).ptr(out).i32(code(ot))
+                .run();
+    }
+}

@@ -1,0 +1,115 @@
+package dev.solder.backend.cuda;
+
+import dev.solder.DType;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The few things the CUDA backend asks of one GPU: stream-ordered memory, copies, kernel
+ * launches and cuBLAS GEMMs, all on the device's one stream.
+ *
+ * <p>{@link DriverDeviceApi} implements it with the CUDA driver and cuBLAS. The seam exists
+ * so that every op's Java side (launch arguments, pointer arithmetic, GEMM leading
+ * dimensions, temporaries freed) can also run against a recording fake in tests on machines
+ * without a GPU. Callers hold the device's lock and have called {@link #enter()}.
+ */
+interface DeviceApi {
+
+    /** The device ordinal. */
+    int ordinal();
+
+    /** Compute capability as {@code major·10 + minor}, e.g. 90 for an H100. */
+    int computeCapability();
+
+    /** A one-line description (name, capability, where the kernels came from). */
+    String describe();
+
+    /** Makes the device's context current on the calling thread (cheap when it already is). */
+    void enter();
+
+    /** Allocates {@code bytes} (≥ 1), ordered on the stream. */
+    long alloc(long bytes);
+
+    /** Frees an {@link #alloc} result, ordered on the stream: work queued before still sees it. */
+    void free(long ptr);
+
+    /** Host to device; returns when {@code src} may be reused (the copy itself may still run). */
+    void copyHostToDevice(long dst, MemorySegment src, long srcOffset, long bytes);
+
+    /** Device to host; returns when the bytes are in {@code dst}. */
+    void copyDeviceToHost(MemorySegment dst, long dstOffset, long src, long bytes);
+
+    /** Device to device, ordered on the stream. */
+    void copyDeviceToDevice(long dst, long src, long bytes);
+
+    /** Sets {@code bytes} bytes to {@code value}, ordered on the stream. */
+    void memset(long dst, byte value, long bytes);
+
+    /** Waits for all work queued on the stream. */
+    void synchronize();
+
+    /**
+     * Launches {@code kernel}. {@code args[i]} holds argument i's bits: a pointer or
+     * {@code long long} as is, an {@code int} sign-extended, a {@code float} as
+     * {@link Float#floatToRawIntBits}, a {@code double} as {@link Double#doubleToRawLongBits};
+     * the kinds were checked against {@link Kernel#kinds()} by {@link Launch}.
+     */
+    void launch(Kernel kernel, LaunchConfig config, long[] args);
+
+    /** One cuBLAS strided-batched GEMM, column-major. */
+    void gemm(Gemm g);
+
+    /**
+     * {@code C_i = alpha·op(A_i)·op(B_i) + beta·C_i} for {@code i < batch}, column-major as cuBLAS:
+     * {@code op(A)} is {@code m×k}, {@code op(B)} {@code k×n}, {@code C} {@code m×n}; {@code lda},
+     * {@code ldb}, {@code ldc} are the column strides of the stored matrices, strides between
+     * batch entries are in elements (0 shares one matrix). {@code tf32} lets float32 inputs use
+     * TF32 tensor cores.
+     */
+    record Gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                long a, DType aType, int lda, long strideA,
+                long b, DType bType, int ldb, long strideB,
+                float beta, long c, DType cType, int ldc, long strideC, int batch, boolean tf32) {
+
+        /** Rows of A as stored (column-major): m when not transposed, else k. */
+        int aRows() {
+            return transA ? k : m;
+        }
+
+        int aCols() {
+            return transA ? m : k;
+        }
+
+        int bRows() {
+            return transB ? n : k;
+        }
+
+        int bCols() {
+            return transB ? k : n;
+        }
+
+        /** Checks cuBLAS's own rules (leading dimensions, supported types) before calling it. */
+        void validate() {
+            if (m < 0 || n < 0 || k < 0 || batch < 1) {
+                throw new IllegalArgumentException("gemm: bad sizes " + this);
+            }
+            if (lda < Math.max(1, aRows()) || ldb < Math.max(1, bRows()) || ldc < Math.max(1, m)) {
+                throw new IllegalArgumentException("gemm: leading dimension smaller than the rows " + this);
+            }
+            if (aType != bType) {
+                throw new IllegalArgumentException("gemm: cuBLAS needs A and B of one type, got " + aType + " and "
+                        + bType);
+            }
+            if (!aType.isFloating() || !(cType == DType.FLOAT32 || cType == aType)) {
+                throw new IllegalArgumentException("gemm: unsupported types A/B " + aType + ", C " + cType);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "gemm[" + (transA ? "T" : "N") + (transB ? "T" : "N") + " m=" + m + " n=" + n + " k=" + k
+                    + " alpha=" + alpha + " beta=" + beta + " A " + aType + " lda=" + lda + " strideA=" + strideA
+                    + " B " + bType + " ldb=" + ldb + " strideB=" + strideB + " C " + cType + " ldc=" + ldc
+                    + " strideC=" + strideC + " batch=" + batch + (tf32 ? " tf32" : "") + "]";
+        }
+    }
+}

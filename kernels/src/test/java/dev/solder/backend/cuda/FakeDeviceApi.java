@@ -1,0 +1,1088 @@
+package dev.solder.backend.cuda;
+
+import dev.solder.DType;
+import dev.solder.Philox;
+import dev.solder.cuda.CudaOutOfMemoryException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A GPU made of Java, for tests on machines without one: device memory is bounds-checked
+ * native memory at fake addresses, GEMMs are a plain triple loop over cuBLAS's column-major
+ * arguments, and every kernel of src/main/cuda is transcribed here line by line (same float32
+ * arithmetic, same indexing, same use of the launch grid where a kernel depends on it).
+ *
+ * <p>It cannot find bugs inside the .cu files (the GPU tests do), but it runs every line of
+ * the Java side: launch arguments (kinds, order, counts via {@link Launch}), pointer
+ * arithmetic (any access outside an allocation fails with the kernel's name), GEMM leading
+ * dimensions and strides, temporaries freed, and the parity suite itself.
+ */
+final class FakeDeviceApi implements DeviceApi {
+    /** Fake device memory size; bigger requests fail with CudaOutOfMemoryException like cuMemAllocAsync. */
+    static final long CAPACITY = 1L << 31;
+    private static final long BASE = 0x7000_0000_0000L;
+
+    private record Block(long addr, long size, MemorySegment seg, Arena arena) {
+    }
+
+    private final TreeMap<Long, Block> blocks = new TreeMap<>();
+    private long next = BASE;
+    private long used;
+    int launches;
+    int gemms;
+
+    @Override
+    public int ordinal() {
+        return 0;
+    }
+
+    @Override
+    public int computeCapability() {
+        return 90;
+    }
+
+    @Override
+    public String describe() {
+        return "fake cuda:0 (Java model of the kernels)";
+    }
+
+    @Override
+    public void enter() {
+    }
+
+    @Override
+    public synchronized long alloc(long bytes) {
+        if (bytes <= 0) {
+            throw new AssertionError("alloc of " + bytes + " bytes");
+        }
+        if (used + bytes > CAPACITY) {
+            throw new CudaOutOfMemoryException("CudaDriver.memAllocAsync", "cuMemAllocAsync", 2, "CUDA_ERROR_OUT_OF_MEMORY",
+                    "out of memory", "bytes=" + bytes + ", stream=0x0", bytes, CAPACITY - used, CAPACITY);
+        }
+        Arena arena = Arena.ofShared();
+        MemorySegment seg = arena.allocate(bytes, 256);
+        long addr = next;
+        next += (bytes + 511) & ~255L; // a gap after each block: off-by-one accesses land nowhere
+        blocks.put(addr, new Block(addr, bytes, seg, arena));
+        used += bytes;
+        return addr;
+    }
+
+    @Override
+    public synchronized void free(long ptr) {
+        Block b = blocks.remove(ptr);
+        if (b == null) {
+            throw new AssertionError("free of 0x" + Long.toHexString(ptr) + ", which is no live allocation");
+        }
+        used -= b.size();
+        b.arena().close();
+    }
+
+    /** Live allocations (for leak checks). */
+    synchronized int liveBlocks() {
+        return blocks.size();
+    }
+
+    /** The memory from {@code ptr} to the end of its allocation. */
+    synchronized MemorySegment at(long ptr, String who) {
+        Map.Entry<Long, Block> e = blocks.floorEntry(ptr);
+        if (e == null || ptr >= e.getKey() + e.getValue().size()) {
+            throw new AssertionError(who + ": address 0x" + Long.toHexString(ptr) + " is in no live allocation");
+        }
+        return e.getValue().seg().asSlice(ptr - e.getKey());
+    }
+
+    MemorySegment at(long ptr, long bytes, String who) {
+        MemorySegment m = at(ptr, who);
+        if (bytes > m.byteSize()) {
+            throw new AssertionError(who + ": " + bytes + " bytes at 0x" + Long.toHexString(ptr) + " run "
+                    + (bytes - m.byteSize()) + " bytes past the end of their allocation");
+        }
+        return m.asSlice(0, bytes);
+    }
+
+    @Override
+    public void copyHostToDevice(long dst, MemorySegment src, long srcOffset, long bytes) {
+        if (bytes > 0) {
+            MemorySegment.copy(src, srcOffset, at(dst, bytes, "copyHostToDevice"), 0, bytes);
+        }
+    }
+
+    @Override
+    public void copyDeviceToHost(MemorySegment dst, long dstOffset, long src, long bytes) {
+        if (bytes > 0) {
+            MemorySegment.copy(at(src, bytes, "copyDeviceToHost"), 0, dst, dstOffset, bytes);
+        }
+    }
+
+    @Override
+    public void copyDeviceToDevice(long dst, long src, long bytes) {
+        if (bytes > 0) {
+            MemorySegment.copy(at(src, bytes, "copyDeviceToDevice src"), 0, at(dst, bytes, "copyDeviceToDevice dst"), 0, bytes);
+        }
+    }
+
+    @Override
+    public void memset(long dst, byte value, long bytes) {
+        if (bytes > 0) {
+            at(dst, bytes, "memset").fill(value);
+        }
+    }
+
+    @Override
+    public void synchronize() {
+    }
+
+    // ------------------------------------------------------------------ typed access
+
+    /** A kernel's view of one pointer argument: typed, bounds-checked element access. */
+    final class Mem {
+        final MemorySegment seg;
+        final String who;
+
+        Mem(long ptr, String who) {
+            this.seg = at(ptr, who);
+            this.who = who;
+        }
+
+        private AssertionError oob(long i, int dt) {
+            return new AssertionError(who + ": element " + i + " (dtype code " + dt + ") is past the end of its allocation ("
+                    + seg.byteSize() + " bytes)");
+        }
+
+        float load(int dt, long i) {
+            try {
+                return switch (dt) {
+                    case 1 -> DType.bf16ToFloat(seg.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i));
+                    case 2 -> Float.float16ToFloat(seg.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i));
+                    case 3 -> (float) seg.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+                    case 4 -> (float) (double) seg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i);
+                    case 5 -> (float) seg.getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i);
+                    default -> seg.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+                };
+            } catch (IndexOutOfBoundsException e) {
+                throw oob(i, dt);
+            }
+        }
+
+        void store(int dt, long i, float v) {
+            try {
+                switch (dt) {
+                    case 1 -> seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, DType.floatToBf16(v));
+                    case 2 -> seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(v));
+                    case 3 -> seg.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, (int) v);
+                    case 4 -> seg.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i, (long) v);
+                    case 5 -> seg.setAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i, v);
+                    default -> seg.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, v);
+                }
+            } catch (IndexOutOfBoundsException e) {
+                throw oob(i, dt);
+            }
+        }
+
+        long loadIndex(int dt, long i) {
+            try {
+                return switch (dt) {
+                    case 3 -> seg.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+                    case 4 -> seg.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i);
+                    default -> (long) load(dt, i);
+                };
+            } catch (IndexOutOfBoundsException e) {
+                throw oob(i, dt);
+            }
+        }
+
+        boolean isZero(int dt, long i) {
+            return switch (dt) {
+                case 3, 4 -> loadIndex(dt, i) == 0;
+                default -> load(dt, i) == 0f;
+            };
+        }
+
+        double loadDouble(long i) {
+            try {
+                return seg.getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i);
+            } catch (IndexOutOfBoundsException e) {
+                throw oob(i, 5);
+            }
+        }
+
+        void storeDouble(long i, double v) {
+            try {
+                seg.setAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, i, v);
+            } catch (IndexOutOfBoundsException e) {
+                throw oob(i, 5);
+            }
+        }
+
+        void storeInt(long i, int v) {
+            seg.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i, v);
+        }
+
+        int loadInt(long i) {
+            return seg.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i);
+        }
+
+        void storeLong(long i, long v) {
+            seg.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i, v);
+        }
+    }
+
+    /** Arguments of one launch, read by position with the kinds Launch already checked. */
+    private final class Args {
+        final Kernel k;
+        final long[] a;
+
+        Args(Kernel k, long[] a) {
+            this.k = k;
+            this.a = a;
+        }
+
+        Mem mem(int i) {
+            return a[i] == 0 ? null : new Mem(a[i], k.cName() + " argument '" + k.paramName(i) + "'");
+        }
+
+        int i32(int i) {
+            return (int) a[i];
+        }
+
+        long i64(int i) {
+            return a[i];
+        }
+
+        float f32(int i) {
+            return Float.intBitsToFloat((int) a[i]);
+        }
+
+        double f64(int i) {
+            return Double.longBitsToDouble(a[i]);
+        }
+    }
+
+    // ------------------------------------------------------------------ launches
+
+    @Override
+    public void launch(Kernel kernel, LaunchConfig c, long[] args) {
+        launches++;
+        if (args.length != kernel.arity()) {
+            throw new AssertionError(kernel.cName() + ": " + args.length + " arguments");
+        }
+        for (int i = 0; i < args.length; i++) {
+            if (kernel.kind(i) == Kernel.ArgKind.PTR && args[i] != 0) {
+                at(args[i], kernel.cName() + " argument '" + kernel.paramName(i) + "'");
+            }
+        }
+        Args a = new Args(kernel, args);
+        switch (kernel) {
+            case FILL -> fill(a);
+            case CONVERT -> convert(a);
+            case COPY_STRIDED -> copyStrided(a);
+            case ADD -> add(a);
+            case MUL -> mul(a);
+            case SCALE -> scale(a);
+            case GELU_FORWARD -> geluForward(a);
+            case GELU_BACKWARD -> geluBackward(a);
+            case TANH_FORWARD -> tanhForward(a);
+            case TANH_BACKWARD -> tanhBackward(a);
+            case REDUCE_PARTIAL -> reducePartial(a, c);
+            case REDUCE_FINISH -> reduceFinish(a);
+            case COLUMN_SUM_PARTIAL -> columnSumPartial(a, c);
+            case COLUMN_SUM_FINISH -> columnSumFinish(a);
+            case SOFTMAX_FORWARD -> softmaxForward(a);
+            case SOFTMAX_BACKWARD -> softmaxBackward(a);
+            case LAYERNORM_FORWARD -> layerNormForward(a);
+            case LAYERNORM_BACKWARD_INPUT -> layerNormBackwardInput(a);
+            case LAYERNORM_BACKWARD_PARAMS_PARTIAL -> layerNormParamsPartial(a, c);
+            case DROPOUT -> dropout(a);
+            case EMBEDDING_FORWARD -> embeddingForward(a);
+            case EMBEDDING_BACKWARD -> embeddingBackward(a, c);
+            case ATTENTION_SOFTMAX_FORWARD -> attentionSoftmaxForward(a);
+            case ATTENTION_SOFTMAX_BACKWARD -> attentionSoftmaxBackward(a);
+            case CROSS_ENTROPY_FORWARD -> crossEntropyForward(a);
+            case CROSS_ENTROPY_REDUCE -> crossEntropyReduce(a);
+            case COUNT_LABELS -> countLabels(a);
+            case CROSS_ENTROPY_BACKWARD -> crossEntropyBackward(a);
+            case MSE_BACKWARD -> mseBackward(a);
+            case ADAMW -> adamw(a);
+        }
+    }
+
+    // elementwise.cu
+
+    private void fill(Args a) {
+        Mem out = a.mem(0);
+        int dt = a.i32(1);
+        long n = a.i64(2);
+        double v = a.f64(3);
+        for (long i = 0; i < n; i++) {
+            switch (dt) {
+                case 3 -> out.storeInt(i, (int) v);
+                case 4 -> out.storeLong(i, (long) v);
+                default -> out.store(dt, i, (float) v);
+            }
+        }
+    }
+
+    private static boolean isInt(int dt) {
+        return dt == 3 || dt == 4;
+    }
+
+    private static void copyElement(Mem src, int sdt, long si, Mem dst, int ddt, long di) {
+        if (sdt == ddt) {
+            int size = sdt == 1 || sdt == 2 ? 2 : sdt == 4 ? 8 : 4;
+            MemorySegment.copy(src.seg, si * size, dst.seg, di * size, size);
+            return;
+        }
+        if (isInt(sdt) && isInt(ddt)) {
+            long v = src.loadIndex(sdt, si);
+            if (ddt == 3) {
+                dst.storeInt(di, (int) v);
+            } else {
+                dst.storeLong(di, v);
+            }
+            return;
+        }
+        if (!isInt(sdt) && !isInt(ddt)) {
+            dst.store(ddt, di, src.load(sdt, si));
+            return;
+        }
+        double v = sdt == 3 || sdt == 4 ? (double) src.loadIndex(sdt, si) : (double) src.load(sdt, si);
+        switch (ddt) {
+            case 3 -> dst.storeInt(di, (int) v);
+            case 4 -> dst.storeLong(di, (long) v);
+            default -> dst.store(ddt, di, (float) v);
+        }
+    }
+
+    private void convert(Args a) {
+        Mem src = a.mem(0);
+        Mem dst = a.mem(2);
+        long n = a.i64(4);
+        for (long i = 0; i < n; i++) {
+            copyElement(src, a.i32(1), i, dst, a.i32(3), i);
+        }
+    }
+
+    private void copyStrided(Args a) {
+        Mem src = a.mem(0);
+        Mem dst = a.mem(2);
+        long n = a.i64(4);
+        long[] s = new long[6];
+        long[] ss = new long[6];
+        long[] ds = new long[6];
+        for (int d = 0; d < 6; d++) {
+            s[d] = a.i64(5 + d);
+            ss[d] = a.i64(11 + d);
+            ds[d] = a.i64(17 + d);
+        }
+        for (long i = 0; i < n; i++) {
+            long rem = i;
+            long si = 0;
+            long di = 0;
+            for (int d = 5; d >= 1; d--) {
+                long idx = rem % s[d];
+                rem /= s[d];
+                si += idx * ss[d];
+                di += idx * ds[d];
+            }
+            si += rem * ss[0];
+            di += rem * ds[0];
+            copyElement(src, a.i32(1), si, dst, a.i32(3), di);
+        }
+    }
+
+    private void add(Args a) {
+        Mem x = a.mem(0);
+        Mem y = a.mem(2);
+        Mem out = a.mem(6);
+        long n = a.i64(8);
+        long nb = a.i64(9);
+        for (long i = 0; i < n; i++) {
+            long j = nb == n ? i : i % nb;
+            out.store(a.i32(7), i, a.f32(4) * x.load(a.i32(1), i) + a.f32(5) * y.load(a.i32(3), j));
+        }
+    }
+
+    private void mul(Args a) {
+        Mem x = a.mem(0);
+        Mem y = a.mem(2);
+        Mem out = a.mem(4);
+        long n = a.i64(6);
+        long nb = a.i64(7);
+        for (long i = 0; i < n; i++) {
+            long j = nb == n ? i : i % nb;
+            out.store(a.i32(5), i, x.load(a.i32(1), i) * y.load(a.i32(3), j));
+        }
+    }
+
+    private void scale(Args a) {
+        Mem x = a.mem(0);
+        Mem out = a.mem(3);
+        long n = a.i64(5);
+        for (long i = 0; i < n; i++) {
+            out.store(a.i32(4), i, a.f32(2) * x.load(a.i32(1), i));
+        }
+    }
+
+    static float erf(float x) {
+        // float32 erf to ~1 ulp via the double-precision series/continued fraction
+        double z = Math.abs((double) x);
+        double t = 1.0 / (1.0 + 0.5 * z);
+        double r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+                + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
+                + t * (-0.82215223 + t * 0.17087277)))))))));
+        return (float) (x >= 0 ? 1 - r : r - 1);
+    }
+
+    private void geluForward(Args a) {
+        Mem x = a.mem(0);
+        Mem out = a.mem(2);
+        long n = a.i64(4);
+        boolean tanh = a.i32(5) != 0;
+        for (long i = 0; i < n; i++) {
+            float v = x.load(a.i32(1), i);
+            float y;
+            if (tanh) {
+                float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+                y = 0.5f * v * (1f + (float) Math.tanh(u));
+            } else {
+                y = 0.5f * v * (1f + erf(v * 0.70710678118654752f));
+            }
+            out.store(a.i32(3), i, y);
+        }
+    }
+
+    private void geluBackward(Args a) {
+        Mem x = a.mem(0);
+        Mem dy = a.mem(2);
+        Mem dx = a.mem(4);
+        long n = a.i64(6);
+        boolean tanh = a.i32(7) != 0;
+        for (long i = 0; i < n; i++) {
+            float v = x.load(a.i32(1), i);
+            float g;
+            if (tanh) {
+                float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+                float t = (float) Math.tanh(u);
+                float du = 0.7978845608028654f * (1f + 3f * 0.044715f * v * v);
+                g = 0.5f * (1f + t) + 0.5f * v * (1f - t * t) * du;
+            } else {
+                float cdf = 0.5f * (1f + erf(v * 0.70710678118654752f));
+                float pdf = 0.3989422804014327f * (float) Math.exp(-0.5f * v * v);
+                g = cdf + v * pdf;
+            }
+            dx.store(a.i32(5), i, dy.load(a.i32(3), i) * g);
+        }
+    }
+
+    private void tanhForward(Args a) {
+        Mem x = a.mem(0);
+        Mem out = a.mem(2);
+        long n = a.i64(4);
+        for (long i = 0; i < n; i++) {
+            out.store(a.i32(3), i, (float) Math.tanh(x.load(a.i32(1), i)));
+        }
+    }
+
+    private void tanhBackward(Args a) {
+        Mem y = a.mem(0);
+        Mem dy = a.mem(2);
+        Mem dx = a.mem(4);
+        long n = a.i64(6);
+        for (long i = 0; i < n; i++) {
+            float t = y.load(a.i32(1), i);
+            dx.store(a.i32(5), i, dy.load(a.i32(3), i) * (1f - t * t));
+        }
+    }
+
+    // reduce.cu
+
+    private void reducePartial(Args a, LaunchConfig c) {
+        Mem x = a.mem(0);
+        Mem y = a.mem(2);
+        int mode = a.i32(4);
+        long n = a.i64(5);
+        Mem part = a.mem(6);
+        long threads = (long) c.gridX() * c.blockX();
+        double[] perBlock = new double[c.gridX()];
+        for (long i = 0; i < n; i++) {
+            double v = x.load(a.i32(1), i);
+            if (mode == 2) {
+                v -= y.load(a.i32(3), i);
+            }
+            perBlock[(int) ((i % threads) / c.blockX())] += mode == 0 ? v : v * v;
+        }
+        for (int b = 0; b < perBlock.length; b++) {
+            part.storeDouble(b, perBlock[b]);
+        }
+    }
+
+    private void reduceFinish(Args a) {
+        Mem part = a.mem(0);
+        int count = a.i32(1);
+        double s = 0;
+        for (int i = 0; i < count; i++) {
+            s += part.loadDouble(i);
+        }
+        Mem out = a.mem(3);
+        if (a.i32(4) == 5) {
+            out.storeDouble(0, s * a.f64(2));
+        } else {
+            out.store(a.i32(4), 0, (float) (s * a.f64(2)));
+        }
+    }
+
+    private void columnSumPartial(Args a, LaunchConfig c) {
+        Mem x = a.mem(0);
+        long rows = a.i64(2);
+        long cols = a.i64(3);
+        long perChunk = a.i64(4);
+        Mem part = a.mem(5);
+        for (int by = 0; by < c.gridY(); by++) {
+            for (int bx = 0; bx < c.gridX(); bx++) {
+                for (int tx = 0; tx < 32; tx++) {
+                    long col = (long) bx * 32 + tx;
+                    if (col >= cols) {
+                        continue;
+                    }
+                    long r0 = by * perChunk;
+                    long r1 = Math.min(rows, r0 + perChunk);
+                    double s = 0;
+                    for (long r = r0; r < r1; r++) {
+                        s += x.load(a.i32(1), r * cols + col);
+                    }
+                    part.storeDouble(by * cols + col, s);
+                }
+            }
+        }
+    }
+
+    private void columnSumFinish(Args a) {
+        Mem part = a.mem(0);
+        int chunks = a.i32(1);
+        long cols = a.i64(2);
+        Mem out = a.mem(3);
+        for (long col = 0; col < cols; col++) {
+            double s = 0;
+            for (int k = 0; k < chunks; k++) {
+                s += part.loadDouble(k * cols + col);
+            }
+            out.store(a.i32(4), col, (float) s);
+        }
+    }
+
+    // softmax.cu
+
+    private static float masked(Mem x, int xdt, Mem mask, int mdt, int mode, long maskRow, long r, int cols, int j) {
+        float v = x.load(xdt, r * cols + j);
+        if (mode == 1) {
+            v += mask.load(mdt, maskRow * cols + j);
+        } else if (mode == 2 && mask.isZero(mdt, maskRow * cols + j)) {
+            v += -Float.MAX_VALUE;
+        }
+        return v;
+    }
+
+    private void softmaxForward(Args a) {
+        Mem x = a.mem(0);
+        Mem mask = a.mem(2);
+        int mode = a.i32(4);
+        long perMask = a.i64(5);
+        Mem out = a.mem(6);
+        long rows = a.i64(8);
+        int cols = a.i32(9);
+        for (long r = 0; r < rows; r++) {
+            long mr = mode == 0 ? 0 : r / perMask;
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < cols; j++) {
+                m = Math.max(m, masked(x, a.i32(1), mask, a.i32(3), mode, mr, r, cols, j));
+            }
+            float s = 0;
+            for (int j = 0; j < cols; j++) {
+                s += (float) Math.exp(masked(x, a.i32(1), mask, a.i32(3), mode, mr, r, cols, j) - m);
+            }
+            float[] e = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                e[j] = (float) Math.exp(masked(x, a.i32(1), mask, a.i32(3), mode, mr, r, cols, j) - m);
+            }
+            for (int j = 0; j < cols; j++) {
+                out.store(a.i32(7), r * cols + j, e[j] / s);
+            }
+        }
+    }
+
+    private void softmaxBackward(Args a) {
+        Mem y = a.mem(0);
+        Mem dy = a.mem(2);
+        Mem dx = a.mem(4);
+        long rows = a.i64(6);
+        int cols = a.i32(7);
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            float dot = 0;
+            for (int j = 0; j < cols; j++) {
+                dot += dy.load(a.i32(3), base + j) * y.load(a.i32(1), base + j);
+            }
+            float[] o = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                o[j] = y.load(a.i32(1), base + j) * (dy.load(a.i32(3), base + j) - dot);
+            }
+            for (int j = 0; j < cols; j++) {
+                dx.store(a.i32(5), base + j, o[j]);
+            }
+        }
+    }
+
+    // layernorm.cu
+
+    private static float round(int dt, float v) {
+        return switch (dt) {
+            case 1 -> DType.bf16ToFloat(DType.floatToBf16(v));
+            case 2 -> Float.float16ToFloat(Float.floatToFloat16(v));
+            default -> v;
+        };
+    }
+
+    private void layerNormForward(Args a) {
+        Mem x = a.mem(0);
+        Mem res = a.mem(2);
+        Mem gamma = a.mem(4);
+        Mem beta = a.mem(6);
+        float eps = a.f32(8);
+        Mem out = a.mem(9);
+        Mem hOut = a.mem(11);
+        int hdt = a.i32(12);
+        Mem mean = a.mem(13);
+        Mem rstd = a.mem(14);
+        long rows = a.i64(15);
+        int cols = a.i32(16);
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            float[] h = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                float v = x.load(a.i32(1), base + j);
+                if (res != null) {
+                    v = round(hdt, v + res.load(a.i32(3), base + j));
+                }
+                h[j] = v;
+            }
+            float s = 0;
+            for (float v : h) {
+                s += v;
+            }
+            float mu = s / cols;
+            float q = 0;
+            for (float v : h) {
+                q += (v - mu) * (v - mu);
+            }
+            float rs = 1f / (float) Math.sqrt(q / cols + eps);
+            for (int j = 0; j < cols; j++) {
+                if (hOut != null) {
+                    hOut.store(hdt, base + j, h[j]);
+                }
+                out.store(a.i32(10), base + j, (h[j] - mu) * rs * gamma.load(a.i32(5), j) + beta.load(a.i32(7), j));
+            }
+            mean.store(0, r, mu);
+            rstd.store(0, r, rs);
+        }
+    }
+
+    private void layerNormBackwardInput(Args a) {
+        Mem dy = a.mem(0);
+        Mem h = a.mem(2);
+        Mem gamma = a.mem(4);
+        Mem mean = a.mem(6);
+        Mem rstd = a.mem(7);
+        Mem dh = a.mem(8);
+        long rows = a.i64(10);
+        int cols = a.i32(11);
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            float mu = mean.load(0, r);
+            float rs = rstd.load(0, r);
+            float sg = 0;
+            float sgx = 0;
+            for (int j = 0; j < cols; j++) {
+                float g = dy.load(a.i32(1), base + j) * gamma.load(a.i32(5), j);
+                float xh = (h.load(a.i32(3), base + j) - mu) * rs;
+                sg += g;
+                sgx += g * xh;
+            }
+            float mg = sg / cols;
+            float mgx = sgx / cols;
+            for (int j = 0; j < cols; j++) {
+                float g = dy.load(a.i32(1), base + j) * gamma.load(a.i32(5), j);
+                float xh = (h.load(a.i32(3), base + j) - mu) * rs;
+                dh.store(a.i32(9), base + j, rs * (g - mg - xh * mgx));
+            }
+        }
+    }
+
+    private void layerNormParamsPartial(Args a, LaunchConfig c) {
+        Mem dy = a.mem(0);
+        Mem h = a.mem(2);
+        Mem mean = a.mem(4);
+        Mem rstd = a.mem(5);
+        long rows = a.i64(6);
+        int cols = a.i32(7);
+        long perChunk = a.i64(8);
+        Mem pg = a.mem(9);
+        Mem pb = a.mem(10);
+        for (int by = 0; by < c.gridY(); by++) {
+            for (int bx = 0; bx < c.gridX(); bx++) {
+                for (int tx = 0; tx < 32; tx++) {
+                    long col = (long) bx * 32 + tx;
+                    if (col >= cols) {
+                        continue;
+                    }
+                    long r0 = by * perChunk;
+                    long r1 = Math.min(rows, r0 + perChunk);
+                    double sg = 0;
+                    double sb = 0;
+                    for (long r = r0; r < r1; r++) {
+                        long i = r * cols + col;
+                        float g = dy.load(a.i32(1), i);
+                        float xh = (h.load(a.i32(3), i) - mean.load(0, r)) * rstd.load(0, r);
+                        sg += g * xh;
+                        sb += g;
+                    }
+                    pg.storeDouble(by * (long) cols + col, sg);
+                    pb.storeDouble(by * (long) cols + col, sb);
+                }
+            }
+        }
+    }
+
+    // dropout.cu
+
+    private void dropout(Args a) {
+        Mem x = a.mem(0);
+        Mem out = a.mem(2);
+        long n = a.i64(4);
+        float p = a.f32(5);
+        long seed = a.i64(6);
+        float scale = 1f / (1f - p);
+        float[] v = new float[(int) Math.min(n, Integer.MAX_VALUE)];
+        for (long i = 0; i < n; i++) {
+            v[(int) i] = Philox.keep(seed, i, p) ? x.load(a.i32(1), i) * scale : 0f;
+        }
+        for (long i = 0; i < n; i++) {
+            out.store(a.i32(3), i, v[(int) i]);
+        }
+    }
+
+    // embedding.cu
+
+    private void embeddingForward(Args a) {
+        Mem ids = a.mem(0);
+        Mem table = a.mem(2);
+        Mem out = a.mem(4);
+        long rows = a.i64(6);
+        int cols = a.i32(7);
+        long vocab = a.i64(8);
+        Mem err = a.mem(9);
+        Mem info = a.mem(10);
+        for (long n = 0; n < rows; n++) {
+            long id = ids.loadIndex(a.i32(1), n);
+            for (int c = 0; c < cols; c++) {
+                if (id < 0 || id >= vocab) {
+                    out.store(a.i32(5), n * cols + c, 0f);
+                    if (c == 0 && err.loadInt(0) == 0) {
+                        err.storeInt(0, 1);
+                        info.storeLong(0, n);
+                        info.storeLong(1, id);
+                    }
+                } else {
+                    out.store(a.i32(5), n * cols + c, table.load(a.i32(3), id * cols + c));
+                }
+            }
+        }
+    }
+
+    private void embeddingBackward(Args a, LaunchConfig c) {
+        Mem ids = a.mem(0);
+        Mem dy = a.mem(2);
+        Mem dtable = a.mem(4);
+        long rows = a.i64(5);
+        int cols = a.i32(6);
+        long vocab = a.i64(7);
+        long padding = a.i64(8);
+        int buckets = a.i32(9);
+        for (int bucket = 0; bucket < c.gridY(); bucket++) {
+            for (int bx = 0; bx < c.gridX(); bx++) {
+                for (int tx = 0; tx < c.blockX(); tx++) {
+                    int col = bx * c.blockX() + tx;
+                    long cur = -1;
+                    float acc = 0;
+                    for (long n = 0; n < rows; n++) {
+                        long id = ids.loadIndex(a.i32(1), n);
+                        if (id < 0 || id >= vocab || id == padding || id % buckets != bucket) {
+                            continue;
+                        }
+                        if (col < cols) {
+                            if (id != cur) {
+                                if (cur >= 0) {
+                                    dtable.store(0, cur * cols + col, dtable.load(0, cur * cols + col) + acc);
+                                }
+                                cur = id;
+                                acc = 0;
+                            }
+                            acc += dy.load(a.i32(3), n * cols + col);
+                        }
+                    }
+                    if (col < cols && cur >= 0) {
+                        dtable.store(0, cur * cols + col, dtable.load(0, cur * cols + col) + acc);
+                    }
+                }
+            }
+        }
+    }
+
+    // attention.cu
+
+    private void attentionSoftmaxForward(Args a) {
+        Mem scores = a.mem(0);
+        Mem mask = a.mem(1);
+        int mdt = a.i32(2);
+        long perBatch = a.i64(3);
+        long rows = a.i64(4);
+        int s = a.i32(5);
+        for (long r = 0; r < rows; r++) {
+            long mb = (r / perBatch) * s;
+            float[] v = new float[s];
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < s; j++) {
+                v[j] = scores.load(0, r * s + j);
+                if (mask != null && mask.isZero(mdt, mb + j)) {
+                    v[j] += -Float.MAX_VALUE;
+                }
+                m = Math.max(m, v[j]);
+            }
+            float sum = 0;
+            for (int j = 0; j < s; j++) {
+                sum += (float) Math.exp(v[j] - m);
+            }
+            for (int j = 0; j < s; j++) {
+                scores.store(0, r * s + j, (float) Math.exp(v[j] - m) / sum);
+            }
+        }
+    }
+
+    private void attentionSoftmaxBackward(Args a) {
+        Mem p = a.mem(0);
+        Mem grad = a.mem(1);
+        long rows = a.i64(2);
+        int s = a.i32(3);
+        float dp = a.f32(4);
+        long seed = a.i64(5);
+        float keep = 1f / (1f - dp);
+        for (long r = 0; r < rows; r++) {
+            float[] gr = new float[s];
+            float dot = 0;
+            for (int j = 0; j < s; j++) {
+                float g = grad.load(0, r * s + j);
+                if (dp > 0f) {
+                    g = Philox.keep(seed, r * s + j, dp) ? g * keep : 0f;
+                }
+                gr[j] = g;
+                dot += g * p.load(0, r * s + j);
+            }
+            for (int j = 0; j < s; j++) {
+                grad.store(0, r * s + j, p.load(0, r * s + j) * (gr[j] - dot));
+            }
+        }
+    }
+
+    // loss.cu
+
+    private void crossEntropyForward(Args a) {
+        Mem logits = a.mem(0);
+        Mem labels = a.mem(2);
+        long ignore = a.i64(4);
+        long rows = a.i64(5);
+        int classes = a.i32(6);
+        Mem rowLoss = a.mem(7);
+        Mem err = a.mem(8);
+        Mem info = a.mem(9);
+        for (long r = 0; r < rows; r++) {
+            long label = labels.loadIndex(a.i32(3), r);
+            if (label == ignore) {
+                rowLoss.store(0, r, 0f);
+                continue;
+            }
+            if (label < 0 || label >= classes) {
+                rowLoss.store(0, r, 0f);
+                if (err.loadInt(0) == 0) {
+                    err.storeInt(0, 1);
+                    info.storeLong(0, r);
+                    info.storeLong(1, label);
+                }
+                continue;
+            }
+            long base = r * classes;
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < classes; j++) {
+                m = Math.max(m, logits.load(a.i32(1), base + j));
+            }
+            float s = 0;
+            for (int j = 0; j < classes; j++) {
+                s += (float) Math.exp(logits.load(a.i32(1), base + j) - m);
+            }
+            rowLoss.store(0, r, (m + (float) Math.log(s)) - logits.load(a.i32(1), base + label));
+        }
+    }
+
+    private void crossEntropyReduce(Args a) {
+        Mem rowLoss = a.mem(0);
+        Mem labels = a.mem(1);
+        long ignore = a.i64(3);
+        long rows = a.i64(4);
+        Mem loss = a.mem(5);
+        double sum = 0;
+        double count = 0;
+        for (long r = 0; r < rows; r++) {
+            if (labels.loadIndex(a.i32(2), r) != ignore) {
+                sum += rowLoss.load(0, r);
+                count += 1;
+            }
+        }
+        loss.store(a.i32(6), 0, count > 0 ? (float) (sum / count) : 0f);
+    }
+
+    private void countLabels(Args a) {
+        Mem labels = a.mem(0);
+        long ignore = a.i64(2);
+        long rows = a.i64(3);
+        double c = 0;
+        for (long r = 0; r < rows; r++) {
+            if (labels.loadIndex(a.i32(1), r) != ignore) {
+                c += 1;
+            }
+        }
+        a.mem(4).store(0, 0, (float) c);
+    }
+
+    private void crossEntropyBackward(Args a) {
+        Mem logits = a.mem(0);
+        Mem labels = a.mem(2);
+        long ignore = a.i64(4);
+        Mem dloss = a.mem(5);
+        Mem count = a.mem(7);
+        Mem d = a.mem(8);
+        long rows = a.i64(10);
+        int classes = a.i32(11);
+        float cnt = count.load(0, 0);
+        float g = dloss.load(a.i32(6), 0);
+        for (long r = 0; r < rows; r++) {
+            long base = r * classes;
+            long label = labels.loadIndex(a.i32(3), r);
+            if (label == ignore || label < 0 || label >= classes || cnt == 0f) {
+                for (int j = 0; j < classes; j++) {
+                    d.store(a.i32(9), base + j, 0f);
+                }
+                continue;
+            }
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < classes; j++) {
+                m = Math.max(m, logits.load(a.i32(1), base + j));
+            }
+            float s = 0;
+            for (int j = 0; j < classes; j++) {
+                s += (float) Math.exp(logits.load(a.i32(1), base + j) - m);
+            }
+            for (int j = 0; j < classes; j++) {
+                float p = (float) Math.exp(logits.load(a.i32(1), base + j) - m) / s;
+                d.store(a.i32(9), base + j, g * (p - (j == label ? 1f : 0f)) / cnt);
+            }
+        }
+    }
+
+    private void mseBackward(Args a) {
+        Mem pred = a.mem(0);
+        Mem target = a.mem(2);
+        Mem dloss = a.mem(4);
+        Mem dpred = a.mem(6);
+        long n = a.i64(8);
+        float g = dloss.load(a.i32(5), 0);
+        float invN = (float) (1.0 / n);
+        for (long i = 0; i < n; i++) {
+            float d = pred.load(a.i32(1), i) - target.load(a.i32(3), i);
+            dpred.store(a.i32(7), i, g * 2f * d * invN);
+        }
+    }
+
+    // adamw.cu
+
+    private void adamw(Args a) {
+        Mem param = a.mem(0);
+        Mem grad = a.mem(1);
+        Mem m = a.mem(3);
+        Mem v = a.mem(4);
+        long n = a.i64(5);
+        float lr = a.f32(6);
+        float b1 = a.f32(7);
+        float b2 = a.f32(8);
+        float eps = a.f32(9);
+        float wd = a.f32(10);
+        float bc1 = a.f32(11);
+        float bc2 = a.f32(12);
+        float decay = lr * wd;
+        for (long i = 0; i < n; i++) {
+            float g = grad.load(a.i32(2), i);
+            float p = param.load(0, i);
+            p = p - p * decay;
+            float mi = m.load(0, i) * b1 + g * (1f - b1);
+            float vi = v.load(0, i) * b2 + g * g * (1f - b2);
+            float denom = (float) Math.sqrt(vi / bc2) + eps;
+            p = p - mi / bc1 / denom * lr;
+            param.store(0, i, p);
+            m.store(0, i, mi);
+            v.store(0, i, vi);
+        }
+    }
+
+    // ------------------------------------------------------------------ cuBLAS
+
+    @Override
+    public void gemm(Gemm g) {
+        gemms++;
+        g.validate();
+        int at = DeviceTensors.code(g.aType());
+        int bt = DeviceTensors.code(g.bType());
+        int ct = DeviceTensors.code(g.cType());
+        // bounds: the last element each operand can touch
+        long aLast = (long) (g.batch() - 1) * g.strideA() + (long) (g.aCols() - 1) * g.lda() + g.aRows();
+        long bLast = (long) (g.batch() - 1) * g.strideB() + (long) (g.bCols() - 1) * g.ldb() + g.bRows();
+        long cLast = (long) (g.batch() - 1) * g.strideC() + (long) (g.n() - 1) * g.ldc() + g.m();
+        Mem a = new Mem(g.a(), "gemm A");
+        Mem b = new Mem(g.b(), "gemm B");
+        Mem c = new Mem(g.c(), "gemm C");
+        a.load(at, aLast - 1);
+        b.load(bt, bLast - 1);
+        c.load(ct, cLast - 1);
+        for (int i = 0; i < g.batch(); i++) {
+            long ao = i * g.strideA();
+            long bo = i * g.strideB();
+            long co = i * g.strideC();
+            for (int col = 0; col < g.n(); col++) {
+                for (int row = 0; row < g.m(); row++) {
+                    double s = 0;
+                    for (int p = 0; p < g.k(); p++) {
+                        float av = g.transA() ? a.load(at, ao + p + (long) row * g.lda()) : a.load(at, ao + row + (long) p * g.lda());
+                        float bv = g.transB() ? b.load(bt, bo + col + (long) p * g.ldb()) : b.load(bt, bo + p + (long) col * g.ldb());
+                        s += (double) av * bv;
+                    }
+                    long ci = co + row + (long) col * g.ldc();
+                    double v = g.alpha() * s;
+                    if (g.beta() != 0f) {
+                        v += (double) g.beta() * c.load(ct, ci);
+                    }
+                    c.store(ct, ci, (float) v);
+                }
+            }
+        }
+    }
+}

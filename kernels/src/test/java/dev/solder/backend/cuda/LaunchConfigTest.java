@@ -1,0 +1,82 @@
+package dev.solder.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** The launch-shape arithmetic, which decides coverage (every element visited) and determinism. */
+class LaunchConfigTest {
+
+    @Test
+    void linearCoversEveryElement() {
+        assertTrue(LaunchConfig.linear(0).empty());
+        assertEquals(1, LaunchConfig.linear(1).gridX());
+        assertEquals(1, LaunchConfig.linear(256).gridX());
+        assertEquals(2, LaunchConfig.linear(257).gridX());
+        assertEquals(LaunchConfig.MAX_LINEAR_BLOCKS, LaunchConfig.linear(1L << 40).gridX(), "capped: the kernels grid-stride");
+        for (long n : new long[] {1, 7, 255, 256, 257, 1000003, 1L << 33}) {
+            LaunchConfig c = LaunchConfig.linear(n);
+            assertEquals(256, c.blockX());
+            assertTrue((long) c.gridX() * c.blockX() >= Math.min(n, (long) LaunchConfig.MAX_LINEAR_BLOCKS * 256));
+        }
+        assertThrows(IllegalArgumentException.class, () -> LaunchConfig.linear(-1));
+    }
+
+    @Test
+    void rowsGiveOneWarpPerRow() {
+        LaunchConfig c = LaunchConfig.rows(17);
+        assertEquals(256, c.blockX());
+        assertEquals(3, c.gridX());
+        assertTrue(LaunchConfig.rows(0).empty());
+        assertEquals(LaunchConfig.MAX_LINEAR_BLOCKS, LaunchConfig.rows(1L << 36).gridX());
+    }
+
+    @Test
+    void reductionsDependOnlyOnSize() {
+        assertEquals(1, LaunchConfig.reducePartial(0).gridX(), "one partial even for an empty input");
+        assertEquals(1, LaunchConfig.reducePartial(256).gridX());
+        assertEquals(4, LaunchConfig.reducePartial(1000).gridX());
+        assertEquals(LaunchConfig.MAX_REDUCE_BLOCKS, LaunchConfig.reducePartial(1L << 30).gridX());
+        assertEquals(1, LaunchConfig.single().gridX());
+    }
+
+    @Test
+    void columnSplitCoversEveryRowOnce() {
+        long[][] cases = {{1, 1}, {1, 768}, {4096, 768}, {7, 3}, {100003, 5}, {33, 1}, {1 << 20, 1}, {3, 100000},
+            {4097, 30522}};
+        for (long[] c : cases) {
+            long rows = c[0];
+            long cols = c[1];
+            LaunchConfig.ColumnSplit s = LaunchConfig.columnSplit(rows, cols);
+            assertEquals(LaunchConfig.ceilDiv(cols, 32), s.colTiles(), "tiles of " + rows + "x" + cols);
+            assertTrue((long) s.chunks() * s.rowsPerChunk() >= rows, "rows covered for " + rows + "x" + cols);
+            assertTrue((long) (s.chunks() - 1) * s.rowsPerChunk() < rows, "no empty chunk for " + rows + "x" + cols);
+            assertTrue(s.chunks() >= 1 && s.chunks() <= LaunchConfig.MAX_GRID_Y);
+            LaunchConfig p = s.partial();
+            assertEquals(32, p.blockX());
+            assertEquals(8, p.blockY());
+        }
+        assertThrows(IllegalArgumentException.class, () -> LaunchConfig.columnSplit(0, 4));
+    }
+
+    @Test
+    void embeddingBuckets() {
+        assertEquals(1, LaunchConfig.embeddingBuckets(1));
+        assertEquals(2, LaunchConfig.embeddingBuckets(2));
+        assertEquals(256, LaunchConfig.embeddingBuckets(30522));
+        LaunchConfig c = LaunchConfig.embeddingBackward(768, 30522);
+        assertEquals(6, c.gridX());
+        assertEquals(256, c.gridY());
+        assertEquals(128, c.blockX());
+        assertEquals(1, LaunchConfig.embeddingBackward(1, 5).gridX());
+    }
+
+    @Test
+    void rejectsImpossibleShapes() {
+        assertThrows(IllegalArgumentException.class, () -> new LaunchConfig(1, 1, 2048, 1, 0));
+        assertThrows(IllegalArgumentException.class, () -> new LaunchConfig(1, 70000, 32, 1, 0));
+        assertThrows(IllegalArgumentException.class, () -> new LaunchConfig(1, 0, 32, 1, 0));
+    }
+}
