@@ -279,6 +279,53 @@ public final class Ops {
         }, x, w, bias);
     }
 
+    /**
+     * {@code gelu(x·wᵀ + bias)} (exact erf GELU) as one op: the same function as
+     * {@code gelu(linear(x, w, bias))}, which backends may run as a GEMM plus one fused
+     * bias-GELU pass; the pre-activation is kept for the backward.
+     */
+    public static Tensor linearGelu(Tensor x, Tensor w, Tensor bias) {
+        check("linearGelu", x, w, bias);
+        floating("linearGelu", x, w, bias);
+        if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
+            throw new IllegalArgumentException("linearGelu: input " + x.describe() + " does not fit weight "
+                    + w.describe() + " (expected input [..., " + (w.rank() == 2 ? w.dim(1) : "in")
+                    + "] and weight [out, in])");
+        }
+        if (bias != null && (bias.rank() != 1 || bias.dim(0) != w.dim(0))) {
+            throw new IllegalArgumentException("linearGelu: bias " + bias.describe() + " does not match weight "
+                    + w.describe());
+        }
+        int in = w.dim(1);
+        int outF = w.dim(0);
+        int rows = (int) (x.numel() / Math.max(1, in));
+        Tensor x2 = flat2(x, rows, in);
+        Tensor wc = w.contiguousNoGrad();
+        Tensor bc = bias == null ? null : bias.contiguousNoGrad();
+        int[] outShape = x.shape();
+        outShape[outShape.length - 1] = outF;
+        Tensor pre = Tensor.empty(new int[] {rows, outF}, x.dtype(), x.device());
+        Tensor out = Tensor.empty(outShape, x.dtype(), x.device());
+        Tensor out2 = out.view(new int[] {rows, outF}, new long[] {outF, 1}, 0);
+        x.backend().linearGelu(x2, wc, bc, pre, out2);
+        out2.close();
+        return Autograd.record("linearGelu", out, g -> {
+            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor dw = w.requiresGrad() ? Tensor.empty(w.shape(), DType.FLOAT32, w.device()) : null;
+            Tensor db = bias != null && bias.requiresGrad()
+                    ? Tensor.empty(bias.shape(), DType.FLOAT32, bias.device()) : null;
+            Tensor g2 = flat2(g, rows, outF);
+            Tensor dpre = Tensor.empty(new int[] {rows, outF}, DType.FLOAT32, x.device());
+            Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, 0);
+            x.backend().linearGeluBackward(g2, x2, wc, pre, dpre, dx2, dw, db);
+            if (dx2 != null) {
+                dx2.close();
+            }
+            dpre.close();
+            return new Tensor[] {dx, dw, db};
+        }, x, w, bias);
+    }
+
     private static Tensor flat2(Tensor t, int rows, int cols) {
         Tensor c = t.contiguousNoGrad();
         return c.view(new int[] {rows, cols}, new long[] {cols, 1}, c.offset());

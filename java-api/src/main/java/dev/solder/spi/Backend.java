@@ -106,6 +106,30 @@ public interface Backend {
         }
     }
 
+    /**
+     * The up-projection with its activation: {@code preOut = x·wᵀ + bias} (stored in preOut's
+     * dtype and kept for the backward) and {@code out = gelu(preOut)}, exact erf form. Shapes as
+     * {@link #linear}; {@code bias} may be null. The default composes {@link #linear} and
+     * {@link #gelu}; a backend may fuse the bias add and the GELU into the GEMM's epilogue, but
+     * must store the same values the composition stores.
+     */
+    default void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor preOut, Tensor out) {
+        linear(x, w, bias, preOut);
+        gelu(preOut, false, out);
+    }
+
+    /**
+     * Gradients of {@link #linearGelu} from the saved pre-activation: {@code dpre = dy·gelu'(pre)}
+     * (written into {@code dpre}, a preallocated float32 {@code [rows, out]} scratch), then
+     * {@code dx = dpre·w}, {@code dw = dpreᵀ·x}, {@code dbias = Σ_rows dpre}. {@code dx},
+     * {@code dw}, {@code dbias} may be null (not needed).
+     */
+    default void linearGeluBackward(Tensor dy, Tensor x, Tensor w, Tensor pre, Tensor dpre,
+                                    Tensor dx, Tensor dw, Tensor dbias) {
+        geluBackward(pre, dy, false, dpre);
+        linearBackward(dpre, x, w, dx, dw, dbias);
+    }
+
     // ---------------------------------------------------------------- elementwise
 
     /**

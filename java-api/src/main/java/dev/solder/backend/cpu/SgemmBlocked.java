@@ -1,0 +1,195 @@
+package dev.solder.backend.cpu;
+
+import static dev.solder.backend.cpu.GemmKernel.MR;
+import static dev.solder.backend.cpu.GemmKernel.NR;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
+
+/**
+ * The blocked SGEMM driver around {@link GemmKernel}:
+ *
+ * <pre>
+ * for each column block jc (all of B's depth × NC columns fits the packed-B budget)
+ *   pack B[:, jc] once, shared by all threads (in parallel)
+ *   in parallel over C blocks (about MC rows × NU columns), each thread packing its own A:
+ *     for each depth block pc (KC deep)
+ *       pack A[ic, pc]                          the A block stays in L2
+ *       for each B micro-panel jr (NR wide)     one B micro-panel stays in L1
+ *         for each A micro-panel ir (MR tall)
+ *           micro-kernel, C[ir, jr] = tile + beta·C (beta = 1 after the first pc)
+ * </pre>
+ *
+ * Unlike the textbook order (depth blocks outside the parallel loop), a C block gets all its
+ * depth passes back to back, so the C it re-reads is still in L2, and the threads meet twice
+ * per column block rather than twice per depth block. Row blocks are cut on MR-tile
+ * boundaries so they are equal to within a tile.
+ */
+final class SgemmBlocked {
+    /** Depth of a block: a B micro-panel (KC × NR floats, 16 KiB on AVX2) stays in L1. */
+    static final int KC = Integer.getInteger("solder.sgemm.kc", 256);
+    /** Rows of a C block: its A block (MC × KC floats) stays in L2. */
+    static final int MC = Integer.getInteger("solder.sgemm.mc", 96);
+    /** Columns of a C block: with MC rows (~288 KiB) it stays in L2 across depth passes. */
+    static final int NU = Integer.getInteger("solder.sgemm.nu", 768);
+    /** Most columns packed at once; the packed-B budget below may allow fewer. */
+    static final int NC = Integer.getInteger("solder.sgemm.nc", 4096);
+    /** Packed-B budget in floats (16 MiB), kept per calling thread for reuse. */
+    static final int B_MAX = Integer.getInteger("solder.sgemm.bmax", 4 << 20);
+
+    /** Per-thread packing buffers, grown on demand and kept for the next call. */
+    private static final class Scratch {
+        float[] a = new float[0];
+        float[] b = new float[0];
+        final float[] tile = new float[MR * NR];
+
+        float[] a(int size) {
+            if (a.length < size) {
+                a = new float[size];
+            }
+            return a;
+        }
+
+        float[] b(int size) {
+            if (b.length < size) {
+                b = new float[size];
+            }
+            return b;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private SgemmBlocked() {
+    }
+
+    /**
+     * {@code C = alpha·op(A)·op(B) + beta·C} for validated, non-empty sizes ({@code k > 0}).
+     * {@code parallel} lets it use {@link CpuParallel}; batched callers that already run one
+     * matrix per thread pass false.
+     */
+    static void run(boolean parallel, int m, int n, int k, float alpha, SgemmOperand a,
+            SgemmOperand b, float beta, MemorySegment c, long cOff, int ldc) {
+        int kMax = Math.max(KC, B_MAX / NR);
+        if (k > kMax) {
+            // So deep that even one micro-panel of B would overrun the budget: split the depth.
+            for (int p0 = 0; p0 < k; p0 += kMax) {
+                run(parallel, m, n, Math.min(kMax, k - p0), alpha, a.at(0, p0), b.at(p0, 0),
+                        p0 == 0 ? beta : 1f, c, cOff, ldc);
+            }
+            return;
+        }
+        int threads = parallel ? CpuParallel.threads() : 1;
+        // Equal-sized blocks: a 300-deep product is 150 + 150, not 256 + 44.
+        int kBlocks = ceilDiv(k, KC);
+        int kcMax = ceilDiv(k, kBlocks);
+        int colsMax = Math.min(NC, Math.max(NR, B_MAX / k / NR * NR));
+        int nBlocks = ceilDiv(n, colsMax);
+        int ncMax = roundUp(ceilDiv(n, nBlocks), NR);
+        int tiles = ceilDiv(m, MR);
+        int mBlocks = Math.min(tiles, ceilDiv(m, MC));
+        int mcMax = ceilDiv(tiles, mBlocks) * MR;
+        boolean vectorC = c.isNative() || c.heapBase().map(o -> o instanceof byte[]).orElse(false);
+
+        float[] bPack = SCRATCH.get().b(k * ncMax);
+        for (int j0 = 0; j0 < n; j0 += ncMax) {
+            int nc = Math.min(ncMax, n - j0);
+            int panels = ceilDiv(nc, NR);
+            int uBlocks = ceilDiv(nc, NU);
+            if (threads > 1 && mBlocks * uBlocks < 4 * threads) {
+                // Short and wide: cut columns finer so that units still share out evenly.
+                uBlocks = Math.min(panels, Math.max(uBlocks, ceilDiv(4 * threads, mBlocks)));
+            }
+            var block = new Block(a, b, alpha, beta, c, cOff, ldc, vectorC, m, k, tiles, mBlocks,
+                    mcMax, kcMax, j0, nc, panels, uBlocks, bPack);
+            share(threads, kBlocks * panels, block::packB);
+            share(threads, mBlocks * uBlocks, block::compute);
+        }
+    }
+
+    /**
+     * Runs {@code body} for every unit in {@code [0, units)} on up to {@code threads} threads,
+     * each taking the next unit as it finishes one. Handing out units one at a time keeps the
+     * threads within a unit of each other, which fixed chunks of several units do not.
+     */
+    private static void share(int threads, int units, IntConsumer body) {
+        int workers = Math.min(threads, units);
+        if (workers <= 1) {
+            for (int u = 0; u < units; u++) {
+                body.accept(u);
+            }
+            return;
+        }
+        var next = new AtomicInteger();
+        CpuParallel.forRange(workers, 1, (lo, hi) -> {
+            for (int u = next.getAndIncrement(); u < units; u = next.getAndIncrement()) {
+                body.accept(u);
+            }
+        });
+    }
+
+    /** One column block: what the parallel units share. */
+    private record Block(SgemmOperand a, SgemmOperand b, float alpha, float beta, MemorySegment c,
+            long cOff, int ldc, boolean vectorC, int m, int k, int tiles, int mBlocks, int mcMax,
+            int kcMax, int j0, int nc, int panels, int uBlocks, float[] bPack) {
+
+        /**
+         * Packs unit {@code u} of B: micro-panel {@code u % panels} of depth block
+         * {@code u / panels}. Depth block {@code p0} starts at {@code p0·panels·NR}.
+         */
+        void packB(int u) {
+            int p0 = (u / panels) * kcMax;
+            int q = u % panels;
+            SgemmPack.packB(b, p0, Math.min(kcMax, k - p0), j0, nc, q, q + 1, bPack,
+                    p0 * panels * NR);
+        }
+
+        /** Computes C block {@code u}: row block {@code u / uBlocks}, column block {@code u % uBlocks}. */
+        void compute(int u) {
+            Scratch s = SCRATCH.get();
+            float[] aPack = s.a(mcMax * kcMax);
+            int ib = u / uBlocks;
+            int jb = u % uBlocks;
+            int i0 = (int) ((long) tiles * ib / mBlocks) * MR;
+            int mc = Math.min(m, (int) ((long) tiles * (ib + 1) / mBlocks) * MR) - i0;
+            int qLo = (int) ((long) panels * jb / uBlocks);
+            int qHi = (int) ((long) panels * (jb + 1) / uBlocks);
+            for (int p0 = 0; p0 < k; p0 += kcMax) {
+                int kc = Math.min(kcMax, k - p0);
+                SgemmPack.packA(a, i0, mc, p0, kc, alpha, aPack);
+                panels(aPack, i0, mc, p0, kc, qLo, qHi, p0 == 0 ? beta : 1f, s.tile);
+            }
+        }
+
+        /** Rows {@code [i0, i0+mc)} × micro-panels {@code [qLo, qHi)} for one depth block. */
+        private void panels(float[] aPack, int i0, int mc, int p0, int kc, int qLo, int qHi,
+                float betaHere, float[] tile) {
+            int bBase = p0 * panels * NR;
+            for (int q = qLo; q < qHi; q++) {
+                int col = q * NR;
+                int cols = Math.min(NR, nc - col);
+                int bi = bBase + q * NR * kc;
+                for (int row = 0, ai = 0; row < mc; row += MR, ai += MR * kc) {
+                    int rows = Math.min(MR, mc - row);
+                    long cAt = cOff + (long) (i0 + row) * ldc + j0 + col;
+                    if (rows == MR && cols == NR && vectorC) {
+                        GemmKernel.kernel(kc, aPack, ai, bPack, bi, c, cAt << 2, 4L * ldc,
+                                betaHere, null);
+                    } else {
+                        GemmKernel.kernel(kc, aPack, ai, bPack, bi, c, 0, 0, 0f, tile);
+                        GemmKernel.writeBack(tile, rows, cols, c, cAt, ldc, betaHere);
+                    }
+                }
+            }
+        }
+    }
+
+    private static int ceilDiv(int x, int y) {
+        return Math.ceilDiv(x, y);
+    }
+
+    private static int roundUp(int x, int y) {
+        return Math.ceilDiv(x, y) * y;
+    }
+}
