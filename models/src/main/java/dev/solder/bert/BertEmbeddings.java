@@ -5,23 +5,27 @@ import dev.solder.Generator;
 import dev.solder.Ops;
 import dev.solder.Tensor;
 import dev.solder.nn.Dropout;
-import dev.solder.nn.Embedding;
 import dev.solder.nn.LayerNorm;
 import dev.solder.nn.Module;
 
 /** word + position + token-type embeddings, then LayerNorm and dropout (HF {@code BertEmbeddings}). */
 public final class BertEmbeddings extends Module {
-    private final Embedding word;
-    private final Embedding position;
-    private final Embedding tokenType;
+    private final EmbeddingTable word;
+    private final EmbeddingTable position;
+    private final EmbeddingTable tokenType;
     private final LayerNorm norm;
     private final Dropout dropout;
     private final int maxPositions;
 
+    /** {@code init == null} builds the tables uninitialised (zeros), for loading (see {@link Dense}). */
     BertEmbeddings(BertConfig c, Generator init, Generator rng) {
-        word = registerModule("word_embeddings", new Embedding(c.vocabSize, c.hiddenSize, c.padTokenId, init, c.initializerRange));
-        position = registerModule("position_embeddings", new Embedding(c.maxPositionEmbeddings, c.hiddenSize, -1, init, c.initializerRange));
-        tokenType = registerModule("token_type_embeddings", new Embedding(c.typeVocabSize, c.hiddenSize, -1, init, c.initializerRange));
+        // HF passes padding_idx=pad_token_id to the word table only.
+        int pad = c.padTokenId >= 0 && c.padTokenId < c.vocabSize ? c.padTokenId : -1;
+        word = registerModule("word_embeddings", new EmbeddingTable(c.vocabSize, c.hiddenSize, pad, init, c.initializerRange));
+        position = registerModule("position_embeddings", new EmbeddingTable(c.maxPositionEmbeddings, c.hiddenSize, -1, init,
+                c.initializerRange));
+        tokenType = registerModule("token_type_embeddings", new EmbeddingTable(c.typeVocabSize, c.hiddenSize, -1, init,
+                c.initializerRange));
         norm = registerModule("LayerNorm", new LayerNorm(c.hiddenSize, c.layerNormEps));
         dropout = registerModule("dropout", new Dropout(c.hiddenDropoutProb, rng));
         maxPositions = c.maxPositionEmbeddings;

@@ -5,8 +5,11 @@ import dev.solder.Generator;
 import dev.solder.Ops;
 import dev.solder.Tensor;
 import dev.solder.nn.Dropout;
-import dev.solder.nn.Linear;
 import dev.solder.nn.Module;
+import dev.solder.tokenizer.BertTokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
 
 /**
  * BERT with a classification head (HF {@code BertForSequenceClassification}):
@@ -23,24 +26,103 @@ import dev.solder.nn.Module;
  *     loss.backward();
  * }
  * }</pre>
+ *
+ * <p>Pretrained, fine-tuned and saved so that {@code transformers} loads it:
+ *
+ * <pre>{@code
+ * try (var model = BertForSequenceClassification.fromPretrained("bert-base-uncased", List.of("neg", "pos"))) {
+ *     // ... train ...
+ *     model.save(Path.of("out/sst2"), Bert.tokenizer("bert-base-uncased"));
+ * }
+ * // Python: AutoModelForSequenceClassification.from_pretrained("out/sst2")
+ * }</pre>
  */
 public final class BertForSequenceClassification extends Module {
     private final BertModel bert;
     private final Dropout dropout;
-    private final Linear classifier;
+    private final Dense classifier;
     private final BertConfig config;
 
+    /** A freshly initialised model: weights drawn from {@code init}, dropout seeds from a fork of it. */
     public BertForSequenceClassification(BertConfig config, Generator init) {
+        this(config, init, init.fork());
+    }
+
+    /** {@code init == null}: uninitialised (zeros), for loading (see {@link Dense}). */
+    BertForSequenceClassification(BertConfig config, Generator init, Generator rng) {
         this.config = config.validate();
-        Generator rng = init.fork();
         bert = registerModule("bert", new BertModel(config, init, rng, true));
         float p = config.classifierDropout != null ? config.classifierDropout : config.hiddenDropoutProb;
         dropout = registerModule("dropout", new Dropout(p, rng));
-        classifier = registerModule("classifier", new Linear(config.hiddenSize, config.numLabels(), true, init, config.initializerRange));
+        classifier = registerModule("classifier", new Dense(config.hiddenSize, config.numLabels(), init, config.initializerRange));
         if (config.architectures.isEmpty() || !config.architectures.contains("BertForSequenceClassification")) {
             config.architectures = new java.util.ArrayList<>(java.util.List.of("BertForSequenceClassification"));
         }
     }
+
+    // ------------------------------------------------------------------ pretrained
+
+    /**
+     * The model at {@code nameOrPath} with the labels its {@code config.json} names (a fine-tuned
+     * classifier; for a base checkpoint that is HF's default of two labels).
+     */
+    public static BertForSequenceClassification fromPretrained(String nameOrPath) throws IOException {
+        return fromPretrained(nameOrPath, Bert.Options.defaults());
+    }
+
+    /** Like {@link #fromPretrained(String)} with explicit options. */
+    public static BertForSequenceClassification fromPretrained(String nameOrPath, Bert.Options options) throws IOException {
+        return Bert.load(nameOrPath, options, c -> c, (c, rng) -> new BertForSequenceClassification(c, null, rng));
+    }
+
+    /**
+     * The encoder (and pooler) of {@code nameOrPath} under a classifier of {@code numLabels}
+     * classes; a classifier the checkpoint lacks is initialised from seed 42 with a warning.
+     *
+     * <pre>{@code
+     * var model = BertForSequenceClassification.fromPretrained("bert-base-uncased", 3);   // MNLI
+     * }</pre>
+     */
+    public static BertForSequenceClassification fromPretrained(String nameOrPath, int numLabels) throws IOException {
+        return fromPretrained(nameOrPath, numLabels, Bert.Options.defaults());
+    }
+
+    /** Like {@link #fromPretrained(String, int)} with explicit options (seed, device, ...). */
+    public static BertForSequenceClassification fromPretrained(String nameOrPath, int numLabels, Bert.Options options)
+            throws IOException {
+        return Bert.load(nameOrPath, options, c -> Bert.withNumLabels(c, numLabels),
+                (c, rng) -> new BertForSequenceClassification(c, null, rng));
+    }
+
+    /** With label names: {@code id2label} / {@code label2id} are saved with the model. */
+    public static BertForSequenceClassification fromPretrained(String nameOrPath, List<String> labels) throws IOException {
+        return fromPretrained(nameOrPath, labels, Bert.Options.defaults());
+    }
+
+    /** Like {@link #fromPretrained(String, List)} with explicit options. */
+    public static BertForSequenceClassification fromPretrained(String nameOrPath, List<String> labels, Bert.Options options)
+            throws IOException {
+        return Bert.load(nameOrPath, options, c -> Bert.withLabels(c, labels),
+                (c, rng) -> new BertForSequenceClassification(c, null, rng));
+    }
+
+    // ------------------------------------------------------------------ saving
+
+    /**
+     * Writes {@code model.safetensors} and {@code config.json} into {@code dir} (created if
+     * needed, atomically) so that {@code AutoModelForSequenceClassification.from_pretrained(dir)}
+     * loads this model unchanged.
+     */
+    public void save(Path dir) throws IOException {
+        save(dir, null);
+    }
+
+    /** Like {@link #save(Path)}, also writing the tokenizer's files (may be null). */
+    public void save(Path dir, BertTokenizer tokenizer) throws IOException {
+        ModelDirectory.save(this, config, "BertForSequenceClassification", dir, tokenizer);
+    }
+
+    // ------------------------------------------------------------------ model
 
     public BertConfig config() {
         return config;
@@ -48,6 +130,11 @@ public final class BertForSequenceClassification extends Module {
 
     public BertModel bert() {
         return bert;
+    }
+
+    /** The label names, by index ({@code id2label}). */
+    public List<String> labels() {
+        return List.copyOf(config.id2label);
     }
 
     /** Logits {@code [B, num_labels]}. */

@@ -5,7 +5,6 @@ import dev.solder.Ops;
 import dev.solder.Tensor;
 import dev.solder.nn.Dropout;
 import dev.solder.nn.LayerNorm;
-import dev.solder.nn.Linear;
 import dev.solder.nn.Module;
 
 /**
@@ -16,18 +15,19 @@ import dev.solder.nn.Module;
  */
 public final class BertLayer extends Module {
     private final SelfAttention attention;
-    private final Linear intermediate;
-    private final Linear outputDense;
+    private final Dense intermediate;
+    private final Dense outputDense;
     private final LayerNorm outputNorm;
     private final Dropout outputDropout;
     private final boolean tanhGelu;
 
+    /** {@code init == null} builds the layer uninitialised, for loading (see {@link Dense}). */
     BertLayer(BertConfig c, Generator init, Generator rng) {
         attention = registerModule("attention", new SelfAttention(c, init, rng));
         Module inter = registerModule("intermediate", new Holder());
-        intermediate = inter.registerModule("dense", new Linear(c.hiddenSize, c.intermediateSize, true, init, c.initializerRange));
+        intermediate = inter.registerModule("dense", new Dense(c.hiddenSize, c.intermediateSize, init, c.initializerRange));
         Module out = registerModule("output", new Holder());
-        outputDense = out.registerModule("dense", new Linear(c.intermediateSize, c.hiddenSize, true, init, c.initializerRange));
+        outputDense = out.registerModule("dense", new Dense(c.intermediateSize, c.hiddenSize, init, c.initializerRange));
         outputNorm = out.registerModule("LayerNorm", new LayerNorm(c.hiddenSize, c.layerNormEps));
         outputDropout = out.registerModule("dropout", new Dropout(c.hiddenDropoutProb, rng));
         tanhGelu = !c.hiddenAct.equals("gelu");
@@ -47,10 +47,10 @@ public final class BertLayer extends Module {
 
     /** {@code attention.self.{query,key,value}} + {@code attention.output.{dense,LayerNorm}}. */
     static final class SelfAttention extends Module {
-        private final Linear query;
-        private final Linear key;
-        private final Linear value;
-        private final Linear dense;
+        private final Dense query;
+        private final Dense key;
+        private final Dense value;
+        private final Dense dense;
         private final LayerNorm norm;
         private final Dropout dropout;
         private final int heads;
@@ -59,11 +59,11 @@ public final class BertLayer extends Module {
 
         SelfAttention(BertConfig c, Generator init, Generator rng) {
             Module self = registerModule("self", new Holder());
-            query = self.registerModule("query", new Linear(c.hiddenSize, c.hiddenSize, true, init, c.initializerRange));
-            key = self.registerModule("key", new Linear(c.hiddenSize, c.hiddenSize, true, init, c.initializerRange));
-            value = self.registerModule("value", new Linear(c.hiddenSize, c.hiddenSize, true, init, c.initializerRange));
+            query = self.registerModule("query", new Dense(c.hiddenSize, c.hiddenSize, init, c.initializerRange));
+            key = self.registerModule("key", new Dense(c.hiddenSize, c.hiddenSize, init, c.initializerRange));
+            value = self.registerModule("value", new Dense(c.hiddenSize, c.hiddenSize, init, c.initializerRange));
             Module out = registerModule("output", new Holder());
-            dense = out.registerModule("dense", new Linear(c.hiddenSize, c.hiddenSize, true, init, c.initializerRange));
+            dense = out.registerModule("dense", new Dense(c.hiddenSize, c.hiddenSize, init, c.initializerRange));
             norm = out.registerModule("LayerNorm", new LayerNorm(c.hiddenSize, c.layerNormEps));
             dropout = out.registerModule("dropout", new Dropout(c.hiddenDropoutProb, rng));
             heads = c.numAttentionHeads;

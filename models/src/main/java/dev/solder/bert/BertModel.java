@@ -3,9 +3,11 @@ package dev.solder.bert;
 import dev.solder.Generator;
 import dev.solder.Ops;
 import dev.solder.Tensor;
-import dev.solder.nn.Linear;
 import dev.solder.nn.Module;
 import dev.solder.nn.ModuleList;
+import dev.solder.tokenizer.BertTokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
 
 /**
  * The BERT encoder (HF {@code BertModel}): embeddings, {@code num_hidden_layers} layers
@@ -23,12 +25,21 @@ import dev.solder.nn.ModuleList;
  *     System.out.println(out.lastHiddenState());   // [1, 4, 32]
  * }
  * }</pre>
+ *
+ * <p>Pretrained (a checkpoint of any BERT task model loads; its head is ignored):
+ *
+ * <pre>{@code
+ * try (var bert = BertModel.fromPretrained("bert-base-uncased")) {
+ *     bert.eval();
+ *     // bert.forward(ids, types, mask).lastHiddenState() is [B, S, 768]
+ * }
+ * }</pre>
  */
 public final class BertModel extends Module {
     private final BertConfig config;
     private final BertEmbeddings embeddings;
     private final ModuleList<BertLayer> layers;
-    private final Linear pooler;
+    private final Dense pooler;
 
     /** Hidden states of the last layer and the pooled [CLS] vector (null without pooler). */
     public record Output(Tensor lastHiddenState, Tensor pooled) {
@@ -42,6 +53,7 @@ public final class BertModel extends Module {
         this(config, init, init.fork(), addPooler);
     }
 
+    /** {@code init == null}: uninitialised (zeros) for loading; {@code rng} seeds dropout. */
     BertModel(BertConfig config, Generator init, Generator rng, boolean addPooler) {
         this.config = config.validate();
         embeddings = registerModule("embeddings", new BertEmbeddings(config, init, rng));
@@ -52,14 +64,52 @@ public final class BertModel extends Module {
         }
         if (addPooler) {
             Module p = registerModule("pooler", new BertLayer.Holder());
-            pooler = p.registerModule("dense", new Linear(config.hiddenSize, config.hiddenSize, true, init, config.initializerRange));
+            pooler = p.registerModule("dense", new Dense(config.hiddenSize, config.hiddenSize, init, config.initializerRange));
         } else {
             pooler = null;
         }
     }
 
+    /** The encoder and pooler of {@code nameOrPath}; a pooler the checkpoint lacks is initialised (seed 42). */
+    public static BertModel fromPretrained(String nameOrPath) throws IOException {
+        return fromPretrained(nameOrPath, Bert.Options.defaults());
+    }
+
+    /** Like {@link #fromPretrained(String)} with explicit options. */
+    public static BertModel fromPretrained(String nameOrPath, Bert.Options options) throws IOException {
+        return fromPretrained(nameOrPath, true, options);
+    }
+
+    /**
+     * The encoder of {@code nameOrPath}, with or without the pooler (HF's {@code add_pooling_layer};
+     * without it, a checkpoint's pooler weights are ignored and nothing is initialised for it —
+     * what embedding extraction wants).
+     */
+    public static BertModel fromPretrained(String nameOrPath, boolean addPoolingLayer, Bert.Options options)
+            throws IOException {
+        return Bert.load(nameOrPath, options, c -> c, (c, rng) -> new BertModel(c, null, rng, addPoolingLayer));
+    }
+
+    /**
+     * Writes {@code model.safetensors} (names without the {@code bert.} prefix, as HF's
+     * {@code BertModel.save_pretrained}) and {@code config.json} into {@code dir}, atomically.
+     */
+    public void save(Path dir) throws IOException {
+        save(dir, null);
+    }
+
+    /** Like {@link #save(Path)}, also writing the tokenizer's files (may be null). */
+    public void save(Path dir, BertTokenizer tokenizer) throws IOException {
+        ModelDirectory.save(this, config, "BertModel", dir, tokenizer);
+    }
+
     public BertConfig config() {
         return config;
+    }
+
+    /** True when the model has the pooler ({@code tanh(dense(h[:, 0]))}). */
+    public boolean hasPooler() {
+        return pooler != null;
     }
 
     /**

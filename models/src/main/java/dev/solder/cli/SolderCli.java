@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "solder", mixinStandardHelpOptions = true, version = "solder 0.1.0",
         description = "Train and run transformer encoders from the JVM.",
-        subcommands = {InfoCommand.class, DemoCommand.class})
+        subcommands = {InfoCommand.class, DemoCommand.class, FillMaskCommand.class, EmbedCommand.class,
+            TokenizeCommand.class, PredictCommand.class, FinetuneCommand.class})
 public final class SolderCli implements Callable<Integer> {
 
     @Override

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""PyTorch peers of Solder's fused kernels, timed on the same shapes as
+kernels/src/test/java/dev/solder/backend/cuda/FusedKernelBench.java, printing the same table.
+
+    python3 bench/python/fused_peers.py
+
+CUDA events around ITERS back-to-back calls after a warm-up, 7 repetitions, the median;
+random inputs (never zeros). Backward passes are timed as forward+backward minus nothing:
+each row says what it times. Run it in the same device call as the Java bench so the two
+tables come from one card.
+"""
+import math
+import statistics
+import sys
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError as e:  # pragma: no cover
+    print(f"fused_peers.py: PyTorch is not installed ({e}); nothing to time")
+    sys.exit(0)
+
+ITERS = 20
+REPS = 7
+ROWS = []
+
+
+def time_ms(fn):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    e0 = torch.cuda.Event(enable_timing=True)
+    e1 = torch.cuda.Event(enable_timing=True)
+    t = []
+    for _ in range(REPS):
+        e0.record()
+        for _ in range(ITERS):
+            fn()
+        e1.record()
+        e1.synchronize()
+        t.append(e0.elapsed_time(e1) / ITERS)
+    return statistics.median(t)
+
+
+def report(op, shape, dtype, ms, bytes_=0.0, flops=0.0):
+    rate = f"{flops / (ms * 1e-3) / 1e12:.1f} TFLOP/s" if flops else f"{bytes_ / (ms * 1e-3) / 1e9:.0f} GB/s"
+    ROWS.append(f"{op:<22} {shape:<22} {dtype:<9} {'torch':<7} {ms:10.4f} {rate:>12} {'':>9}")
+
+
+def name(dt):
+    return {torch.bfloat16: "bfloat16", torch.float32: "float32"}[dt]
+
+
+def layer_norm(rows, cols, dt):
+    x = torch.randn(rows, cols, device="cuda", dtype=dt)
+    res = torch.randn(rows, cols, device="cuda", dtype=dt)
+    w = torch.randn(cols, device="cuda", dtype=dt)
+    b = torch.randn(cols, device="cuda", dtype=dt)
+    shape = f"[{rows},{cols}]+res"
+    n = rows * cols
+    es = x.element_size()
+    ms = time_ms(lambda: F.layer_norm(x + res, (cols,), w, b, 1e-12))
+    report("layerNorm fwd", shape, name(dt), ms, bytes_=4.0 * n * es)
+    xr = x.clone().requires_grad_(True)
+    wr = w.clone().requires_grad_(True)
+    br = b.clone().requires_grad_(True)
+    dy = torch.randn(rows, cols, device="cuda", dtype=dt)
+
+    def fb():
+        y = F.layer_norm(xr + res, (cols,), wr, br, 1e-12)
+        y.backward(dy)
+
+    ms_fb = time_ms(fb)
+    report("layerNorm fwd+bwd", shape, name(dt), ms_fb, bytes_=n * (4.0 * es + 3.0 * es))
+
+
+def linear_gelu(rows, inf, outf, dt):
+    x = torch.randn(rows, inf, device="cuda", dtype=dt)
+    w = torch.randn(outf, inf, device="cuda", dtype=dt)
+    b = torch.randn(outf, device="cuda", dtype=dt)
+    shape = f"{rows}x{inf}->{outf}"
+    mnk = 2.0 * rows * inf * outf
+    ms = time_ms(lambda: F.gelu(F.linear(x, w, b)))
+    report("linear+gelu fwd", shape, name(dt), ms, flops=mnk)
+    xr = x.clone().requires_grad_(True)
+    wr = w.clone().requires_grad_(True)
+    br = b.clone().requires_grad_(True)
+    dy = torch.randn(rows, outf, device="cuda", dtype=dt)
+
+    def fb():
+        F.gelu(F.linear(xr, wr, br)).backward(dy)
+
+    report("linear+gelu fwd+bwd", shape, name(dt), time_ms(fb), flops=3 * mnk)
+    pre = torch.randn(rows, outf, device="cuda", dtype=dt)
+    report("bias+gelu epilogue", f"[{rows},{outf}]", name(dt), time_ms(lambda: F.gelu(pre + b)),
+           bytes_=3.0 * rows * outf * x.element_size())
+
+
+def attention(batch, heads, d, seq, dt):
+    q = torch.randn(batch, heads, seq, d, device="cuda", dtype=dt, requires_grad=True)
+    k = torch.randn(batch, heads, seq, d, device="cuda", dtype=dt, requires_grad=True)
+    v = torch.randn(batch, heads, seq, d, device="cuda", dtype=dt, requires_grad=True)
+    do = torch.randn(batch, heads, seq, d, device="cuda", dtype=dt)
+
+    def fb():
+        F.scaled_dot_product_attention(q, k, v).backward(do)
+
+    flops = 4.0 * batch * heads * seq * seq * d * 3.5
+    report("attention fwd+bwd", f"B{batch} H{heads} D{d} S{seq}", name(dt), time_ms(fb), flops=flops)
+
+
+def cross_entropy(n, classes):
+    logits = torch.randn(n, classes, device="cuda", dtype=torch.float32, requires_grad=True)
+    labels = torch.randint(0, classes, (n,), device="cuda")
+
+    def fb():
+        F.cross_entropy(logits, labels).backward()
+
+    report("cross-entropy fwd+bwd", f"[{n},{classes}]", "float32", time_ms(fb), bytes_=3.0 * n * classes * 4)
+
+
+def main():
+    if not torch.cuda.is_available():
+        print("fused_peers.py: no CUDA device visible to PyTorch")
+        return
+    torch.backends.cuda.matmul.allow_tf32 = False
+    print(f"device: {torch.cuda.get_device_name()} torch {torch.__version__}")
+    for dt in (torch.bfloat16, torch.float32):
+        layer_norm(4096, 768, dt)
+        linear_gelu(4096, 768, 3072, dt)
+    for s in (128, 512):
+        attention(32, 12, 64, s, torch.bfloat16)
+    cross_entropy(4096, 30522)
+    print()
+    print(f"{'op':<22} {'shape':<22} {'dtype':<9} {'path':<7} {'ms':>10} {'rate':>12} {'twin/fus':>9}")
+    for r in ROWS:
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
