@@ -186,6 +186,65 @@ extern "C" __global__ void solder_gelu_backward(const void* x, int xdt, const vo
     }
 }
 
+// ------------------------------------------------------------------ fused bias + GELU (fused path)
+//
+// The up-projection's epilogue on the fused path: the GEMM (cuBLAS) writes x·Wᵀ into pre, then
+// one pass adds the bias, stores the pre-activation (saved for the backward) and the exact-erf
+// GELU of it — instead of an add kernel and a gelu kernel (two reads and two writes of the
+// [rows, cols] tensor instead of one read and two writes). cuBLASLt's GELU epilogue is the
+// tanh form, which differs from the erf form by ~1e-2: it could serve only "gelu_new".
+// The backward fuses dGELU with stage 1 of the bias gradient's column reduction.
+
+// pre[r, c] = round_pdt(pre[r, c] + bias[c]); out[r, c] = gelu_erf(pre[r, c]) — the very values
+// linear (add) + gelu would store. Launch: block 256, one row a block, grid-stride over rows.
+extern "C" __global__ void solder_bias_gelu_forward(void* pre, int pdt, const void* bias, int bdt, void* out,
+                                                    int odt, long long rows, int cols) {
+    for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
+        long long base = r * cols;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+            float v = solder_round(pdt, solder_load(pre, pdt, base + c) + solder_load(bias, bdt, c));
+            solder_store(pre, pdt, base + c, v);
+            solder_store(out, odt, base + c, 0.5f * v * (1.0f + erff(v * SOLDER_SQRT1_2)));
+        }
+    }
+}
+
+// dpre[r, c] = dy[r, c]·gelu_erf'(pre[r, c]) (stored in dpdt) and stage 1 of dbias = Σ_r dpre:
+// block (bx, by) owns columns bx·32 .. bx·32+31 and rows [by·rowsPerChunk, (by+1)·rowsPerChunk),
+// thread (x, y) walks rows y, y+8, ...; the 8 slices add in order into partials[by·cols + c]
+// (double) — the layout solder_column_sum_finish reduces. Sums the stored (rounded) dpre, as
+// sumToSuffix over the stored tensor would.
+// Launch: block (32, 8), grid (ceil(cols/32), chunks) (LaunchConfig.columnSplit).
+extern "C" __global__ void solder_bias_gelu_backward(const void* pre, int pdt, const void* dy, int dydt,
+                                                     void* dpre, int dpdt, long long rows, int cols,
+                                                     long long rowsPerChunk, double* partials) {
+    __shared__ double slice[8][32];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    long long r0 = (long long)blockIdx.y * rowsPerChunk;
+    long long r1 = r0 + rowsPerChunk < rows ? r0 + rowsPerChunk : rows;
+    double acc = 0.0;
+    if (c < cols) {
+        for (long long r = r0 + threadIdx.y; r < r1; r += 8) {
+            long long i = r * cols + c;
+            float v = solder_load(pre, pdt, i);
+            float cdf = 0.5f * (1.0f + erff(v * SOLDER_SQRT1_2));
+            float pdf = SOLDER_INV_SQRT_2PI * expf(-0.5f * v * v);
+            float g = solder_round(dpdt, solder_load(dy, dydt, i) * (cdf + v * pdf));
+            solder_store(dpre, dpdt, i, g);
+            acc += (double)g;
+        }
+    }
+    slice[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        double t = 0.0;
+        for (int y = 0; y < 8; y++) {
+            t += slice[y][threadIdx.x];
+        }
+        partials[(long long)blockIdx.y * cols + c] = t;
+    }
+}
+
 // ------------------------------------------------------------------ tanh
 
 // out = tanh(x) (the BERT pooler's activation).

@@ -140,3 +140,344 @@ extern "C" __global__ void solder_layernorm_backward_params_partial(const void* 
         partBeta[o] = tb;
     }
 }
+
+// ====================================================================== fused fast path
+//
+// solder_layernorm_fused_forward / solder_layernorm_fused_backward: the fused path's LayerNorm
+// for the widths BERT uses (384, 768, 1024), with x, residual, out and h in one dtype (float32
+// or bfloat16). The width is a template constant, so a warp holds its whole row in registers
+// (≤ 32 floats a lane): the row is read from device memory ONCE, as 16-byte vectors (4 floats
+// or 8 bf16 a load, coalesced across the warp), instead of three scalar passes. The Java side
+// selects these kernels only when the width, dtypes and 16-byte alignment fit; everything else
+// takes the generic kernels above (KernelPaths says which and why).
+//
+// The backward computes dh per row and, in the same pass, each block's partial dgamma/dbeta
+// over its chunk of rows: every lane keeps its columns' sums in registers across the rows its
+// warp visits, the block's 8 warps add into shared memory in warp order, and the block writes
+// one double partial row; solder_column_sum_finish adds the chunks in order. Launch shapes
+// depend on sizes only, so the result is the same bits on every run (no atomics).
+
+// A 16-byte access: 4 floats or 8 bf16.
+struct alignas(16) SolderU4 {
+    unsigned int a, b, c, d;
+};
+
+template <int DT>
+struct SolderVec;
+
+template <>
+struct SolderVec<SOLDER_F32> {
+    static const int N = 4;
+    __device__ __forceinline__ static void unpack(const SolderU4& u, float* v) {
+        v[0] = __uint_as_float(u.a);
+        v[1] = __uint_as_float(u.b);
+        v[2] = __uint_as_float(u.c);
+        v[3] = __uint_as_float(u.d);
+    }
+    __device__ __forceinline__ static SolderU4 pack(const float* v) {
+        SolderU4 u;
+        u.a = __float_as_uint(v[0]);
+        u.b = __float_as_uint(v[1]);
+        u.c = __float_as_uint(v[2]);
+        u.d = __float_as_uint(v[3]);
+        return u;
+    }
+    __device__ __forceinline__ static float round(float v) {
+        return v;
+    }
+};
+
+template <>
+struct SolderVec<SOLDER_BF16> {
+    static const int N = 8;
+    __device__ __forceinline__ static void unpack2(unsigned int w, float* v) {
+        v[0] = __uint_as_float(w << 16);
+        v[1] = __uint_as_float(w & 0xffff0000u);
+    }
+    __device__ __forceinline__ static void unpack(const SolderU4& u, float* v) {
+        unpack2(u.a, v);
+        unpack2(u.b, v + 2);
+        unpack2(u.c, v + 4);
+        unpack2(u.d, v + 6);
+    }
+    __device__ __forceinline__ static unsigned int pack2(float lo, float hi) {
+        return (unsigned int)solder_f32_to_bf16(lo) | ((unsigned int)solder_f32_to_bf16(hi) << 16);
+    }
+    __device__ __forceinline__ static SolderU4 pack(const float* v) {
+        SolderU4 u;
+        u.a = pack2(v[0], v[1]);
+        u.b = pack2(v[2], v[3]);
+        u.c = pack2(v[4], v[5]);
+        u.d = pack2(v[6], v[7]);
+        return u;
+    }
+    __device__ __forceinline__ static float round(float v) {
+        return solder_bf16_to_f32(solder_f32_to_bf16(v));
+    }
+};
+
+template <int DT>
+__device__ __forceinline__ void solder_vload(const void* p, long long vi, float* v) {
+    SolderU4 u = ((const SolderU4*)p)[vi];
+    SolderVec<DT>::unpack(u, v);
+}
+
+template <int DT>
+__device__ __forceinline__ void solder_vstore(void* p, long long vi, const float* v) {
+    ((SolderU4*)p)[vi] = SolderVec<DT>::pack(v);
+}
+
+// Stores n (a multiple of 4) float32 values at element offset e (16-byte aligned) of p.
+template <int NV>
+__device__ __forceinline__ void solder_vstore_f32(float* p, long long e, const float* v) {
+#pragma unroll
+    for (int k = 0; k < NV; k += 4) {
+        solder_vstore<SOLDER_F32>(p, (e + k) >> 2, v + k);
+    }
+}
+
+// One row per warp. Lane l owns vectors l, l+32, ... of the row (VPL of them; the last may
+// be past the row's end when COLS/N is not a multiple of 32, e.g. 384 bf16 = 48 vectors).
+template <int COLS, int DT>
+__device__ __forceinline__ void solder_lnf_forward_rows(const void* x, const void* res, const void* gamma,
+                                                        int gdt, const void* beta, int bdt, float eps, void* out,
+                                                        void* hOut, float* mean, float* rstd, long long rows) {
+    const int N = SolderVec<DT>::N;
+    const int NV = COLS / N;
+    const int VPL = (NV + 31) / 32;
+    int lane = threadIdx.x & 31;
+    long long warpsPerBlock = blockDim.x >> 5;
+    for (long long r = (long long)blockIdx.x * warpsPerBlock + (threadIdx.x >> 5); r < rows;
+         r += (long long)gridDim.x * warpsPerBlock) {
+        long long vbase = r * NV;
+        float h[VPL * N];
+        float s = 0.0f;
+#pragma unroll
+        for (int k = 0; k < VPL; k++) {
+            int v = lane + 32 * k;
+            if (v < NV) {
+                solder_vload<DT>(x, vbase + v, h + k * N);
+                if (res != 0) {
+                    float rv[N];
+                    solder_vload<DT>(res, vbase + v, rv);
+#pragma unroll
+                    for (int e = 0; e < N; e++) {
+                        h[k * N + e] = SolderVec<DT>::round(h[k * N + e] + rv[e]);
+                    }
+                }
+#pragma unroll
+                for (int e = 0; e < N; e++) {
+                    s += h[k * N + e];
+                }
+            }
+        }
+        float mu = solder_warp_sum(s) / (float)COLS;
+        float q = 0.0f;
+#pragma unroll
+        for (int k = 0; k < VPL; k++) {
+            if (lane + 32 * k < NV) {
+#pragma unroll
+                for (int e = 0; e < N; e++) {
+                    float dv = h[k * N + e] - mu;
+                    q += dv * dv;
+                }
+            }
+        }
+        float var = solder_warp_sum(q) / (float)COLS;
+        float rs = 1.0f / sqrtf(var + eps);
+#pragma unroll
+        for (int k = 0; k < VPL; k++) {
+            int v = lane + 32 * k;
+            if (v < NV) {
+                if (hOut != 0) {
+                    solder_vstore<DT>(hOut, vbase + v, h + k * N);
+                }
+                float y[N];
+#pragma unroll
+                for (int e = 0; e < N; e++) {
+                    int j = v * N + e;
+                    y[e] = (h[k * N + e] - mu) * rs * solder_load(gamma, gdt, j) + solder_load(beta, bdt, j);
+                }
+                solder_vstore<DT>(out, vbase + v, y);
+            }
+        }
+        if (lane == 0) {
+            mean[r] = mu;
+            rstd[r] = rs;
+        }
+    }
+}
+
+// The fused forward: the same function as solder_layernorm_forward (h = x + residual rounded
+// to dt, biased two-pass variance, rstd = 1/sqrt(var + eps)) for cols ∈ {384, 768, 1024} and
+// x, res (may be null), out, hOut (may be null) all of dtype dt ∈ {float32, bfloat16}, every
+// row pointer 16-byte aligned (the Java side checks). Other cases return without writing.
+// Launch: block 256 (8 warps = 8 rows), grid-stride over row groups.
+extern "C" __global__ void __launch_bounds__(256) solder_layernorm_fused_forward(
+        const void* x, const void* res, int dt, const void* gamma, int gdt, const void* beta, int bdt, float eps,
+        void* out, void* hOut, float* mean, float* rstd, long long rows, int cols) {
+    if (dt == SOLDER_F32) {
+        switch (cols) {
+            case 384: solder_lnf_forward_rows<384, SOLDER_F32>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 768: solder_lnf_forward_rows<768, SOLDER_F32>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 1024: solder_lnf_forward_rows<1024, SOLDER_F32>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            default: break;
+        }
+    } else if (dt == SOLDER_BF16) {
+        switch (cols) {
+            case 384: solder_lnf_forward_rows<384, SOLDER_BF16>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 768: solder_lnf_forward_rows<768, SOLDER_BF16>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 1024: solder_lnf_forward_rows<1024, SOLDER_BF16>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            default: break;
+        }
+    }
+}
+
+// Backward body: rows [r0, r1) of this block, warp w takes rows r0 + w, r0 + w + 8, ...
+// dh (float32, may be null) per row; the block's partial Σ dy·xhat and Σ dy per column into
+// partGamma/partBeta[blockIdx.x·COLS + c] (double; both null: not computed).
+template <int COLS, int DTY, int DTH>
+__device__ __forceinline__ void solder_lnf_backward_rows(const void* dy, const void* h, const void* gamma, int gdt,
+                                                         const float* mean, const float* rstd, float* dh,
+                                                         long long rows, long long rowsPerChunk, double* partGamma,
+                                                         double* partBeta, double* shG, double* shB) {
+    // One unit of N elements for both dy and h: the larger of the two vector widths (a
+    // float32 operand next to a bf16 one takes two 16-byte loads per unit).
+    const int N = SolderVec<DTY>::N > SolderVec<DTH>::N ? SolderVec<DTY>::N : SolderVec<DTH>::N;
+    const int NV = COLS / N;
+    const int VPL = (NV + 31) / 32;
+    const int NY = SolderVec<DTY>::N;
+    const int NH = SolderVec<DTH>::N;
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int warps = blockDim.x >> 5;
+    long long r0 = (long long)blockIdx.x * rowsPerChunk;
+    long long r1 = r0 + rowsPerChunk < rows ? r0 + rowsPerChunk : rows;
+    float accG[VPL * N];
+    float accB[VPL * N];
+#pragma unroll
+    for (int e = 0; e < VPL * N; e++) {
+        accG[e] = 0.0f;
+        accB[e] = 0.0f;
+    }
+    for (long long r = r0 + warp; r < r1; r += warps) {
+        float mu = mean[r];
+        float rs = rstd[r];
+        float g[VPL * N];
+        float xh[VPL * N];
+        float sg = 0.0f;
+        float sgx = 0.0f;
+#pragma unroll
+        for (int k = 0; k < VPL; k++) {
+            int v = lane + 32 * k;
+            if (v < NV) {
+                long long e0 = r * COLS + (long long)v * N;  // element offset, a multiple of N
+                float dyv[N];
+                float hv[N];
+#pragma unroll
+                for (int p = 0; p < N; p += NY) {
+                    solder_vload<DTY>(dy, (e0 + p) / NY, dyv + p);
+                }
+#pragma unroll
+                for (int p = 0; p < N; p += NH) {
+                    solder_vload<DTH>(h, (e0 + p) / NH, hv + p);
+                }
+#pragma unroll
+                for (int e = 0; e < N; e++) {
+                    int j = v * N + e;
+                    float xhat = (hv[e] - mu) * rs;
+                    float gg = dyv[e] * solder_load(gamma, gdt, j);
+                    g[k * N + e] = gg;
+                    xh[k * N + e] = xhat;
+                    sg += gg;
+                    sgx += gg * xhat;
+                    accG[k * N + e] += dyv[e] * xhat;
+                    accB[k * N + e] += dyv[e];
+                }
+            }
+        }
+        float meanG = solder_warp_sum(sg) / (float)COLS;
+        float meanGX = solder_warp_sum(sgx) / (float)COLS;
+        if (dh != 0) {
+#pragma unroll
+            for (int k = 0; k < VPL; k++) {
+                int v = lane + 32 * k;
+                if (v < NV) {
+                    float o[N];
+#pragma unroll
+                    for (int e = 0; e < N; e++) {
+                        o[e] = rs * (g[k * N + e] - meanG - xh[k * N + e] * meanGX);
+                    }
+                    solder_vstore_f32<N>(dh, r * COLS + (long long)v * N, o);
+                }
+            }
+        }
+    }
+    if (partGamma == 0 && partBeta == 0) {
+        return;
+    }
+    // Warps add their column sums into shared memory one after another, in warp order.
+    for (int w = 0; w < warps; w++) {
+        if (warp == w) {
+#pragma unroll
+            for (int k = 0; k < VPL; k++) {
+                int v = lane + 32 * k;
+                if (v < NV) {
+#pragma unroll
+                    for (int e = 0; e < N; e++) {
+                        int j = v * N + e;
+                        shG[j] = (w == 0 ? 0.0 : shG[j]) + (double)accG[k * N + e];
+                        shB[j] = (w == 0 ? 0.0 : shB[j]) + (double)accB[k * N + e];
+                    }
+                }
+            }
+        }
+        __syncthreads();
+    }
+    long long o = (long long)blockIdx.x * COLS;
+    for (int j = threadIdx.x; j < COLS; j += blockDim.x) {
+        if (partGamma != 0) {
+            partGamma[o + j] = shG[j];
+        }
+        if (partBeta != 0) {
+            partBeta[o + j] = shB[j];
+        }
+    }
+}
+
+template <int DTY, int DTH>
+__device__ __forceinline__ void solder_lnf_backward_cols(const void* dy, const void* h, const void* gamma, int gdt,
+                                                         const float* mean, const float* rstd, float* dh,
+                                                         long long rows, int cols, long long rowsPerChunk,
+                                                         double* partGamma, double* partBeta, double* shG,
+                                                         double* shB) {
+    switch (cols) {
+        case 384: solder_lnf_backward_rows<384, DTY, DTH>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB); break;
+        case 768: solder_lnf_backward_rows<768, DTY, DTH>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB); break;
+        case 1024: solder_lnf_backward_rows<1024, DTY, DTH>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB); break;
+        default: break;
+    }
+}
+
+// The fused backward: dh = rstd·(g − mean(g) − xhat·mean(g·xhat)) with g = dy·gamma (as
+// solder_layernorm_backward_input) written as float32 (dh may be null), plus stage 1 of
+// dgamma/dbeta: block b reduces rows [b·rowsPerChunk, (b+1)·rowsPerChunk) into
+// partGamma/partBeta[b·cols + c] (double; null: skipped). dy and h are float32 or bfloat16
+// (each its own), cols ∈ {384, 768, 1024}, pointers 16-byte aligned. Other cases return.
+// Launch: block 256, grid = number of chunks (LaunchConfig.layerNormFusedChunks).
+extern "C" __global__ void __launch_bounds__(256) solder_layernorm_fused_backward(
+        const void* dy, int dydt, const void* h, int hdt, const void* gamma, int gdt, const float* mean,
+        const float* rstd, float* dh, long long rows, int cols, long long rowsPerChunk, double* partGamma,
+        double* partBeta) {
+    __shared__ double shG[1024];
+    __shared__ double shB[1024];
+    if (dydt == SOLDER_F32 && hdt == SOLDER_F32) {
+        solder_lnf_backward_cols<SOLDER_F32, SOLDER_F32>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB);
+    } else if (dydt == SOLDER_F32 && hdt == SOLDER_BF16) {
+        solder_lnf_backward_cols<SOLDER_F32, SOLDER_BF16>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB);
+    } else if (dydt == SOLDER_BF16 && hdt == SOLDER_F32) {
+        solder_lnf_backward_cols<SOLDER_BF16, SOLDER_F32>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB);
+    } else if (dydt == SOLDER_BF16 && hdt == SOLDER_BF16) {
+        solder_lnf_backward_cols<SOLDER_BF16, SOLDER_BF16>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB);
+    }
+}

@@ -27,6 +27,9 @@ import java.util.function.Function;
  * {@code CudaException} (out of memory: {@code CudaOutOfMemoryException}) whose message starts
  * with the op and its tensors.
  *
+ * <p>Ops with a fused kernel (LayerNorm, linear + GELU) ask {@link KernelPaths} which path to take
+ * ({@code -Dsolder.kernels=auto|fused|cublas}).
+ *
  * <p>System properties: {@code solder.cuda.tf32} (float32 GEMMs on TF32 tensor cores),
  * {@code solder.cuda.syncLaunches} (synchronize after each launch, to pin a kernel fault on its
  * launch), {@code solder.cuda.kernelImage} and {@code solder.cuda.kernelCache} (see
@@ -178,6 +181,44 @@ public final class CudaBackend implements Backend {
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor out, float alpha, float beta) {
         run(out, "matmul", d -> CudaGemm.matmul(d, a, transA, b, transB, out, alpha, beta),
                 "a", a, "transA", transA, "b", b, "transB", transB, "out", out);
+    }
+
+    @Override
+    public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor preOut, Tensor out) {
+        run(out, "linearGelu", d -> {
+            CudaGemm.matmul(d, x, false, w, true, preOut, 1f, 0f);
+            if (KernelPaths.useFused(KernelPaths.FusedOp.LINEAR_GELU, CudaFused.biasGeluUnsupported(bias != null))) {
+                CudaFused.biasGelu(d, preOut, bias, out);
+            } else {
+                if (bias != null) {
+                    CudaElementwise.add(d, preOut, bias, 1f, 1f, preOut);
+                }
+                CudaElementwise.gelu(d, preOut, false, out);
+            }
+        }, "x", x, "w", w, "bias", bias, "preOut", preOut, "out", out);
+    }
+
+    @Override
+    public void linearGeluBackward(Tensor dy, Tensor x, Tensor w, Tensor pre, Tensor dpre,
+                                   Tensor dx, Tensor dw, Tensor dbias) {
+        run(dpre, "linearGeluBackward", d -> {
+            boolean fused = KernelPaths.useFused(KernelPaths.FusedOp.LINEAR_GELU_BACKWARD,
+                    CudaFused.biasGeluUnsupported(dbias != null));
+            if (fused) {
+                CudaFused.biasGeluBackward(d, pre, dy, dpre, dbias);
+            } else {
+                CudaElementwise.geluBackward(d, pre, dy, false, dpre);
+            }
+            if (dx != null) {
+                CudaGemm.matmul(d, dpre, false, w, false, dx, 1f, 0f);
+            }
+            if (dw != null) {
+                CudaGemm.matmul(d, dpre, true, x, false, dw, 1f, 0f);
+            }
+            if (!fused && dbias != null) {
+                CudaReduce.sumToSuffix(d, dpre, dbias);
+            }
+        }, "dy", dy, "x", x, "w", w, "pre", pre, "dpre", dpre);
     }
 
     // ---------------------------------------------------------------- elementwise

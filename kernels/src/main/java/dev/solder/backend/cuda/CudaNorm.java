@@ -74,6 +74,12 @@ final class CudaNorm {
             throw new IllegalArgumentException("layerNorm: mean " + mean.describe() + " / rstd " + rstd.describe()
                     + " need " + rows + " elements for " + x.describe());
         }
+        if (KernelPaths.useFused(KernelPaths.FusedOp.LAYER_NORM, CudaFused.layerNormUnsupported(cols, x.dtype(),
+                residual == null ? null : residual.dtype(), out.dtype(), hOut == null ? null : hOut.dtype(),
+                ptr(x), ptrOrNull(residual), ptr(out), ptrOrNull(hOut)))) {
+            CudaFused.layerNormForward(d, x, residual, gamma, beta, eps, out, hOut, mean, rstd, rows, cols);
+            return;
+        }
         // h = x + residual is rounded to the dtype h is stored in (x's when there is no hOut)
         var hType = hOut != null ? hOut.dtype() : x.dtype();
         // solder_layernorm_forward(const void* x, int xdt, const void* res, int rdt, const void* gamma, int gdt,
@@ -105,6 +111,11 @@ final class CudaNorm {
             if (dbeta != null) {
                 CudaCopy.fillRaw(d, ptr(dbeta), dbeta.dtype(), dbeta.numel(), 0.0);
             }
+            return;
+        }
+        if (KernelPaths.useFused(KernelPaths.FusedOp.LAYER_NORM_BACKWARD, CudaFused.layerNormBackwardUnsupported(cols,
+                dy.dtype(), h.dtype(), dh == null ? null : dh.dtype(), ptr(dy), ptr(h), ptrOrNull(dh)))) {
+            CudaFused.layerNormBackward(d, dy, h, gamma, mean, rstd, dh, dgamma, dbeta, rows, cols);
             return;
         }
         if (dh != null) {

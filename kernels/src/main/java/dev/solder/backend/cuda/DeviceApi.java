@@ -23,6 +23,11 @@ interface DeviceApi {
     /** A one-line description (name, capability, where the kernels came from). */
     String describe();
 
+    /** The driver's {@code CUstream} handle the device's work runs on (0 where there is none: the fake). */
+    default long streamHandle() {
+        return 0;
+    }
+
     /** Makes the device's context current on the calling thread (cheap when it already is). */
     void enter();
 

@@ -73,6 +73,11 @@ final class DriverDeviceApi implements DeviceApi {
     }
 
     @Override
+    public long streamHandle() {
+        return stream;
+    }
+
+    @Override
     public String describe() {
         return "cuda:" + ordinal + " " + name + " (sm_" + cc + "), " + moduleOrigin;
     }

@@ -29,6 +29,10 @@ enum Kernel {
     GELU_FORWARD("solder_gelu_forward", "const void* x, int xdt, void* out, int odt, long long n, int tanhApprox"),
     GELU_BACKWARD("solder_gelu_backward", "const void* x, int xdt, const void* dy, int dydt, "
             + "void* dx, int dxdt, long long n, int tanhApprox"),
+    BIAS_GELU_FORWARD("solder_bias_gelu_forward", "void* pre, int pdt, const void* bias, int bdt, void* out, "
+            + "int odt, long long rows, int cols"),
+    BIAS_GELU_BACKWARD("solder_bias_gelu_backward", "const void* pre, int pdt, const void* dy, int dydt, "
+            + "void* dpre, int dpdt, long long rows, int cols, long long rowsPerChunk, double* partials"),
     TANH_FORWARD("solder_tanh_forward", "const void* x, int xdt, void* out, int odt, long long n"),
     TANH_BACKWARD("solder_tanh_backward", "const void* y, int ydt, const void* dy, int dydt, "
             + "void* dx, int dxdt, long long n"),
@@ -54,6 +58,12 @@ enum Kernel {
             + "long long rows, int cols"),
     LAYERNORM_BACKWARD_PARAMS_PARTIAL("solder_layernorm_backward_params_partial", "const void* dy, int dydt, "
             + "const void* h, int hdt, const float* mean, const float* rstd, long long rows, int cols, "
+            + "long long rowsPerChunk, double* partGamma, double* partBeta"),
+    LAYERNORM_FUSED_FORWARD("solder_layernorm_fused_forward", "const void* x, const void* res, int dt, "
+            + "const void* gamma, int gdt, const void* beta, int bdt, float eps, void* out, void* hOut, "
+            + "float* mean, float* rstd, long long rows, int cols"),
+    LAYERNORM_FUSED_BACKWARD("solder_layernorm_fused_backward", "const void* dy, int dydt, const void* h, int hdt, "
+            + "const void* gamma, int gdt, const float* mean, const float* rstd, float* dh, long long rows, int cols, "
             + "long long rowsPerChunk, double* partGamma, double* partBeta"),
     // dropout.cu
     DROPOUT("solder_dropout", "const void* x, int xdt, void* out, int odt, long long n, float p, long long seed"),

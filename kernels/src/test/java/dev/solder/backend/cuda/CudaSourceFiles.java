@@ -15,7 +15,7 @@ import java.util.stream.Stream;
 /** Reads the kernel sources and tools around them for the tests that need no GPU. */
 final class CudaSourceFiles {
     private static final Pattern KERNEL = Pattern.compile(
-            "extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(([^)]*)\\)", Pattern.DOTALL);
+            "extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\s*\\([^)]*\\)\\s+)?(\\w+)\\s*\\(([^)]*)\\)", Pattern.DOTALL);
 
     private CudaSourceFiles() {
     }

@@ -307,6 +307,10 @@ final class FakeDeviceApi implements DeviceApi {
             case CROSS_ENTROPY_BACKWARD -> crossEntropyBackward(a);
             case MSE_BACKWARD -> mseBackward(a);
             case ADAMW -> adamw(a);
+            case LAYERNORM_FUSED_FORWARD -> layerNormFusedForward(a);
+            case LAYERNORM_FUSED_BACKWARD -> layerNormFusedBackward(a, c);
+            case BIAS_GELU_FORWARD -> biasGeluForward(a);
+            case BIAS_GELU_BACKWARD -> biasGeluBackward(a, c);
         }
     }
 
@@ -717,6 +721,176 @@ final class FakeDeviceApi implements DeviceApi {
                 float g = dy.load(a.i32(1), base + j) * gamma.load(a.i32(5), j);
                 float xh = (h.load(a.i32(3), base + j) - mu) * rs;
                 dh.store(a.i32(9), base + j, rs * (g - mg - xh * mgx));
+            }
+        }
+    }
+
+    // layernorm.cu, fused path: same functions; the model checks the cases the kernels accept
+    // (the kernels return without writing otherwise) and the 16-byte alignment they assume.
+
+    private static void requireFusedLayerNorm(String k, int cols, int... dts) {
+        if (cols != 384 && cols != 768 && cols != 1024) {
+            throw new AssertionError(k + ": launched with width " + cols);
+        }
+        for (int dt : dts) {
+            if (dt != 0 && dt != 1) {
+                throw new AssertionError(k + ": launched with dtype code " + dt);
+            }
+        }
+    }
+
+    private static void requireAligned(String k, long... ptrs) {
+        for (long p : ptrs) {
+            if ((p & 15) != 0) {
+                throw new AssertionError(k + ": pointer 0x" + Long.toHexString(p) + " is not 16-byte aligned");
+            }
+        }
+    }
+
+    private void layerNormFusedForward(Args a) {
+        int dt = a.i32(2);
+        long rows = a.i64(12);
+        int cols = a.i32(13);
+        requireFusedLayerNorm("solder_layernorm_fused_forward", cols, dt);
+        requireAligned("solder_layernorm_fused_forward", a.a[0], a.a[1], a.a[8], a.a[9]);
+        Mem x = a.mem(0);
+        Mem res = a.mem(1);
+        Mem gamma = a.mem(3);
+        Mem beta = a.mem(5);
+        float eps = a.f32(7);
+        Mem out = a.mem(8);
+        Mem hOut = a.mem(9);
+        Mem mean = a.mem(10);
+        Mem rstd = a.mem(11);
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            float[] h = new float[cols];
+            float s = 0;
+            for (int j = 0; j < cols; j++) {
+                float v = x.load(dt, base + j);
+                if (res != null) {
+                    v = round(dt, v + res.load(dt, base + j));
+                }
+                h[j] = v;
+                s += v;
+            }
+            float mu = s / cols;
+            float q = 0;
+            for (float v : h) {
+                q += (v - mu) * (v - mu);
+            }
+            float rs = 1f / (float) Math.sqrt(q / cols + eps);
+            for (int j = 0; j < cols; j++) {
+                if (hOut != null) {
+                    hOut.store(dt, base + j, h[j]);
+                }
+                out.store(dt, base + j, (h[j] - mu) * rs * gamma.load(a.i32(4), j) + beta.load(a.i32(6), j));
+            }
+            mean.store(0, r, mu);
+            rstd.store(0, r, rs);
+        }
+    }
+
+    private void layerNormFusedBackward(Args a, LaunchConfig c) {
+        int dydt = a.i32(1);
+        int hdt = a.i32(3);
+        long rows = a.i64(9);
+        int cols = a.i32(10);
+        long perChunk = a.i64(11);
+        requireFusedLayerNorm("solder_layernorm_fused_backward", cols, dydt, hdt);
+        requireAligned("solder_layernorm_fused_backward", a.a[0], a.a[2], a.a[8]);
+        if (c.gridX() * perChunk < rows || (c.gridX() - 1) * perChunk >= rows || c.blockX() != 256) {
+            throw new AssertionError("solder_layernorm_fused_backward: " + c + " does not cover " + rows
+                    + " rows in chunks of " + perChunk);
+        }
+        Mem dy = a.mem(0);
+        Mem h = a.mem(2);
+        Mem gamma = a.mem(4);
+        Mem mean = a.mem(6);
+        Mem rstd = a.mem(7);
+        Mem dh = a.mem(8);
+        Mem pg = a.mem(12);
+        Mem pb = a.mem(13);
+        for (int b = 0; b < c.gridX(); b++) {
+            double[] sg = new double[cols];
+            double[] sb = new double[cols];
+            for (long r = b * perChunk; r < Math.min(rows, (b + 1) * perChunk); r++) {
+                long base = r * cols;
+                float mu = mean.load(0, r);
+                float rs = rstd.load(0, r);
+                float tg = 0;
+                float tgx = 0;
+                for (int j = 0; j < cols; j++) {
+                    float d = dy.load(dydt, base + j);
+                    float xh = (h.load(hdt, base + j) - mu) * rs;
+                    float g = d * gamma.load(a.i32(5), j);
+                    tg += g;
+                    tgx += g * xh;
+                    sg[j] += d * xh;
+                    sb[j] += d;
+                }
+                float mg = tg / cols;
+                float mgx = tgx / cols;
+                if (dh != null) {
+                    for (int j = 0; j < cols; j++) {
+                        float g = dy.load(dydt, base + j) * gamma.load(a.i32(5), j);
+                        float xh = (h.load(hdt, base + j) - mu) * rs;
+                        dh.store(0, base + j, rs * (g - mg - xh * mgx));
+                    }
+                }
+            }
+            for (int j = 0; j < cols; j++) {
+                if (pg != null) {
+                    pg.storeDouble((long) b * cols + j, sg[j]);
+                }
+                if (pb != null) {
+                    pb.storeDouble((long) b * cols + j, sb[j]);
+                }
+            }
+        }
+    }
+
+    // elementwise.cu, fused path
+
+    private void biasGeluForward(Args a) {
+        Mem pre = a.mem(0);
+        int pdt = a.i32(1);
+        Mem bias = a.mem(2);
+        Mem out = a.mem(4);
+        long rows = a.i64(6);
+        int cols = a.i32(7);
+        for (long r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                long i = r * cols + j;
+                float v = round(pdt, pre.load(pdt, i) + bias.load(a.i32(3), j));
+                pre.store(pdt, i, v);
+                out.store(a.i32(5), i, 0.5f * v * (1f + erf(v * 0.70710678118654752f)));
+            }
+        }
+    }
+
+    private void biasGeluBackward(Args a, LaunchConfig c) {
+        Mem pre = a.mem(0);
+        Mem dy = a.mem(2);
+        Mem dpre = a.mem(4);
+        int dpdt = a.i32(5);
+        long rows = a.i64(6);
+        int cols = a.i32(7);
+        long perChunk = a.i64(8);
+        Mem part = a.mem(9);
+        for (int by = 0; by < c.gridY(); by++) {
+            for (int col = 0; col < cols; col++) {
+                double acc = 0;
+                for (long r = by * perChunk; r < Math.min(rows, (by + 1) * perChunk); r++) {
+                    long i = r * cols + col;
+                    float v = pre.load(a.i32(1), i);
+                    float cdf = 0.5f * (1f + erf(v * 0.70710678118654752f));
+                    float pdf = 0.3989422804014327f * (float) Math.exp(-0.5f * v * v);
+                    float g = round(dpdt, dy.load(a.i32(3), i) * (cdf + pdf * v));
+                    dpre.store(dpdt, i, g);
+                    acc += g;
+                }
+                part.storeDouble((long) by * cols + col, acc);
             }
         }
     }

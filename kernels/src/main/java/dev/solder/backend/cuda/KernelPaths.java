@@ -1,0 +1,138 @@
+package dev.solder.backend.cuda;
+
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+/**
+ * Which of the two CUDA paths an op takes (DESIGN.md §2): the <b>fused</b> kernels when they
+ * support the case, else the <b>cuBLAS-only</b> path (cuBLAS GEMMs plus the generic kernels),
+ * which is always correct and is the reference the fused kernels are tested against.
+ *
+ * <p>{@code -Dsolder.kernels=auto|fused|cublas} (default {@code auto}):
+ * <ul>
+ *   <li>{@code cublas} — the cuBLAS-only path for every op;
+ *   <li>{@code fused} — a fused kernel wherever it supports the case (width, dtype, alignment),
+ *       validated on a GPU or not: this is how the GPU tests exercise new kernels;
+ *   <li>{@code auto} — a fused kernel only where it supports the case <em>and</em> is in
+ *       {@link #VALIDATED} (passed the GPU parity tests); so a kernel that has not yet run on a
+ *       GPU is never picked by default.
+ * </ul>
+ * Every decision that does not pick the fused kernel, and the first fused pick of each op, is
+ * logged once per (op, reason) on the {@code dev.solder.backend.cuda} logger.
+ *
+ * <p>The decision is a pure function of the mode, the op and the case ({@link #choose}), so it
+ * is unit-tested without a GPU.
+ */
+final class KernelPaths {
+    /** The system property that forces a path. */
+    static final String PROPERTY = "solder.kernels";
+
+    /** The value of {@link #PROPERTY}. */
+    enum Mode {
+        AUTO, FUSED, CUBLAS;
+
+        static Mode parse(String s) {
+            if (s == null || s.isBlank()) {
+                return AUTO;
+            }
+            return switch (s.trim().toLowerCase(Locale.ROOT)) {
+                case "auto" -> AUTO;
+                case "fused" -> FUSED;
+                case "cublas", "cublas-only" -> CUBLAS;
+                default -> throw new IllegalArgumentException("-D" + PROPERTY + "=" + s
+                        + " is not one of auto, fused, cublas");
+            };
+        }
+    }
+
+    /** The ops that have a fused kernel. */
+    enum FusedOp {
+        LAYER_NORM("layerNorm"),
+        LAYER_NORM_BACKWARD("layerNormBackward"),
+        LINEAR_GELU("linearGelu"),
+        LINEAR_GELU_BACKWARD("linearGeluBackward");
+
+        final String opName;
+
+        FusedOp(String opName) {
+            this.opName = opName;
+        }
+    }
+
+    /** The path taken and why. */
+    record Choice(boolean fused, String reason) {
+    }
+
+    /**
+     * Fused kernels that passed the GPU parity tests ({@code FusedKernelsGpuTest}) on real
+     * hardware; only these are picked under {@code auto}. Add an op here only with a GPU run
+     * that shows it passing (date, card, commit in kernels/README.md).
+     */
+    static final Set<FusedOp> VALIDATED = Collections.unmodifiableSet(EnumSet.noneOf(FusedOp.class));
+
+    private static final Logger LOG = Logger.getLogger("dev.solder.backend.cuda");
+    private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
+
+    /** Set by tests (and benchmarks) to override the property; null: read the property. */
+    private static volatile Mode override;
+
+    private KernelPaths() {
+    }
+
+    /** The mode in force: the test override, else {@code -Dsolder.kernels}. */
+    static Mode mode() {
+        Mode m = override;
+        return m != null ? m : Mode.parse(System.getProperty(PROPERTY));
+    }
+
+    /** Forces {@code mode} until the returned handle is closed (tests and benchmarks). */
+    static AutoCloseable force(Mode mode) {
+        Mode old = override;
+        override = mode;
+        return () -> override = old;
+    }
+
+    /**
+     * The decision: {@code unsupported} is null when the fused kernel can run this case, else
+     * the reason it cannot (width, dtype, alignment, ...).
+     */
+    static Choice choose(Mode mode, Set<FusedOp> validated, FusedOp op, String unsupported) {
+        if (mode == Mode.CUBLAS) {
+            return new Choice(false, "-D" + PROPERTY + "=cublas");
+        }
+        if (unsupported != null) {
+            return new Choice(false, "fused kernel does not support " + unsupported);
+        }
+        if (mode == Mode.FUSED) {
+            return new Choice(true, "-D" + PROPERTY + "=fused");
+        }
+        if (!validated.contains(op)) {
+            return new Choice(false, "fused kernel not yet validated on a GPU (-D" + PROPERTY + "=fused forces it)");
+        }
+        return new Choice(true, "supported and validated");
+    }
+
+    /** {@link #choose} with the mode in force and {@link #VALIDATED}, logged once per (op, reason). */
+    static boolean useFused(FusedOp op, String unsupported) {
+        Choice c = choose(mode(), VALIDATED, op, unsupported);
+        String key = op.opName + (c.fused() ? " -> fused: " : " -> cuBLAS-only path: ") + c.reason();
+        if (LOGGED.add(key)) {
+            LOG.info("solder kernels: " + key);
+        }
+        return c.fused();
+    }
+
+    /** Forgets what was logged (tests). */
+    static void resetLog() {
+        LOGGED.clear();
+    }
+
+    /** Whether {@code key} was logged (tests). */
+    static boolean logged(String key) {
+        return LOGGED.contains(key);
+    }
+}

@@ -1,0 +1,240 @@
+package dev.solder.backend.cuda;
+
+import dev.solder.Backends;
+import dev.solder.DType;
+import dev.solder.Device;
+import dev.solder.Generator;
+import dev.solder.Scope;
+import dev.solder.Tensor;
+import dev.solder.backend.cuda.KernelPaths.Mode;
+import dev.solder.cuda.Cuda;
+import dev.solder.cuda.CudaDriver;
+import dev.solder.spi.Backend;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Times each fused kernel against its cuBLAS-only twin on one GPU, in one run (a plain main,
+ * not a test: it never runs in CI). CUDA events around {@code ITERS} back-to-back calls on the
+ * device's stream, after a warm-up; 7 repetitions, the median reported. Inputs are random
+ * (never zeros). Prints one table: op, shape, dtype, path, time, GB/s or TFLOP/s, and
+ * twin/fused. {@code fused_peers.py} (bench/python) prints PyTorch's numbers for the same shapes.
+ *
+ * <p>Run on the GPU machine, after {@code mvn -pl kernels -am test-compile}:
+ * {@code java --enable-preview --add-modules jdk.incubator.vector -cp <kernels test-classes:classes:deps>
+ * dev.solder.backend.cuda.FusedKernelBench} (see kernels/README.md for the exact line).
+ */
+public final class FusedKernelBench {
+    static final Device GPU = Device.cuda();
+    static final int ITERS = 20;
+    static final int REPS = 7;
+
+    private final Backend cuda = Backends.forKind(Device.Kind.CUDA);
+    private final Generator g = new Generator(20261127L);
+    private final List<String> rows = new ArrayList<>();
+
+    public static void main(String[] args) throws Exception {
+        if (!Cuda.isAvailable()) {
+            System.out.println("FusedKernelBench: no usable CUDA GPU: " + Cuda.unavailableReason());
+            return;
+        }
+        new FusedKernelBench().run();
+    }
+
+    private void run() throws Exception {
+        System.out.println("device: " + CudaBackend.describe(GPU) + (CudaGemm.tf32 ? ", TF32 on" : ""));
+        for (DType dt : new DType[] {DType.BFLOAT16, DType.FLOAT32}) {
+            layerNorm(4096, 768, dt);
+            linearGelu(4096, 768, 3072, dt);
+        }
+        for (int s : new int[] {128, 512}) {
+            attention(32, 12, 64, s, DType.BFLOAT16);
+        }
+        crossEntropy(4096, 30522);
+        System.out.println();
+        System.out.println(String.format(Locale.ROOT, "%-22s %-22s %-9s %-7s %10s %12s %9s", "op", "shape", "dtype",
+                "path", "ms", "rate", "twin/fus"));
+        for (String r : rows) {
+            System.out.println(r);
+        }
+    }
+
+    private Tensor rnd(DType dt, int... shape) {
+        try (Tensor c = Tensor.randn(g, shape)) {
+            return c.to(dt).to(GPU);
+        }
+    }
+
+    private Tensor empty(DType dt, int... shape) {
+        return Tensor.empty(shape, dt, GPU);
+    }
+
+    /** Median milliseconds of one call of {@code op}, from CUDA events around ITERS calls. */
+    private double timeMs(Runnable op) {
+        for (int i = 0; i < 3; i++) {
+            op.run();
+        }
+        cuda.synchronize(GPU);
+        long stream = CudaDevice.of(GPU).api().streamHandle();
+        long e0 = CudaDriver.eventCreate(0);
+        long e1 = CudaDriver.eventCreate(0);
+        try {
+            double[] t = new double[REPS];
+            for (int r = 0; r < REPS; r++) {
+                CudaDriver.eventRecord(e0, stream);
+                for (int i = 0; i < ITERS; i++) {
+                    op.run();
+                }
+                CudaDriver.eventRecord(e1, stream);
+                CudaDriver.eventSynchronize(e1);
+                t[r] = CudaDriver.eventElapsedTime(e0, e1) / ITERS;
+            }
+            Arrays.sort(t);
+            return t[REPS / 2];
+        } finally {
+            CudaDriver.eventDestroy(e0);
+            CudaDriver.eventDestroy(e1);
+        }
+    }
+
+    private double timeIn(Mode mode, Runnable op) throws Exception {
+        try (AutoCloseable ignored = KernelPaths.force(mode)) {
+            return timeMs(op);
+        }
+    }
+
+    /** Rate: bytes → GB/s, or flops → TFLOP/s. */
+    private void report(String op, String shape, DType dt, double fusedMs, double twinMs, double bytes, double flops) {
+        for (int k = 0; k < 2; k++) {
+            double ms = k == 0 ? twinMs : fusedMs;
+            if (Double.isNaN(ms)) {
+                continue;
+            }
+            String rate = flops > 0
+                    ? String.format(Locale.ROOT, "%.1f TFLOP/s", flops / (ms * 1e-3) / 1e12)
+                    : String.format(Locale.ROOT, "%.0f GB/s", bytes / (ms * 1e-3) / 1e9);
+            String ratio = k == 1 ? String.format(Locale.ROOT, "%.2fx", twinMs / fusedMs) : "";
+            rows.add(String.format(Locale.ROOT, "%-22s %-22s %-9s %-7s %10.4f %12s %9s", op, shape,
+                    dt.toString().toLowerCase(Locale.ROOT), k == 0 ? "cublas" : "fused", ms, rate, ratio));
+        }
+    }
+
+    private void layerNorm(int rowsN, int cols, DType dt) throws Exception {
+        try (Scope s = Scope.open()) {
+            Tensor x = rnd(dt, rowsN, cols);
+            Tensor res = rnd(dt, rowsN, cols);
+            Tensor gamma = rnd(DType.FLOAT32, cols);
+            Tensor beta = rnd(DType.FLOAT32, cols);
+            Tensor out = empty(dt, rowsN, cols);
+            Tensor h = empty(dt, rowsN, cols);
+            Tensor mean = empty(DType.FLOAT32, rowsN);
+            Tensor rstd = empty(DType.FLOAT32, rowsN);
+            Runnable fwd = () -> cuda.layerNorm(x, res, gamma, beta, 1e-12f, out, h, mean, rstd);
+            double f = timeIn(Mode.FUSED, fwd);
+            double c = timeIn(Mode.CUBLAS, fwd);
+            long n = (long) rowsN * cols;
+            String shape = "[" + rowsN + "," + cols + "]+res";
+            report("layerNorm fwd", shape, dt, f, c, 4.0 * n * dt.byteSize(), 0);
+            Tensor dy = rnd(DType.FLOAT32, rowsN, cols);
+            Tensor dh = empty(DType.FLOAT32, rowsN, cols);
+            Tensor dg = empty(DType.FLOAT32, cols);
+            Tensor db = empty(DType.FLOAT32, cols);
+            Runnable bwd = () -> cuda.layerNormBackward(dy, h, gamma, mean, rstd, dh, dg, db);
+            f = timeIn(Mode.FUSED, bwd);
+            c = timeIn(Mode.CUBLAS, bwd);
+            report("layerNorm bwd", shape, dt, f, c, n * (4.0 + dt.byteSize() + 4.0), 0);
+        }
+    }
+
+    private void linearGelu(int rowsN, int in, int outF, DType dt) throws Exception {
+        try (Scope s = Scope.open()) {
+            Tensor x = rnd(dt, rowsN, in);
+            Tensor w = rnd(dt, outF, in);
+            Tensor b = rnd(dt, outF);
+            Tensor pre = empty(dt, rowsN, outF);
+            Tensor out = empty(dt, rowsN, outF);
+            Runnable fwd = () -> cuda.linearGelu(x, w, b, pre, out);
+            double f = timeIn(Mode.FUSED, fwd);
+            double c = timeIn(Mode.CUBLAS, fwd);
+            String shape = rowsN + "x" + in + "->" + outF;
+            double mnk = 2.0 * rowsN * in * outF;
+            report("linear+gelu fwd", shape, dt, f, c, 0, mnk);
+            Tensor dy = rnd(DType.FLOAT32, rowsN, outF);
+            Tensor dpre = empty(DType.FLOAT32, rowsN, outF);
+            Tensor dx = empty(DType.FLOAT32, rowsN, in);
+            Tensor dw = empty(DType.FLOAT32, outF, in);
+            Tensor db = empty(DType.FLOAT32, outF);
+            Runnable bwd = () -> cuda.linearGeluBackward(dy, x, w, pre, dpre, dx, dw, db);
+            f = timeIn(Mode.FUSED, bwd);
+            c = timeIn(Mode.CUBLAS, bwd);
+            report("linear+gelu bwd", shape, dt, f, c, 0, 2 * mnk);
+            // the epilogue alone (the part the fused kernel replaces): bias+gelu vs add+gelu
+            CudaDevice d = CudaDevice.of(GPU);
+            Runnable fusedEpi = () -> {
+                synchronized (d) {
+                    CudaFused.biasGelu(d, pre, b, out);
+                }
+            };
+            Runnable twinEpi = () -> {
+                synchronized (d) {
+                    CudaElementwise.add(d, pre, b, 1f, 1f, pre);
+                    CudaElementwise.gelu(d, pre, false, out);
+                }
+            };
+            f = timeMs(fusedEpi);
+            c = timeMs(twinEpi);
+            report("bias+gelu epilogue", "[" + rowsN + "," + outF + "]", dt, f, c,
+                    3.0 * rowsN * outF * dt.byteSize(), 0);
+        }
+    }
+
+    private void attention(int batch, int heads, int dHead, int seq, DType dt) throws Exception {
+        try (Scope s = Scope.open()) {
+            int width = heads * dHead;
+            Tensor q = rnd(dt, batch, seq, width);
+            Tensor k = rnd(dt, batch, seq, width);
+            Tensor v = rnd(dt, batch, seq, width);
+            int[] m = new int[batch * seq];
+            Arrays.fill(m, 1);
+            Tensor mask = Tensor.ofInts(m, batch, seq).to(GPU);
+            Tensor out = empty(dt, batch, seq, width);
+            Tensor dout = rnd(DType.FLOAT32, batch, seq, width);
+            Tensor dq = empty(DType.FLOAT32, batch, seq, width);
+            Tensor dk = empty(DType.FLOAT32, batch, seq, width);
+            Tensor dv = empty(DType.FLOAT32, batch, seq, width);
+            float scale = (float) (1 / Math.sqrt(dHead));
+            Runnable fb = () -> {
+                try (Tensor saved = cuda.attention(q, k, v, mask, heads, scale, 0f, 1L, out)) {
+                    cuda.attentionBackward(q, k, v, mask, heads, scale, 0f, 1L, out, dout, saved, dq, dk, dv);
+                }
+            };
+            double c = timeIn(Mode.CUBLAS, fb);
+            double flops = 4.0 * batch * heads * seq * seq * dHead * 3.5; // fwd 2 GEMMs + bwd 5
+            report("attention fwd+bwd", "B" + batch + " H" + heads + " D" + dHead + " S" + seq, dt, Double.NaN, c,
+                    0, flops);
+        }
+    }
+
+    private void crossEntropy(int n, int classes) throws Exception {
+        try (Scope s = Scope.open()) {
+            Tensor logits = rnd(DType.FLOAT32, n, classes);
+            long[] lab = new long[n];
+            for (int i = 0; i < n; i++) {
+                lab[i] = g.nextInt(classes);
+            }
+            Tensor labels = Tensor.ofLongs(lab).to(GPU);
+            Tensor loss = empty(DType.FLOAT32, 1);
+            Tensor dloss = rnd(DType.FLOAT32, 1);
+            Tensor dlogits = empty(DType.FLOAT32, n, classes);
+            Runnable fb = () -> {
+                cuda.crossEntropy(logits, labels, -100, loss);
+                cuda.crossEntropyBackward(logits, labels, -100, dloss, dlogits);
+            };
+            double c = timeIn(Mode.CUBLAS, fb);
+            report("cross-entropy fwd+bwd", "[" + n + "," + classes + "]", DType.FLOAT32, Double.NaN, c,
+                    3.0 * n * classes * 4, 0);
+        }
+    }
+}

@@ -1,0 +1,448 @@
+package dev.solder.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.solder.Backends;
+
+import dev.solder.DType;
+import dev.solder.Device;
+import dev.solder.Generator;
+import dev.solder.Ops;
+import dev.solder.Scope;
+import dev.solder.Tensor;
+import dev.solder.backend.cuda.KernelPaths.Mode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import dev.solder.spi.Backend;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+/**
+ * Every fused kernel against its cuBLAS-only twin and against the CPU backend: fresh random
+ * inputs (seed in every message), outputs poisoned with NaN and checked fully written, DESIGN
+ * §5 tolerances (float32 1e-5, GEMM-based 1e-5 / TF32 5e-4, bf16 1e-2). The fused kernels are
+ * forced with {@link KernelPaths#force} ({@code -Dsolder.kernels=fused}), the twin with
+ * {@code cublas}. Plus one BERT layer (attention, residual LayerNorms, GELU FFN through
+ * {@code Ops.linearGelu}) forward and backward on both paths, every gradient compared.
+ *
+ * <p>{@link FusedKernelsGpuTest} runs it on a GPU; {@link FusedKernelsFakeTest} on the Java
+ * model of the device, which checks the Java side of the fused path (arguments, chunking,
+ * temporaries) everywhere.
+ */
+abstract class FusedParitySuite {
+    static final long BASE_SEED = CudaParitySuite.BASE_SEED;
+    static final Device GPU = CudaParitySuite.GPU;
+    static final Backend CPU = CudaParitySuite.CPU;
+    static final double F32 = CudaParitySuite.F32;
+    static final double HALF = CudaParitySuite.HALF;
+
+    Backend cuda;
+    long seed;
+    Generator g;
+    Scope scope;
+    long baseline;
+
+    @BeforeEach
+    void open(TestInfo info) {
+        cuda = Backends.forKind(Device.Kind.CUDA);
+        seed = BASE_SEED ^ info.getDisplayName().hashCode() ^ 0xf05edL;
+        g = new Generator(seed);
+        baseline = cuda.liveBytes(GPU);
+        scope = Scope.open();
+    }
+
+    @AfterEach
+    void close() {
+        scope.close();
+        cuda.synchronize(GPU);
+        assertEquals(baseline, cuda.liveBytes(GPU), "device memory leaked by the test (seed " + seed + ")");
+    }
+
+    String at() {
+        return " (seed " + seed + ", base seed " + BASE_SEED + ")";
+    }
+
+    Tensor randn(int... shape) {
+        return Tensor.randn(g, shape);
+    }
+
+    Tensor uniform(float lo, float hi, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = lo + (hi - lo) * g.nextFloat();
+        }
+        return Tensor.of(v, n);
+    }
+
+    static Tensor as(Tensor cpu, DType dt) {
+        return CudaParitySuite.as(cpu, dt);
+    }
+
+    static Tensor gpu(Tensor cpu, DType dt) {
+        return CudaParitySuite.gpu(cpu, dt);
+    }
+
+    static Tensor gpu(Tensor cpu) {
+        return CudaParitySuite.gpu(cpu);
+    }
+
+    static Tensor cpuOut(DType dt, int... shape) {
+        return CudaParitySuite.cpuOut(dt, shape);
+    }
+
+    static double gemmTol() {
+        return CudaParitySuite.gemmTol();
+    }
+
+    static double tolFor(DType t) {
+        return CudaParitySuite.tolFor(t);
+    }
+
+    static int[] bits(Tensor t) {
+        return CudaParitySuite.bits(t);
+    }
+
+    Tensor poisoned(DType dt, int... shape) {
+        Tensor t = Tensor.empty(shape, dt, GPU);
+        cuda.fill(t, Double.NaN);
+        return t;
+    }
+
+    /** Normwise relative error at most {@code tol}, every element written, no element far off. */
+    void assertClose(String what, Tensor ref, Tensor got, double tol) {
+        assertArrayEquals(ref.shape(), got.shape(), what + ": shapes" + at());
+        float[] r = ref.toFloatArray();
+        float[] o = got.toFloatArray();
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < r.length; i++) {
+            if (Float.isNaN(o[i]) && !Float.isNaN(r[i])) {
+                fail(what + ": element " + i + " is NaN (unwritten poison?), reference " + r[i] + at());
+            }
+            double d = (double) o[i] - r[i];
+            num += d * d;
+            den += (double) r[i] * r[i];
+        }
+        double rms = Math.sqrt(den / Math.max(1, r.length));
+        double rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+        assertTrue(den > 0, what + ": reference is all zeros" + at());
+        assertTrue(rel <= tol, what + ": relative error " + rel + " > " + tol + at());
+        for (int i = 0; i < r.length; i++) {
+            double d = Math.abs((double) o[i] - r[i]);
+            if (d > 32 * tol * (Math.abs(r[i]) + rms) + 1e-30) {
+                fail(what + ": element " + i + " is " + o[i] + ", reference " + r[i] + " (rms " + rms + ")" + at());
+            }
+        }
+    }
+
+    /** Runs {@code body} with the path forced to {@code mode}. */
+    static <T> T with(Mode mode, Supplier<T> body) {
+        try (AutoCloseable ignored = KernelPaths.force(mode)) {
+            return body.get();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void with(Mode mode, Runnable body) {
+        with(mode, () -> {
+            body.run();
+            return null;
+        });
+    }
+
+    /** The rows of the LayerNorm checks: odd, not a multiple of 8 or 16 (partial chunks, idle warps). */
+    int rows() {
+        return 37;
+    }
+
+    // ------------------------------------------------------------------ LayerNorm
+
+    @Test
+    void fusedLayerNormMatchesTwinAndCpu() {
+        for (int cols : CudaFused.LAYER_NORM_WIDTHS) {
+            for (DType dt : new DType[] {DType.FLOAT32, DType.BFLOAT16}) {
+                for (boolean withResidual : new boolean[] {false, true}) {
+                    checkLayerNorm(rows(), cols, dt, withResidual, DType.FLOAT32);
+                }
+            }
+            // bf16 activations with a bf16 upstream gradient (the kernel's mixed-dtype branches)
+            checkLayerNorm(rows(), cols, DType.BFLOAT16, true, DType.BFLOAT16);
+        }
+    }
+
+    private void checkLayerNorm(int rows, int cols, DType dt, boolean withResidual, DType dyType) {
+        String w = "fused layerNorm [" + rows + ", " + cols + "] " + dt + " residual=" + withResidual + " dy " + dyType;
+        Tensor x = as(randn(rows, cols).mul(2f), dt);
+        Tensor res = withResidual ? as(randn(rows, cols), dt) : null;
+        Tensor gamma = uniform(0.5f, 1.5f, cols);
+        Tensor beta = randn(cols);
+        Tensor ref = cpuOut(dt, rows, cols);
+        Tensor refH = withResidual ? cpuOut(dt, rows, cols) : null;
+        Tensor refMean = cpuOut(DType.FLOAT32, rows);
+        Tensor refRstd = cpuOut(DType.FLOAT32, rows);
+        CPU.layerNorm(x, res, gamma, beta, 1e-12f, ref, refH, refMean, refRstd);
+
+        Tensor gx = gpu(x, dt);
+        Tensor gres = res == null ? null : gpu(res, dt);
+        Tensor gg = gpu(gamma);
+        Tensor gb = gpu(beta);
+        Tensor[] fused = new Tensor[4];
+        Tensor[] twin = new Tensor[4];
+        for (Mode m : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            Tensor out = poisoned(dt, rows, cols);
+            Tensor h = withResidual ? poisoned(dt, rows, cols) : null;
+            Tensor mean = poisoned(DType.FLOAT32, rows);
+            Tensor rstd = poisoned(DType.FLOAT32, rows);
+            with(m, () -> cuda.layerNorm(gx, gres, gg, gb, 1e-12f, out, h, mean, rstd));
+            Tensor[] r = m == Mode.FUSED ? fused : twin;
+            r[0] = out;
+            r[1] = h;
+            r[2] = mean;
+            r[3] = rstd;
+        }
+        for (Tensor[] r : new Tensor[][] {fused, twin}) {
+            String which = w + (r == fused ? " (fused)" : " (cuBLAS-only)");
+            assertClose(which + " out", ref, r[0], tolFor(dt));
+            if (withResidual) {
+                assertClose(which + " h", refH, r[1], tolFor(dt));
+            }
+            assertClose(which + " mean", refMean, r[2], F32);
+            assertClose(which + " rstd", refRstd, r[3], F32);
+        }
+        assertClose(w + " fused vs twin out", twin[0], fused[0], tolFor(dt));
+
+        Tensor hIn = withResidual ? refH : x;
+        Tensor dy = as(randn(rows, cols), dyType);
+        Tensor dh = cpuOut(DType.FLOAT32, rows, cols);
+        Tensor dg = cpuOut(DType.FLOAT32, cols);
+        Tensor db = cpuOut(DType.FLOAT32, cols);
+        CPU.layerNormBackward(dy, hIn, gamma, refMean, refRstd, dh, dg, db);
+        Tensor gdy = gpu(dy, dyType);
+        Tensor gh = gpu(hIn, dt);
+        Tensor gm = gpu(refMean);
+        Tensor gr = gpu(refRstd);
+        List<Tensor[]> grads = new ArrayList<>();
+        for (Mode m : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            Tensor gdh = poisoned(DType.FLOAT32, rows, cols);
+            Tensor gdg = poisoned(DType.FLOAT32, cols);
+            Tensor gdb = poisoned(DType.FLOAT32, cols);
+            with(m, () -> cuda.layerNormBackward(gdy, gh, gg, gm, gr, gdh, gdg, gdb));
+            String which = w + (m == Mode.FUSED ? " (fused)" : " (cuBLAS-only)");
+            assertClose(which + " dh", dh, gdh, F32);
+            assertClose(which + " dgamma", dg, gdg, F32);
+            assertClose(which + " dbeta", db, gdb, F32);
+            grads.add(new Tensor[] {gdh, gdg, gdb});
+        }
+        assertClose(w + " fused vs twin dh", grads.get(1)[0], grads.get(0)[0], F32);
+        // deterministic: the same bits again, and dgamma alone (dh, dbeta not requested)
+        Tensor again = poisoned(DType.FLOAT32, cols);
+        with(Mode.FUSED, () -> cuda.layerNormBackward(gdy, gh, gg, gm, gr, null, again, null));
+        assertArrayEquals(bits(grads.get(0)[1]), bits(again), w + " fused dgamma deterministic" + at());
+    }
+
+    @Test
+    void layerNormWidthsOffTheFastPathFallBack() {
+        // width 77 under -Dsolder.kernels=fused: the generic kernel runs, and is right
+        int rows = 5;
+        int cols = 77;
+        Tensor x = randn(rows, cols);
+        Tensor gamma = uniform(0.5f, 1.5f, cols);
+        Tensor beta = randn(cols);
+        Tensor ref = cpuOut(DType.FLOAT32, rows, cols);
+        CPU.layerNorm(x, null, gamma, beta, 1e-5f, ref, null, cpuOut(DType.FLOAT32, rows), cpuOut(DType.FLOAT32, rows));
+        Tensor out = poisoned(DType.FLOAT32, rows, cols);
+        with(Mode.FUSED, () -> cuda.layerNorm(gpu(x), null, gpu(gamma), gpu(beta), 1e-5f, out, null,
+                poisoned(DType.FLOAT32, rows), poisoned(DType.FLOAT32, rows)));
+        assertClose("layerNorm width 77 under fused", ref, out, F32);
+    }
+
+    // ------------------------------------------------------------------ linear + GELU
+
+    @Test
+    void fusedLinearGeluMatchesTwinAndCpu() {
+        for (DType dt : new DType[] {DType.FLOAT32, DType.BFLOAT16}) {
+            checkLinearGelu(29, 47, 67, dt);
+        }
+    }
+
+    private void checkLinearGelu(int rows, int in, int outF, DType dt) {
+        String w = "linearGelu [" + rows + ", " + in + "]·[" + outF + ", " + in + "]ᵀ " + dt;
+        double tol = dt == DType.FLOAT32 ? gemmTol() : HALF;
+        Tensor x = as(randn(rows, in), dt);
+        Tensor wt = as(randn(outF, in).mul(0.3f), dt);
+        Tensor b = as(randn(outF), dt);
+        Tensor refPre = cpuOut(dt, rows, outF);
+        Tensor ref = cpuOut(dt, rows, outF);
+        CPU.linearGelu(x, wt, b, refPre, ref);
+        Tensor dy = randn(rows, outF);
+        Tensor rdpre = cpuOut(DType.FLOAT32, rows, outF);
+        Tensor rdx = cpuOut(DType.FLOAT32, rows, in);
+        Tensor rdw = cpuOut(DType.FLOAT32, outF, in);
+        Tensor rdb = cpuOut(DType.FLOAT32, outF);
+        CPU.linearGeluBackward(dy, x, wt, refPre, rdpre, rdx, rdw, rdb);
+
+        Tensor gx = gpu(x, dt);
+        Tensor gw = gpu(wt, dt);
+        Tensor gb = gpu(b, dt);
+        Tensor gdy = gpu(dy);
+        List<Tensor[]> results = new ArrayList<>();
+        for (Mode m : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            String which = w + (m == Mode.FUSED ? " (fused)" : " (cuBLAS-only)");
+            Tensor pre = poisoned(dt, rows, outF);
+            Tensor out = poisoned(dt, rows, outF);
+            with(m, () -> cuda.linearGelu(gx, gw, gb, pre, out));
+            assertClose(which + " pre", refPre, pre, tol);
+            assertClose(which + " out", ref, out, tol);
+            Tensor dpre = poisoned(DType.FLOAT32, rows, outF);
+            Tensor dx = poisoned(DType.FLOAT32, rows, in);
+            Tensor dw = poisoned(DType.FLOAT32, outF, in);
+            Tensor db = poisoned(DType.FLOAT32, outF);
+            // backward from the CPU's pre-activation, so both paths see the same input
+            Tensor gpre = gpu(refPre, dt);
+            with(m, () -> cuda.linearGeluBackward(gdy, gx, gw, gpre, dpre, dx, dw, db));
+            assertClose(which + " dpre", rdpre, dpre, F32);
+            assertClose(which + " dx", rdx, dx, tol);
+            assertClose(which + " dw", rdw, dw, tol);
+            assertClose(which + " dbias", rdb, db, F32);
+            results.add(new Tensor[] {pre, out, dpre, db});
+        }
+        // the fused epilogue stores what add + gelu store: the same bits from the same GEMM
+        assertArrayEquals(bits(results.get(1)[0]), bits(results.get(0)[0]), w + " pre fused vs twin" + at());
+        assertClose(w + " out fused vs twin", results.get(1)[1], results.get(0)[1], F32);
+        assertClose(w + " dpre fused vs twin", results.get(1)[2], results.get(0)[2], F32);
+        assertClose(w + " dbias fused vs twin", results.get(1)[3], results.get(0)[3], F32);
+    }
+
+    // ------------------------------------------------------------------ a BERT layer, both paths
+
+    static final int B = 2;
+    static final int S = 13;
+    static final int HID = 384;
+    static final int HEADS = 6;
+    static final int FFN = 1536;
+
+    /** The layer's parameters (CPU float32 values) and input. */
+    private record LayerData(List<Tensor> params, Tensor x, Tensor mask, Tensor dOut) {
+    }
+
+    private LayerData layerData() {
+        Generator gen = new Generator(seed ^ 0x5eed);
+        List<Tensor> p = new ArrayList<>();
+        for (int i = 0; i < 4; i++) { // q, k, v, o
+            p.add(Tensor.randn(gen, HID, HID).mul(0.05f));
+            p.add(Tensor.randn(gen, HID).mul(0.1f));
+        }
+        p.add(uniformWith(gen, HID)); // ln1
+        p.add(Tensor.randn(gen, HID).mul(0.1f));
+        p.add(Tensor.randn(gen, FFN, HID).mul(0.05f)); // up
+        p.add(Tensor.randn(gen, FFN).mul(0.1f));
+        p.add(Tensor.randn(gen, HID, FFN).mul(0.03f)); // down
+        p.add(Tensor.randn(gen, HID).mul(0.1f));
+        p.add(uniformWith(gen, HID)); // ln2
+        p.add(Tensor.randn(gen, HID).mul(0.1f));
+        int[] mask = new int[B * S];
+        for (int b = 0; b < B; b++) {
+            for (int s = 0; s < S; s++) {
+                mask[b * S + s] = s < S - 3 * b ? 1 : 0;
+            }
+        }
+        return new LayerData(p, Tensor.randn(gen, B, S, HID), Tensor.ofInts(mask, B, S), Tensor.randn(gen, B, S, HID));
+    }
+
+    private static Tensor uniformWith(Generator gen, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = 0.5f + gen.nextFloat();
+        }
+        return Tensor.of(v, n);
+    }
+
+    /** Forward + backward of one post-LN BERT layer on {@code device}; returns out and every gradient (CPU). */
+    private List<Tensor> runLayer(LayerData data, Device device) {
+        List<Tensor> leaves = new ArrayList<>();
+        for (Tensor t : data.params()) {
+            Tensor l = Tensor.of(t.toFloatArray(), t.shape()).to(device);
+            l.requiresGrad(true);
+            leaves.add(l);
+        }
+        Tensor x = Tensor.of(data.x().toFloatArray(), data.x().shape()).to(device);
+        x.requiresGrad(true);
+        Tensor mask = data.mask().to(device);
+        List<Tensor> results = new ArrayList<>();
+        try (Scope s = Scope.open()) {
+            Tensor q = Ops.linear(x, leaves.get(0), leaves.get(1));
+            Tensor k = Ops.linear(x, leaves.get(2), leaves.get(3));
+            Tensor v = Ops.linear(x, leaves.get(4), leaves.get(5));
+            Tensor a = Ops.attention(q, k, v, mask, HEADS, 0.1f, seed + 1);
+            Tensor ao = Ops.dropout(Ops.linear(a, leaves.get(6), leaves.get(7)), 0.1f, seed + 2);
+            Tensor h1 = Ops.layerNorm(ao, x, leaves.get(8), leaves.get(9), 1e-12f);
+            Tensor f = Ops.linear(Ops.linearGelu(h1, leaves.get(10), leaves.get(11)), leaves.get(12), leaves.get(13));
+            Tensor out = Ops.layerNorm(Ops.dropout(f, 0.1f, seed + 3), h1, leaves.get(14), leaves.get(15), 1e-12f);
+            results.add(s.keep(snapshot(out)));
+            out.backward(data.dOut().to(device));
+        }
+        results.add(snapshot(x.grad()));
+        for (Tensor l : leaves) {
+            assertNotNull(l.grad(), "every parameter gets a gradient");
+            results.add(snapshot(l.grad()));
+        }
+        for (Tensor l : leaves) {
+            l.close();
+        }
+        x.close();
+        if (mask != data.mask()) {
+            mask.close();
+        }
+        return results;
+    }
+
+    private static double maxAbs(Tensor t) {
+        double m = 0;
+        for (float v : t.toFloatArray()) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+
+    /** A CPU float32 copy that outlives the tensor (and its owner). */
+    private static Tensor snapshot(Tensor t) {
+        return Tensor.of(t.toFloatArray(), t.shape());
+    }
+
+    @Test
+    void bertLayerForwardAndBackwardOnBothPaths() {
+        LayerData data = layerData();
+        List<Tensor> cpu = runLayer(data, Device.cpu());
+        List<Tensor> fused = with(Mode.FUSED, () -> runLayer(data, GPU));
+        List<Tensor> twin = with(Mode.CUBLAS, () -> runLayer(data, GPU));
+        assertEquals(cpu.size(), fused.size());
+        String[] names = {"out", "dx", "dWq", "dbq", "dWk", "dbk", "dWv", "dbv", "dWo", "dbo", "dln1.gamma",
+                "dln1.beta", "dWup", "dbup", "dWdown", "dbdown", "dln2.gamma", "dln2.beta"};
+        double tol = CudaGemm.tf32 ? 5e-4 : 1e-4; // float32 through ~6 GEMMs and 2 LayerNorms
+        for (int i = 0; i < cpu.size(); i++) {
+            if (names[i].equals("dbk")) {
+                // the key bias shifts every score of a row by the same q·bk: softmax ignores it, so
+                // dbk is 0 up to rounding and only an absolute bound (against dbq's scale) means anything
+                double scale = maxAbs(cpu.get(i - 2));
+                for (List<Tensor> r : List.of(cpu, fused, twin)) {
+                    assertTrue(maxAbs(r.get(i)) <= 1e-3 * scale + 1e-7, "BERT layer dbk " + maxAbs(r.get(i))
+                            + " is not ~0 (dbq scale " + scale + ")" + at());
+                }
+                continue;
+            }
+            assertClose("BERT layer " + names[i] + " fused vs CPU", cpu.get(i), fused.get(i), tol);
+            assertClose("BERT layer " + names[i] + " cuBLAS-only vs CPU", cpu.get(i), twin.get(i), tol);
+            assertClose("BERT layer " + names[i] + " fused vs cuBLAS-only", twin.get(i), fused.get(i), tol);
+        }
+    }
+}

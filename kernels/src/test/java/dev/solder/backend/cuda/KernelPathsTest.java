@@ -1,0 +1,154 @@
+package dev.solder.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.solder.DType;
+import dev.solder.backend.cuda.KernelPaths.Choice;
+import dev.solder.backend.cuda.KernelPaths.FusedOp;
+import dev.solder.backend.cuda.KernelPaths.Mode;
+import java.util.EnumSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** Which case takes which path, and why — the selection logic, without a GPU. */
+class KernelPathsTest {
+    private static final Set<FusedOp> NONE = EnumSet.noneOf(FusedOp.class);
+    private static final Set<FusedOp> ALL = EnumSet.allOf(FusedOp.class);
+
+    @Test
+    void propertyValues() {
+        assertEquals(Mode.AUTO, Mode.parse(null));
+        assertEquals(Mode.AUTO, Mode.parse(" "));
+        assertEquals(Mode.AUTO, Mode.parse("auto"));
+        assertEquals(Mode.FUSED, Mode.parse("FUSED"));
+        assertEquals(Mode.CUBLAS, Mode.parse("cublas"));
+        var e = assertThrows(IllegalArgumentException.class, () -> Mode.parse("fast"));
+        assertTrue(e.getMessage().contains("auto, fused, cublas"), e.getMessage());
+    }
+
+    @Test
+    void cublasModeAlwaysTakesTheCublasPath() {
+        for (FusedOp op : FusedOp.values()) {
+            Choice c = KernelPaths.choose(Mode.CUBLAS, ALL, op, null);
+            assertFalse(c.fused());
+            assertTrue(c.reason().contains("solder.kernels=cublas"), c.reason());
+        }
+    }
+
+    @Test
+    void unsupportedCasesFallBackEvenWhenFusedIsForced() {
+        for (Mode m : new Mode[] {Mode.AUTO, Mode.FUSED}) {
+            Choice c = KernelPaths.choose(m, ALL, FusedOp.LAYER_NORM, "width 77");
+            assertFalse(c.fused(), m.toString());
+            assertTrue(c.reason().contains("width 77"), c.reason());
+        }
+    }
+
+    @Test
+    void forcedFusedRunsUnvalidatedKernels() {
+        Choice c = KernelPaths.choose(Mode.FUSED, NONE, FusedOp.LINEAR_GELU, null);
+        assertTrue(c.fused());
+    }
+
+    @Test
+    void autoPicksOnlyValidatedKernels() {
+        Choice off = KernelPaths.choose(Mode.AUTO, NONE, FusedOp.LAYER_NORM, null);
+        assertFalse(off.fused());
+        assertTrue(off.reason().contains("not yet validated"), off.reason());
+        Choice on = KernelPaths.choose(Mode.AUTO, EnumSet.of(FusedOp.LAYER_NORM), FusedOp.LAYER_NORM, null);
+        assertTrue(on.fused());
+        assertFalse(KernelPaths.choose(Mode.AUTO, EnumSet.of(FusedOp.LAYER_NORM), FusedOp.LINEAR_GELU, null).fused());
+    }
+
+    @Test
+    void defaultModeSelectsOnlyWhatIsValidated() throws Exception {
+        try (AutoCloseable ignored = KernelPaths.force(Mode.AUTO)) {
+            for (FusedOp op : FusedOp.values()) {
+                assertEquals(KernelPaths.VALIDATED.contains(op), KernelPaths.useFused(op, null), op.toString());
+            }
+        }
+    }
+
+    @Test
+    void forceOverridesAndRestores() throws Exception {
+        Mode before = KernelPaths.mode();
+        try (AutoCloseable ignored = KernelPaths.force(Mode.CUBLAS)) {
+            assertEquals(Mode.CUBLAS, KernelPaths.mode());
+            try (AutoCloseable inner = KernelPaths.force(Mode.FUSED)) {
+                assertEquals(Mode.FUSED, KernelPaths.mode());
+            }
+            assertEquals(Mode.CUBLAS, KernelPaths.mode());
+        }
+        assertEquals(before, KernelPaths.mode());
+    }
+
+    @Test
+    void eachDecisionIsLoggedOncePerOpAndReason() throws Exception {
+        KernelPaths.resetLog();
+        try (AutoCloseable ignored = KernelPaths.force(Mode.FUSED)) {
+            KernelPaths.useFused(FusedOp.LAYER_NORM, "width 77 (fast widths 384, 768, 1024)");
+            KernelPaths.useFused(FusedOp.LAYER_NORM, "width 77 (fast widths 384, 768, 1024)");
+            KernelPaths.useFused(FusedOp.LAYER_NORM, null);
+        }
+        assertTrue(KernelPaths.logged("layerNorm -> cuBLAS-only path: fused kernel does not support width 77 "
+                + "(fast widths 384, 768, 1024)"));
+        assertTrue(KernelPaths.logged("layerNorm -> fused: -Dsolder.kernels=fused"));
+    }
+
+    @Test
+    void layerNormForwardCases() {
+        assertNull(CudaFused.layerNormUnsupported(768, DType.FLOAT32, DType.FLOAT32, DType.FLOAT32, DType.FLOAT32,
+                256, 512, 1024, 2048));
+        assertNull(CudaFused.layerNormUnsupported(384, DType.BFLOAT16, null, DType.BFLOAT16, null, 0x100, 0));
+        assertNull(CudaFused.layerNormUnsupported(1024, DType.BFLOAT16, DType.BFLOAT16, DType.BFLOAT16,
+                DType.BFLOAT16));
+        assertContains(CudaFused.layerNormUnsupported(77, DType.FLOAT32, null, DType.FLOAT32, null), "width 77");
+        assertContains(CudaFused.layerNormUnsupported(512, DType.FLOAT32, null, DType.FLOAT32, null), "width 512");
+        assertContains(CudaFused.layerNormUnsupported(768, DType.FLOAT16, null, DType.FLOAT16, null), "dtype float");
+        assertContains(CudaFused.layerNormUnsupported(768, DType.BFLOAT16, DType.FLOAT32, DType.BFLOAT16, null),
+                "mixed dtypes");
+        assertContains(CudaFused.layerNormUnsupported(768, DType.FLOAT32, null, DType.BFLOAT16, null), "mixed dtypes");
+        assertContains(CudaFused.layerNormUnsupported(768, DType.FLOAT32, null, DType.FLOAT32, null, 0x104),
+                "16-byte aligned");
+    }
+
+    @Test
+    void layerNormBackwardCases() {
+        assertNull(CudaFused.layerNormBackwardUnsupported(768, DType.FLOAT32, DType.BFLOAT16, DType.FLOAT32, 0, 16));
+        assertNull(CudaFused.layerNormBackwardUnsupported(1024, DType.BFLOAT16, DType.BFLOAT16, null));
+        assertContains(CudaFused.layerNormBackwardUnsupported(100, DType.FLOAT32, DType.FLOAT32, DType.FLOAT32),
+                "width 100");
+        assertContains(CudaFused.layerNormBackwardUnsupported(768, DType.FLOAT16, DType.FLOAT32, DType.FLOAT32),
+                "dtypes");
+        assertContains(CudaFused.layerNormBackwardUnsupported(768, DType.FLOAT32, DType.FLOAT32, DType.BFLOAT16),
+                "dh dtype");
+        assertContains(CudaFused.layerNormBackwardUnsupported(768, DType.FLOAT32, DType.FLOAT32, null, 8), "aligned");
+    }
+
+    @Test
+    void biasGeluCases() {
+        assertNull(CudaFused.biasGeluUnsupported(true));
+        assertContains(CudaFused.biasGeluUnsupported(false), "without bias");
+    }
+
+    @Test
+    void layerNormChunksCoverEveryRowOnce() {
+        for (long rows : new long[] {1, 7, 16, 17, 255, 4096, 8191, 1_000_003}) {
+            CudaFused.RowChunks c = CudaFused.layerNormChunks(rows);
+            assertTrue(c.chunks() >= 1 && c.chunks() <= 512, rows + ": " + c);
+            assertTrue((long) c.chunks() * c.rowsPerChunk() >= rows, rows + ": " + c);
+            assertTrue((long) (c.chunks() - 1) * c.rowsPerChunk() < rows, rows + ": last chunk empty " + c);
+            assertEquals(c, CudaFused.layerNormChunks(rows), "a pure function of rows");
+        }
+    }
+
+    private static void assertContains(String reason, String part) {
+        assertNotNull(reason, "expected a reason containing '" + part + "'");
+        assertTrue(reason.contains(part), reason);
+    }
+}
