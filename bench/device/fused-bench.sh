@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Fused kernels against their cuBLAS-only twins (Java, CUDA events) and against PyTorch on
+# the same card in the same call. Run from bench/device/validate.sh (JAVA, CP, JAVA_OPTS set).
+set -u
+echo "-- Solder: fused vs cuBLAS-only"
+timeout 90 "$JAVA" $JAVA_OPTS -cp "$CP" dev.solder.backend.cuda.FusedKernelBench
+echo "-- PyTorch peers"
+timeout 90 python3 bench/python/fused_peers.py
