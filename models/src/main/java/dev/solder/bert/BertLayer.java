@@ -36,8 +36,10 @@ public final class BertLayer extends Module {
     /** {@code x [B, S, H]}, {@code mask [B, S]} (1 = token, 0 = padding) or null. */
     public Tensor forward(Tensor x, Tensor mask) {
         Tensor a = attention.forward(x, mask);
-        Tensor up = intermediate.forward(a);
-        Tensor act = tanhGelu ? Ops.geluTanh(up) : Ops.gelu(up);
+        // Exact-erf GELU goes through the fused up-projection op (one kernel for bias + GELU
+        // on the GPU); the tanh form (gelu_new) keeps the plain pair.
+        Tensor act = tanhGelu ? Ops.geluTanh(intermediate.forward(a))
+                : Ops.linearGelu(a, intermediate.weight(), intermediate.bias());
         return outputNorm.forward(outputDropout.forward(outputDense.forward(act)), a);
     }
 
