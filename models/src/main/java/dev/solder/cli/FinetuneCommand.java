@@ -180,6 +180,7 @@ final class FinetuneCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintStream out = System.out;
         TrainingArguments args = arguments();
+        Trainer.checkSupported(args);   // precision and device, before minutes go into loading
         String t = task.toLowerCase(Locale.ROOT);
         boolean demo = t.equals("demo-nli") || t.equals("demonli") || t.equals("demo");
         int maxTrain = maxTrainSamples != null ? maxTrainSamples : demo ? 3000 : 1000;
@@ -210,7 +211,7 @@ final class FinetuneCommand implements Callable<Integer> {
                 trainer.setTokenizer(tokenizer).setModelCardInfo(model, datasetName(t, demo));
                 var trained = trainer.train();
                 trainer.logMetrics("train", trained.metrics());
-                Map<String, Double> eval = trainer.evaluate();
+                Map<String, Double> eval = trainer.evaluate(true);   // the end-of-training evaluation when it ran at the last step
                 trainer.logMetrics("eval", eval);
                 trainer.saveModel();
                 out.printf(Locale.ROOT, "fine-tuned model, results and checkpoints in %s (%.1f s in all)%n",

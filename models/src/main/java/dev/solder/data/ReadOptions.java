@@ -14,6 +14,11 @@ public record ReadOptions(int maxRows, boolean skipBadRows) {
         return new ReadOptions(0, false);
     }
 
+    /** The first {@code n} rows, failing on a bad one ({@code select(range(n))}). */
+    public static ReadOptions firstRows(int n) {
+        return new ReadOptions(n, false);
+    }
+
     public ReadOptions withMaxRows(int n) {
         return new ReadOptions(n, skipBadRows);
     }

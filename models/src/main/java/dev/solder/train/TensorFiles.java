@@ -49,6 +49,7 @@ final class TensorFiles {
      * Reads {@code file} and hands each tensor, as a CPU {@link Tensor} alive only during the call,
      * to {@code sink} — all in one go, so that a consumer such as {@code loadStateDict} sees them together.
      */
+    @SuppressWarnings("try") // the scope frees the loaded tensors after the sink ran
     static void read(Path file, java.util.function.Consumer<Map<String, Tensor>> sink) throws IOException {
         try (WeightSet w = SafetensorsReader.readFile(file); Scope s = Scope.open()) {
             Map<String, Tensor> out = new LinkedHashMap<>();
@@ -60,6 +61,7 @@ final class TensorFiles {
     }
 
     /** As {@link #read(Path, java.util.function.Consumer)} with the file's metadata too. */
+    @SuppressWarnings("try") // the scope frees the loaded tensors after the sink ran
     static void read(Path file, BiConsumer<Map<String, Tensor>, Map<String, String>> sink) throws IOException {
         try (WeightSet w = SafetensorsReader.readFile(file); Scope s = Scope.open()) {
             Map<String, Tensor> out = new LinkedHashMap<>();

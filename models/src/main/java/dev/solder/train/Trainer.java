@@ -27,7 +27,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -103,6 +102,8 @@ public final class Trainer implements AutoCloseable {
     private ProgressReporter progress;
     private long lastSavedStep = -1;
     private Map<String, Double> lastEval;
+    private long lastEvalStep = -1;
+    private boolean trainingDone;
 
     /**
      * @param model the model to fine-tune (moved to {@code args.device()})
@@ -117,12 +118,7 @@ public final class Trainer implements AutoCloseable {
         this.trainDataset = trainDataset;
         this.evalDataset = evalDataset;
         this.metricFn = metrics;
-        if (args.precision() != TrainingArguments.Precision.FP32) {
-            throw new UnsupportedOperationException("--precision " + args.precision().name().toLowerCase(Locale.ROOT)
-                    + " (" + args.precision().name().toLowerCase(Locale.ROOT) + "=True): this build of Solder has no autocast "
-                    + "yet (the backends compute bf16/fp16 GEMMs, but no op lowers float32 weights on the fly); train in fp32 "
-                    + "(--precision fp32)");
-        }
+        checkSupported(args);
         int nl = model.config().numLabels();
         for (Dataset d : new Dataset[] {trainDataset, evalDataset}) {
             if (d == null) {
@@ -149,6 +145,20 @@ public final class Trainer implements AutoCloseable {
         if (trainDataset != null) {
             this.tokenizer = trainDataset.tokenizer();
         }
+    }
+
+    /**
+     * Fails early, before a model is loaded, when {@code args} asks for what this build cannot do:
+     * bf16/fp16 autocast (not there yet) or a device without a backend. Returns the device to use.
+     */
+    public static Device checkSupported(TrainingArguments args) {
+        if (args.precision() != TrainingArguments.Precision.FP32) {
+            String p = args.precision().name().toLowerCase(Locale.ROOT);
+            throw new UnsupportedOperationException("--precision " + p + " (" + p + "=True): this build of Solder has no "
+                    + "autocast yet (the backends compute bf16/fp16 GEMMs, but no op lowers float32 weights on the fly); "
+                    + "train in fp32 (--precision fp32)");
+        }
+        return resolveDevice(args.device());
     }
 
     private static boolean isDefaultLabels(List<String> id2label) {
@@ -296,6 +306,8 @@ public final class Trainer implements AutoCloseable {
                 .betas(args.adamBeta1(), args.adamBeta2()).eps(args.adamEpsilon()).noDecayOn(AdamW.HF_NO_DECAY).build();
         schedule = args.lrSchedulerType().equals("linear") ? new LinearSchedule(optimizer, warmup, maxSteps) : null;
         state = new TrainerState();
+        trainingDone = false;
+        lastEval = null;
         if (checkpoint != null) {
             try {
                 state = TrainerCheckpoint.load(checkpoint, parts());
@@ -313,6 +325,7 @@ public final class Trainer implements AutoCloseable {
             ModelGenerators.seed(generators, args.seed());
             lastSavedStep = -1;
         }
+        rewriteMetricsLog();
         state.maxSteps = maxSteps;
         state.numTrainEpochs = numEpochs;
         state.loggingSteps = args.loggingSteps();
@@ -407,8 +420,8 @@ public final class Trainer implements AutoCloseable {
                 saveCheckpoint();
             }
         }
-        if (lastSavedStep != state.globalStep) {
-            saveCheckpoint();
+        if (args.saveStrategy() != IntervalStrategy.NO && lastSavedStep != state.globalStep) {
+            saveCheckpoint();   // the end of training is always a checkpoint (unless saving is off)
         }
         double runtime = (System.nanoTime() - t0) / 1e9;
         progress.finish(state.globalStep, state.epoch == null ? 0 : state.epoch);
@@ -424,6 +437,7 @@ public final class Trainer implements AutoCloseable {
         metrics.put("epoch", state.epoch == null ? 0.0 : state.epoch);
         Map<String, Object> logs = new LinkedHashMap<>(metrics);
         log(logs);
+        trainingDone = true;
         try {
             saveMetrics("train", metrics);
             writeState(outDir);
@@ -435,6 +449,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     /** One micro-batch: forward, loss, backward (scaled by 1/accum); returns the unscaled loss. */
+    @SuppressWarnings("try") // the scope frees the step's activations; its body never names it
     private double trainingStep(List<Features> rows, DataCollatorWithPadding collator, int accum, long nonEmbedding,
                                 double epochHere) {
         try (Scope s = Scope.open()) {
@@ -483,8 +498,7 @@ public final class Trainer implements AutoCloseable {
         state.logHistory.add(entry);
         try {
             Files.createDirectories(args.outputDir());
-            Files.writeString(args.outputDir().resolve("metrics.jsonl"), TrainerState.JSON.writer()
-                    .without(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT).writeValueAsString(entry) + "\n",
+            Files.writeString(args.outputDir().resolve("metrics.jsonl"), TrainerState.pythonJson(entry, 0) + "\n",
                     StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot append to " + args.outputDir().resolve("metrics.jsonl") + ": " + e.getMessage(), e);
@@ -494,12 +508,26 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
+    /** {@code metrics.jsonl} restarts with the run: empty, or (resuming) the history up to the checkpoint. */
+    private void rewriteMetricsLog() {
+        StringBuilder sb = new StringBuilder();
+        try {
+            for (Map<String, Object> e : state.logHistory) {
+                sb.append(TrainerState.pythonJson(e, 0)).append('\n');
+            }
+            TrainerCheckpoint.writeTextAtomically(args.outputDir().resolve("metrics.jsonl"), sb.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + args.outputDir().resolve("metrics.jsonl") + ": " + e.getMessage(), e);
+        }
+    }
+
     private void evaluateDuringTraining() {
         if (evalDataset == null) {
             return;
         }
         Map<String, Double> m = evaluate(evalDataset, "eval");
         lastEval = m;
+        lastEvalStep = state.globalStep;
         Map<String, Object> logs = new LinkedHashMap<>(m);
         log(logs);
         if (args.savePlot()) {
@@ -534,11 +562,23 @@ public final class Trainer implements AutoCloseable {
      * {@code eval_results.json}, {@code all_results.json}, the model card and the plot.
      */
     public Map<String, Double> evaluate() {
+        return evaluate(false);
+    }
+
+    /**
+     * As {@link #evaluate()}; with {@code reuseEndOfTraining}, when the last thing {@link #train()}
+     * did was evaluating the evaluation set at the final step (eval strategy {@code epoch}), those
+     * metrics are returned, logged and saved again instead of recomputing the same numbers (on a CPU
+     * a bert-base evaluation takes minutes). Do not ask for reuse after changing the weights.
+     */
+    public Map<String, Double> evaluate(boolean reuseEndOfTraining) {
         if (evalDataset == null) {
             throw new IllegalStateException("evaluate: the Trainer has no evaluation dataset");
         }
-        Map<String, Double> m = evaluate(evalDataset, "eval");
+        Map<String, Double> m = reuseEndOfTraining && lastEval != null && lastEvalStep == state.globalStep
+                && trainingDone ? lastEval : evaluate(evalDataset, "eval");
         lastEval = m;
+        lastEvalStep = state.globalStep;
         log(new LinkedHashMap<>(m));
         try {
             saveMetrics("eval", m);
@@ -558,6 +598,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     /** Runs the model over {@code dataset} in evaluation mode (no dropout, no gradients). */
+    @SuppressWarnings("try") // no-grad mode and the batch scope act by being open
     public PredictionOutput predict(Dataset dataset, String prefix) {
         dataset.encodeAll();
         int n = dataset.size();
@@ -635,7 +676,7 @@ public final class Trainer implements AutoCloseable {
         try {
             model.save(dir, tokenizer);
             TrainerCheckpoint.writeTextAtomically(dir.resolve("training_args.json"),
-                    TrainerState.JSON.writeValueAsString(args.toJson()));
+                    TrainerState.pythonJson(args.toJson(), 2));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save the model to " + dir + ": " + e.getMessage(), e);
         }
@@ -679,8 +720,7 @@ public final class Trainer implements AutoCloseable {
         Map<String, Object> merged = new TreeMap<>();
         if (Files.isRegularFile(all)) {
             JsonNode old = TrainerState.JSON.readTree(all.toFile());
-            for (Iterator<Map.Entry<String, JsonNode>> it = old.fields(); it.hasNext(); ) {
-                var e = it.next();
+            for (Map.Entry<String, JsonNode> e : old.properties()) {
                 merged.put(e.getKey(), e.getValue().isIntegralNumber() ? (Object) e.getValue().asLong() : e.getValue().asDouble());
             }
         }
@@ -689,9 +729,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     private static String json(Map<String, ?> m) throws IOException {
-        var pp = new com.fasterxml.jackson.core.util.DefaultPrettyPrinter()
-                .withObjectIndenter(new com.fasterxml.jackson.core.util.DefaultIndenter("    ", "\n"));
-        return TrainerState.JSON.writer(pp).writeValueAsString(m) + "\n";
+        return TrainerState.pythonJson(m, 4) + "\n";
     }
 
     private void writeState(Path dir) throws IOException {

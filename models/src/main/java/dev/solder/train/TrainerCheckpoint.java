@@ -63,8 +63,7 @@ final class TrainerCheckpoint {
         Path tmp = Files.createTempDirectory(outputDir, TMP_PREFIX + step + "-");
         boolean done = false;
         try {
-            TensorFiles.write(tmp.resolve("model.safetensors"), p.model().stateDict(), Map.of("format", "pt"));
-            writeText(tmp.resolve("config.json"), TrainerState.JSON.writeValueAsString(p.model().config().toJson()));
+            p.model().save(tmp, p.tokenizer());   // model.safetensors, config.json (+ tokenizer files), as save_pretrained
             saveOptimizer(tmp.resolve("optimizer.safetensors"), p.optimizer());
             ObjectNode sch = TrainerState.JSON.createObjectNode();
             sch.put("type", p.scheduleType());
@@ -75,19 +74,22 @@ final class TrainerCheckpoint {
                 sch.put("total_steps", p.schedule().totalSteps());
             }
             sch.put("last_lr", p.optimizer().lr());
-            writeText(tmp.resolve("scheduler.json"), TrainerState.JSON.writeValueAsString(sch));
+            writeText(tmp.resolve("scheduler.json"), TrainerState.pythonJson(sch, 2));
             ObjectNode rng = TrainerState.JSON.createObjectNode();
             ObjectNode gens = rng.putObject("generators");
             for (Map.Entry<String, Generator> e : p.generators().entrySet()) {
                 gens.put(e.getKey(), e.getValue().state());
             }
-            writeText(tmp.resolve("rng_state.json"), TrainerState.JSON.writeValueAsString(rng));
+            writeText(tmp.resolve("rng_state.json"), TrainerState.pythonJson(rng, 2));
             writeText(tmp.resolve("trainer_state.json"), p.state().toJsonString());
-            writeText(tmp.resolve("training_args.json"), TrainerState.JSON.writeValueAsString(p.args().toJson()));
-            if (p.tokenizer() != null) {
-                p.tokenizer().save(tmp);
-            }
+            writeText(tmp.resolve("training_args.json"), TrainerState.pythonJson(p.args().toJson(), 2));
             syncDir(tmp);
+            try {
+                // Temporary folders are created owner-only; a checkpoint is ordinary data.
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            } catch (UnsupportedOperationException | IOException ignored) {
+                // not a POSIX file system
+            }
             Path target = outputDir.resolve("checkpoint-" + step);
             if (Files.exists(target)) {
                 // A checkpoint of this step from an earlier run: move it aside first (renaming onto a
@@ -219,7 +221,8 @@ final class TrainerCheckpoint {
         try (Stream<Path> s = Files.list(outputDir)) {
             for (Path d : s.toList()) {
                 String n = d.getFileName().toString();
-                if (Files.isDirectory(d) && (n.startsWith(TMP_PREFIX) || n.startsWith(TRASH_PREFIX))) {
+                // "..tmp-checkpoint-*": the model writer's own temporary sibling of one of ours.
+                if (Files.isDirectory(d) && (n.startsWith(TMP_PREFIX) || n.startsWith(TRASH_PREFIX) || n.startsWith("." + TMP_PREFIX))) {
                     deleteTree(d);
                     removed.add(n);
                 }

@@ -1,12 +1,21 @@
 package dev.solder.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.core.util.JsonGeneratorDelegate;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,8 +28,44 @@ import java.util.Map;
  * and the running loss sums.
  */
 public final class TrainerState {
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+    static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS).enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+
+    /**
+     * {@code value} (a map or a JSON tree) as Python's {@code json.dumps(value, indent=indent)} writes
+     * it: {@code "key": value}, one element per line, floats in Python's repr ({@code 4.5e-05},
+     * {@code 3.0}, {@code NaN}); {@code indent <= 0} gives one compact line (JSON Lines).
+     */
+    static String pythonJson(Object value, int indent) {
+        StringWriter sw = new StringWriter();
+        try (JsonGenerator base = JSON.getFactory().createGenerator(sw);
+             JsonGenerator g = new JsonGeneratorDelegate(base, false) {
+                 @Override
+                 public void writeNumber(double v) throws IOException {
+                     if (Double.isFinite(v)) {
+                         delegate.writeNumber(PyFormat.repr(v));
+                     } else {
+                         delegate.writeRawValue(Double.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+                     }
+                 }
+
+                 @Override
+                 public void writeNumber(float v) throws IOException {
+                     writeNumber((double) v);
+                 }
+             }) {
+            if (indent > 0) {
+                var ind = new DefaultIndenter(" ".repeat(indent), "\n");
+                g.setPrettyPrinter(new DefaultPrettyPrinter()
+                        .withSeparators(Separators.createDefaultInstance().withObjectFieldValueSpacing(Separators.Spacing.AFTER))
+                        .withObjectIndenter(ind).withArrayIndenter(ind));
+            }
+            JSON.writer().without(SerializationFeature.INDENT_OUTPUT).writeValue(g, value);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return sw.toString();
+    }
 
     /** Optimizer steps taken. */
     public long globalStep;
@@ -115,8 +160,7 @@ public final class TrainerState {
         s.bestModelCheckpoint = o.hasNonNull("best_model_checkpoint") ? o.get("best_model_checkpoint").asText() : null;
         for (JsonNode e : o.path("log_history")) {
             Map<String, Object> m = new LinkedHashMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = e.fields(); it.hasNext(); ) {
-                var f = it.next();
+            for (Map.Entry<String, JsonNode> f : e.properties()) {
                 JsonNode v = f.getValue();
                 m.put(f.getKey(), v.isIntegralNumber() ? (Object) v.asLong() : v.isNumber() ? (Object) v.asDouble() : v.asText());
             }
@@ -134,10 +178,6 @@ public final class TrainerState {
 
     /** The state as a JSON string. */
     public String toJsonString() {
-        try {
-            return JSON.writeValueAsString(toJson()) + "\n";
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        return pythonJson(toJson(), 2) + "\n";
     }
 }

@@ -127,8 +127,12 @@ final class TrainingPlot {
                 maxY += d;
             }
             double pad = (maxY - minY) * 0.05;
+            boolean nonNegative = minY >= 0;
             minY -= pad;
             maxY += pad;
+            if (nonNegative && minY < 0) {
+                minY = 0;   // a learning rate decaying to 0 should not show negative ticks
+            }
         }
         g.setColor(new Color(220, 220, 220));
         for (int i = 1; i < 4; i++) {
@@ -172,7 +176,7 @@ final class TrainingPlot {
             for (int i = 0; i <= 4; i++) {
                 double v = minX + (maxX - minX) * i / 4;
                 int x = x0 + (x1 - x0) * i / 4;
-                g.drawString(String.format(Locale.ROOT, "%.0f", v), x - 10, y1 + 16);
+                g.drawString(String.format(Locale.ROOT, maxX - minX >= 8 ? "%.0f" : "%.1f", v), x - 10, y1 + 16);
             }
             g.drawString("step", x1 - 30, y1 + 30);
             return true;

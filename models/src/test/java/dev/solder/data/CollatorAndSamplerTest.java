@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 
 class CollatorAndSamplerTest {
     @Test
+    @SuppressWarnings("try")
     void padsToTheLongestRow() {
         var rows = List.of(new Features(new int[] {2, 7, 3}, new int[] {0, 0, 0}, 1, Float.NaN),
                 new Features(new int[] {2, 8, 9, 3, 5, 3}, new int[] {0, 0, 0, 0, 1, 1}, 0, Float.NaN));
@@ -31,6 +32,7 @@ class CollatorAndSamplerTest {
     }
 
     @Test
+    @SuppressWarnings("try")
     void regressionLabelsAreFloat() {
         var rows = List.of(new Features(new int[] {2, 3}, new int[] {0, 0}, -1, 4.5f));
         try (Scope s = Scope.open()) {

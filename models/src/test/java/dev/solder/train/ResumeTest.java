@@ -113,10 +113,16 @@ class ResumeTest {
                 assertArrayEquals(expected.get(k), got.get(k), "weights of " + k + " differ after resume");
             }
         }
+        // The training log lines (loss, grad norm, learning rate) continue exactly too.
+        assertEquals(lossLines(tmp.resolve("a" + accum)), lossLines(out));
         String text = log.toString(StandardCharsets.UTF_8);
         assertTrue(text.contains("resuming from " + out.resolve("checkpoint-" + crashAt)), text);
         assertTrue(text.contains("removed " + partial.getFileName()), text);
         assertFalse(Files.exists(partial));
+    }
+
+    private static java.util.List<String> lossLines(Path out) throws IOException {
+        return Files.readAllLines(out.resolve("metrics.jsonl")).stream().filter(l -> l.contains("\"loss\"")).toList();
     }
 
     @Test

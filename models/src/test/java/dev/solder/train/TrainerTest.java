@@ -73,6 +73,9 @@ class TrainerTest {
             assertTrue(trainRes.has(k), k + " missing in " + trainRes);
         }
         assertEquals(320 * 3 / trainRes.get("train_runtime").asDouble(), trainRes.get("train_samples_per_second").asDouble(), 1.0);
+        // Written as Python's json.dump(indent=4, sort_keys=True) writes it.
+        assertTrue(Files.readString(out.resolve("train_results.json")).startsWith("{\n    \"epoch\": 3.0,\n"),
+                Files.readString(out.resolve("train_results.json")));
         JsonNode evalRes = JSON.readTree(out.resolve("eval_results.json").toFile());
         for (String k : List.of("eval_loss", "eval_accuracy", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second",
                 "epoch")) {
