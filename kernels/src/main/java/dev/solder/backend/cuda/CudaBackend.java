@@ -46,6 +46,20 @@ public final class CudaBackend implements Backend {
         return "cuda";
     }
 
+    /**
+     * For {@code solder info}: the driver, each GPU (name, compute capability, SMs, memory),
+     * every NVIDIA library with its path and version or why it was not found, and the kernel
+     * path selection in force ({@code -Dsolder.kernels}).
+     */
+    @Override
+    public java.util.List<String> describe() {
+        java.util.List<String> lines = new java.util.ArrayList<>(
+                java.util.Arrays.asList(Cuda.report().strip().split("\n")));
+        lines.add("kernel path: " + KernelPaths.mode().name().toLowerCase(java.util.Locale.ROOT)
+                + " (-D" + KernelPaths.PROPERTY + "=auto|fused|cublas; fused by default: " + KernelPaths.VALIDATED + ")");
+        return lines;
+    }
+
     @Override
     public Device.Kind kind() {
         return Device.Kind.CUDA;
