@@ -23,8 +23,10 @@ import java.util.Objects;
 public final class Sgemm {
     /** Below this many multiply-adds packing costs more than it saves. */
     private static final long SMALL = 32 * 1024;
-    /** Below this many multiply-adds a fork/join round trip costs more than a second core saves. */
+    /** Below this many multiply-adds handing work to other threads costs more than it saves. */
     private static final long PARALLEL = 1L << 20;
+    /** Above this many multiply-adds one matrix alone keeps every thread busy. */
+    private static final long BIG = 1L << 22;
     /** A thread that never runs, to ask whether a segment is confined to its owner. */
     private static final Thread NOBODY = Thread.ofVirtual().unstarted(() -> { });
 
@@ -92,7 +94,7 @@ public final class Sgemm {
         long work = (long) m * n * k;
         int threads = shareable(a) && shareable(b) && shareable(c) ? CpuParallel.threads() : 1;
         boolean perMatrix = batch >= threads && threads > 1
-                && (work < (1L << 22) || batch % threads == 0 || batch >= 4 * threads);
+                && (work < BIG || batch % threads == 0 || batch >= 4 * threads);
         if (perMatrix) {
             // Enough matrices to go round: one thread each, no synchronisation inside a matrix.
             int grain = (int) Math.max(1, PARALLEL / work);

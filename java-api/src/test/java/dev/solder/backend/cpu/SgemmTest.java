@@ -154,6 +154,38 @@ class SgemmTest {
     }
 
     @Test
+    void heapSegments() {
+        // Segments over float[] cannot take vector loads and stores: C goes the scalar way.
+        int m = 70;
+        int n = 50;
+        int k = 300;
+        float[] a = new float[m * k];
+        float[] b = new float[k * n];
+        float[] c = new float[m * n];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = rnd.nextFloat() * 2 - 1;
+        }
+        for (int i = 0; i < b.length; i++) {
+            b[i] = rnd.nextFloat() * 2 - 1;
+        }
+        java.util.Arrays.fill(c, Float.NaN);
+        Sgemm.gemm(false, false, m, n, k, 1f, MemorySegment.ofArray(a), 0, k, DType.FLOAT32,
+                MemorySegment.ofArray(b), 0, n, DType.FLOAT32, 0f, MemorySegment.ofArray(c), 0, n);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double want = 0;
+                double mag = 0;
+                for (int p = 0; p < k; p++) {
+                    want += (double) a[i * k + p] * b[p * n + j];
+                    mag += Math.abs((double) a[i * k + p] * b[p * n + j]);
+                }
+                assertEquals(want, c[i * n + j], 1e-5 * Math.sqrt(k) * mag,
+                        "seed=" + SEED + " heap C[" + i + ", " + j + "]");
+            }
+        }
+    }
+
+    @Test
     void zeroDepthScalesC() {
         for (float beta : new float[] {0f, 1f, -2f}) {
             check(1, false, false, 5, 9, 0, 1f, beta, DType.FLOAT32, DType.FLOAT32, false, false);
