@@ -153,30 +153,7 @@ public final class ExportCheck {
         ObjectNode e = JSON.createObjectNode();
         e.put("architecture", arch);
         e.put("seed", seed);
-        ArrayNode texts = e.putArray("texts");
-        for (TextPair p : TEXTS) {
-            ArrayNode t = texts.addArray();
-            t.add(p.first());
-            if (p.second() == null) {
-                t.addNull();
-            } else {
-                t.add(p.second());
-            }
-        }
-        for (String field : List.of("input_ids", "token_type_ids", "attention_mask")) {
-            ArrayNode rows = e.putArray(field);
-            for (Encoding x : enc) {
-                ArrayNode r = rows.addArray();
-                int[] a = switch (field) {
-                    case "input_ids" -> x.inputIds();
-                    case "token_type_ids" -> x.tokenTypeIds();
-                    default -> x.attentionMask();
-                };
-                for (int v : a) {
-                    r.add(v);
-                }
-            }
-        }
+        putInputs(e, TEXTS, enc);
         return e;
     }
 
@@ -231,5 +208,37 @@ public final class ExportCheck {
 
     private static void write(Path dir, ObjectNode e) throws IOException {
         Files.writeString(dir.resolve("expected.json"), JSON.writeValueAsString(e) + "\n", StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Writes {@code texts} (pairs as {@code [a, b]}, singles as {@code [a, null]}) and the
+     * encodings' {@code input_ids}, {@code token_type_ids}, {@code attention_mask} rows into
+     * {@code node}: the inputs a Python check feeds to {@code transformers}.
+     */
+    static void putInputs(ObjectNode node, List<TextPair> pairs, List<Encoding> enc) {
+        ArrayNode texts = node.putArray("texts");
+        for (TextPair p : pairs) {
+            ArrayNode t = texts.addArray();
+            t.add(p.first());
+            if (p.second() == null) {
+                t.addNull();
+            } else {
+                t.add(p.second());
+            }
+        }
+        for (String field : List.of("input_ids", "token_type_ids", "attention_mask")) {
+            ArrayNode rows = node.putArray(field);
+            for (Encoding x : enc) {
+                ArrayNode r = rows.addArray();
+                int[] a = switch (field) {
+                    case "input_ids" -> x.inputIds();
+                    case "token_type_ids" -> x.tokenTypeIds();
+                    default -> x.attentionMask();
+                };
+                for (int v : a) {
+                    r.add(v);
+                }
+            }
+        }
     }
 }

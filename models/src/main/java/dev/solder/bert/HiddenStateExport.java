@@ -112,30 +112,7 @@ public final class HiddenStateExport {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         root.put("model", model);
-        ArrayNode texts = root.putArray("texts");
-        for (TextPair p : TEXTS) {
-            ArrayNode t = texts.addArray();
-            t.add(p.first());
-            if (p.second() == null) {
-                t.addNull();
-            } else {
-                t.add(p.second());
-            }
-        }
-        for (String field : List.of("input_ids", "token_type_ids", "attention_mask")) {
-            ArrayNode rows = root.putArray(field);
-            for (Encoding e : enc) {
-                ArrayNode r = rows.addArray();
-                int[] v = switch (field) {
-                    case "input_ids" -> e.inputIds();
-                    case "token_type_ids" -> e.tokenTypeIds();
-                    default -> e.attentionMask();
-                };
-                for (int x : v) {
-                    r.add(x);
-                }
-            }
-        }
+        ExportCheck.putInputs(root, TEXTS, enc);
         ArrayNode tokens = root.putArray("tokens");
         for (Encoding e : enc) {
             ArrayNode r = tokens.addArray();
