@@ -49,9 +49,9 @@ public final class Backends {
             if (loaded) {
                 return;
             }
-            BY_KIND.put(Device.Kind.CPU, CpuBackend.INSTANCE);
+            BY_KIND.put(Device.Kind.CPU, OpProfiler.wrap(CpuBackend.INSTANCE));
             for (Backend b : ServiceLoader.load(Backend.class)) {
-                BY_KIND.putIfAbsent(b.kind(), b);
+                BY_KIND.putIfAbsent(b.kind(), OpProfiler.wrap(b));
             }
             loaded = true;
         }

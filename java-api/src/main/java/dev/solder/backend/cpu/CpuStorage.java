@@ -14,14 +14,19 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Opening and closing a shared arena costs tens of microseconds (a handshake with every
  * thread), which dominated small training steps, so freed blocks are kept per size class
- * and handed out again — the same idea as PyTorch's CUDA caching allocator. The cache is
- * capped ({@code -Dsolder.cpu.cacheBytes}, default 1 GiB); beyond it blocks are really
+ * and handed out again — the same idea as PyTorch's CUDA caching allocator. The cache holds
+ * at most as many bytes as were ever live at once (at least 1 GiB), so a training loop that
+ * has run one step allocates nothing new afterwards; fresh blocks would also cost page
+ * faults, as the operating system zero-fills them on first touch.
+ * {@code -Dsolder.cpu.cacheBytes} sets a fixed cap instead; beyond the cap blocks are really
  * freed. {@link #LIVE} counts bytes held by live storages only, so it returns to its
  * baseline when tensors are closed whether or not their blocks are cached.
  */
 public final class CpuStorage extends Storage {
     static final AtomicLong LIVE = new AtomicLong();
-    private static final long CACHE_CAP = Long.getLong("solder.cpu.cacheBytes", 1L << 30);
+    private static final Long FIXED_CAP = Long.getLong("solder.cpu.cacheBytes");
+    private static final long MIN_CAP = 1L << 30;
+    private static final AtomicLong PEAK = new AtomicLong();
     private static final Map<Long, ArrayDeque<Block>> CACHE = new HashMap<>();
     private static long cached;
 
@@ -36,7 +41,8 @@ public final class CpuStorage extends Storage {
         super(Device.cpu(), bytes);
         this.block = take(sizeClass(bytes));
         this.segment = block.segment.asSlice(0, bytes);
-        LIVE.addAndGet(bytes);
+        long live = LIVE.addAndGet(bytes);
+        PEAK.accumulateAndGet(live, Math::max);
     }
 
     /** The storage as a native segment of exactly {@link #bytes()} bytes. */
@@ -104,7 +110,8 @@ public final class CpuStorage extends Storage {
     private static void give(Block b) {
         long size = b.segment.byteSize();
         synchronized (CpuStorage.class) {
-            if (cached + size <= CACHE_CAP) {
+            long cap = FIXED_CAP != null ? FIXED_CAP : Math.max(MIN_CAP, PEAK.get());
+            if (cached + size <= cap) {
                 CACHE.computeIfAbsent(size, k -> new ArrayDeque<>()).push(b);
                 cached += size;
                 return;

@@ -1,0 +1,115 @@
+package dev.solder.bench;
+
+import dev.solder.Device;
+import dev.solder.Generator;
+import dev.solder.OpProfiler;
+import dev.solder.Scope;
+import dev.solder.Tensor;
+import dev.solder.bert.BertConfig;
+import dev.solder.bert.BertForSequenceClassification;
+import dev.solder.optim.AdamW;
+import dev.solder.optim.GradClip;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * One BERT fine-tuning step as the Trainer runs it — forward, cross-entropy, backward,
+ * gradient clipping to norm 1, AdamW — timed end to end on random tokens, so that a change to
+ * a kernel can be judged by what it does to the step rather than to itself.
+ *
+ * <pre>
+ * java -cp bench/target/benchmarks.jar dev.solder.bench.BertTrainStep [--device cpu|cuda]
+ *      [--batch 8] [--seq 64] [--steps 5] [--warmup 2] [--layers 12] [--labels 3]
+ * # add -Dsolder.profile=shapes (before -cp) for the time of every op and GEMM shape
+ * </pre>
+ *
+ * The model is BERT-Base's shape with random weights (the weights do not change the time);
+ * every sequence is {@code --seq} tokens long with the last quarter of the batch padded to
+ * half length, as a dynamically padded batch is. The peer for this number is
+ * {@code bench/python/bert_step.py} (PyTorch + transformers), run on the same machine.
+ */
+public final class BertTrainStep {
+    private BertTrainStep() {
+    }
+
+    public static void main(String[] argv) {
+        Device device = Device.cpu();
+        int batch = 8;
+        int seq = 64;
+        int steps = 5;
+        int warmup = 2;
+        int layers = 12;
+        int labels = 3;
+        for (int i = 0; i < argv.length; i += 2) {
+            String v = i + 1 < argv.length ? argv[i + 1] : null;
+            if (v == null) {
+                throw new IllegalArgumentException("option " + argv[i] + " needs a value");
+            }
+            switch (argv[i]) {
+                case "--device" -> device = Device.parse(v);
+                case "--batch" -> batch = Integer.parseInt(v);
+                case "--seq" -> seq = Integer.parseInt(v);
+                case "--steps" -> steps = Integer.parseInt(v);
+                case "--warmup" -> warmup = Integer.parseInt(v);
+                case "--layers" -> layers = Integer.parseInt(v);
+                case "--labels" -> labels = Integer.parseInt(v);
+                default -> throw new IllegalArgumentException("unknown option " + argv[i]
+                        + " (expected --device, --batch, --seq, --steps, --warmup, --layers, --labels)");
+            }
+        }
+        BertConfig config = BertConfig.builder().numHiddenLayers(layers).numLabels(labels).build();
+        SplittableRandom rnd = new SplittableRandom(42);
+        long[] ids = new long[batch * seq];
+        long[] mask = new long[batch * seq];
+        long[] gold = new long[batch];
+        for (int b = 0; b < batch; b++) {
+            int len = b >= batch - batch / 4 ? seq / 2 : seq;
+            for (int t = 0; t < seq; t++) {
+                ids[b * seq + t] = t < len ? 1000 + rnd.nextInt(29000) : 0;
+                mask[b * seq + t] = t < len ? 1 : 0;
+            }
+            gold[b] = rnd.nextInt(labels);
+        }
+        try (var model = new BertForSequenceClassification(config, new Generator(42));
+             Tensor tIds = Tensor.ofLongs(ids, batch, seq).to(device);
+             Tensor tTypes = Tensor.ofLongs(new long[batch * seq], batch, seq).to(device);
+             Tensor tMask = Tensor.ofLongs(mask, batch, seq).to(device);
+             Tensor tGold = Tensor.ofLongs(gold, batch).to(device)) {
+            model.to(device);
+            model.train();
+            var opt = AdamW.builder(model.namedParameters()).lr(5e-5).weightDecay(0.0)
+                    .noDecayOn(AdamW.HF_NO_DECAY).build();
+            System.out.printf(Locale.ROOT, "BERT step: %d layers, batch %d x %d tokens, %s, %s%n",
+                    layers, batch, seq, device, device.isCpu() ? Runtime.getRuntime().availableProcessors() + " cores" : "");
+            double total = 0;
+            for (int s = 0; s < warmup + steps; s++) {
+                if (s == warmup) {
+                    OpProfiler.reset();
+                }
+                long t0 = System.nanoTime();
+                float loss;
+                try (Scope scope = Scope.open()) {
+                    Tensor logits = model.forward(tIds, tTypes, tMask);
+                    Tensor l = model.loss(logits, tGold);
+                    l.backward();
+                    loss = l.item();
+                }
+                GradClip.clipGradNorm(model.parameters(), 1.0);
+                opt.step();
+                opt.zeroGrad();
+                tGold.backend().synchronize(device);
+                double ms = (System.nanoTime() - t0) / 1e6;
+                System.out.printf(Locale.ROOT, "%s step %d: %.1f ms (loss %.4f)%n", s < warmup ? "warm-up" : "timed", s, ms, loss);
+                if (s >= warmup) {
+                    total += ms;
+                }
+            }
+            double mean = total / steps;
+            long nonEmbedding = model.namedParameters().entrySet().stream()
+                    .filter(e -> !e.getKey().contains("embeddings")).mapToLong(e -> e.getValue().numel()).sum();
+            System.out.printf(Locale.ROOT, "mean %.1f ms/step, %.0f tokens/s, %.1f GFLOP/s (6 x tokens x non-embedding parameters)%n",
+                    mean, batch * seq / (mean / 1e3), 6.0 * batch * seq * nonEmbedding / (mean / 1e3) / 1e9);
+            opt.close();
+        }
+    }
+}
