@@ -146,6 +146,15 @@ public final class Ops {
      * shared across the other's batch. Transposed views are used without copying.
      */
     public static Tensor matmul(Tensor a, Tensor b) {
+        DType low = Autocast.current();
+        if (low != null) {
+            check("matmul", a, b);
+            return matmul(Autocast.lower(a, low), Autocast.lower(b, low), true);
+        }
+        return matmul(a, b, false);
+    }
+
+    private static Tensor matmul(Tensor a, Tensor b, boolean roundGrad) {
         check("matmul", a, b);
         floating("matmul", a, b);
         if (a.rank() < 2 || b.rank() < 2) {
@@ -184,7 +193,8 @@ public final class Ops {
         out3.close();
         oa.release(a);
         ob.release(b);
-        return Autograd.record("matmul", out, g -> {
+        return Autograd.record("matmul", out, gIn -> {
+            Tensor g = roundGrad ? cast(gIn, a.dtype()) : gIn;
             Tensor da = null;
             Tensor db = null;
             if (a.requiresGrad()) {
@@ -244,6 +254,16 @@ public final class Ops {
      * {@code bias [out]} may be null.
      */
     public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        DType low = Autocast.current();
+        if (low != null) {
+            check("linear", x, w, bias);
+            return linear(Autocast.lower(x, low), Autocast.lower(w, low), Autocast.lower(bias, low), true);
+        }
+        return linear(x, w, bias, false);
+    }
+
+    /** {@code roundGrad}: lowered by autocast, so the incoming gradient is rounded to x's type. */
+    private static Tensor linear(Tensor x, Tensor w, Tensor bias, boolean roundGrad) {
         check("linear", x, w, bias);
         floating("linear", x, w, bias);
         if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
@@ -269,7 +289,7 @@ public final class Ops {
             Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
             Tensor dw = w.requiresGrad() ? Tensor.empty(w.shape(), DType.FLOAT32, w.device()) : null;
             Tensor db = bias != null && bias.requiresGrad() ? Tensor.empty(bias.shape(), DType.FLOAT32, bias.device()) : null;
-            Tensor g2 = flat2(g, rows, outF);
+            Tensor g2 = flat2(roundGrad ? cast(g, x.dtype()) : g, rows, outF);
             Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, 0);
             x.backend().linearBackward(g2, x2, wc, dx2, dw, db);
             if (dx2 != null) {
@@ -285,6 +305,15 @@ public final class Ops {
      * bias-GELU pass; the pre-activation is kept for the backward.
      */
     public static Tensor linearGelu(Tensor x, Tensor w, Tensor bias) {
+        DType low = Autocast.current();
+        if (low != null) {
+            check("linearGelu", x, w, bias);
+            return linearGelu(Autocast.lower(x, low), Autocast.lower(w, low), Autocast.lower(bias, low), true);
+        }
+        return linearGelu(x, w, bias, false);
+    }
+
+    private static Tensor linearGelu(Tensor x, Tensor w, Tensor bias, boolean roundGrad) {
         check("linearGelu", x, w, bias);
         floating("linearGelu", x, w, bias);
         if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
@@ -314,7 +343,7 @@ public final class Ops {
             Tensor dw = w.requiresGrad() ? Tensor.empty(w.shape(), DType.FLOAT32, w.device()) : null;
             Tensor db = bias != null && bias.requiresGrad()
                     ? Tensor.empty(bias.shape(), DType.FLOAT32, bias.device()) : null;
-            Tensor g2 = flat2(g, rows, outF);
+            Tensor g2 = flat2(roundGrad ? cast(g, x.dtype()) : g, rows, outF);
             Tensor dpre = Tensor.empty(new int[] {rows, outF}, DType.FLOAT32, x.device());
             Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, 0);
             x.backend().linearGeluBackward(g2, x2, wc, pre, dpre, dx2, dw, db);
@@ -343,7 +372,17 @@ public final class Ops {
         return addScaled("sub", a, b, -1f);
     }
 
+    /** Floating operands of two types, one of them low precision, inside an autocast region. */
+    private static boolean mixedUnderAutocast(Tensor a, Tensor b) {
+        return Autocast.current() != null && a.dtype() != b.dtype() && a.dtype().isFloating() && b.dtype().isFloating()
+                && (Autocast.isLow(a.dtype()) || Autocast.isLow(b.dtype()));
+    }
+
     private static Tensor addScaled(String op, Tensor a, Tensor b, float beta) {
+        if (mixedUnderAutocast(a, b)) {
+            check(op, a, b);
+            return addScaled(op, Autocast.widen(a), Autocast.widen(b), beta);
+        }
         check(op, a, b);
         floating(op, a, b);
         if (!isSuffix(b, a)) {
@@ -364,6 +403,10 @@ public final class Ops {
 
     /** Elementwise {@code a · b} with the broadcasting of {@link #add}. */
     public static Tensor mul(Tensor a, Tensor b) {
+        if (mixedUnderAutocast(a, b)) {
+            check("mul", a, b);
+            return mul(Autocast.widen(a), Autocast.widen(b));
+        }
         check("mul", a, b);
         floating("mul", a, b);
         if (!isSuffix(b, a)) {
@@ -481,6 +524,14 @@ public final class Ops {
      * {@code r / (rows / g)}.
      */
     public static Tensor softmax(Tensor x, Tensor mask) {
+        if (Autocast.current() != null) {
+            check("softmax", x, mask);
+            return softmaxOp(Autocast.widen(x), mask);
+        }
+        return softmaxOp(x, mask);
+    }
+
+    private static Tensor softmaxOp(Tensor x, Tensor mask) {
         check("softmax", x, mask);
         floating("softmax", x);
         if (x.rank() < 1 || x.numel() == 0) {
@@ -510,6 +561,14 @@ public final class Ops {
      * {@code (h − mean)/sqrt(var + eps)·gamma + beta}, biased variance as PyTorch.
      */
     public static Tensor layerNorm(Tensor x, Tensor residual, Tensor gamma, Tensor beta, float eps) {
+        if (Autocast.current() != null) {
+            check("layerNorm", x, residual, gamma, beta);
+            return layerNormOp(Autocast.widen(x), Autocast.widen(residual), Autocast.widen(gamma), Autocast.widen(beta), eps);
+        }
+        return layerNormOp(x, residual, gamma, beta, eps);
+    }
+
+    private static Tensor layerNormOp(Tensor x, Tensor residual, Tensor gamma, Tensor beta, float eps) {
         check("layerNorm", x, residual, gamma, beta);
         floating("layerNorm", x, residual, gamma, beta);
         int w = x.dim(-1);
@@ -603,6 +662,16 @@ public final class Ops {
      * {@code seed}.
      */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, Tensor keyMask, int heads, float dropoutP, long seed) {
+        DType low = Autocast.current();
+        if (low != null) {
+            check("attention", q, k, v, keyMask);
+            return attentionOp(Autocast.lower(q, low), Autocast.lower(k, low), Autocast.lower(v, low), keyMask, heads,
+                    dropoutP, seed);
+        }
+        return attentionOp(q, k, v, keyMask, heads, dropoutP, seed);
+    }
+
+    private static Tensor attentionOp(Tensor q, Tensor k, Tensor v, Tensor keyMask, int heads, float dropoutP, long seed) {
         check("attention", q, k, v, keyMask);
         floating("attention", q, k, v);
         if (q.rank() != 3 || !Arrays.equals(q.shape(), k.shape()) || !Arrays.equals(q.shape(), v.shape())) {
@@ -656,6 +725,14 @@ public final class Ops {
 
     /** Mean cross-entropy skipping rows labelled {@code ignoreIndex}. */
     public static Tensor crossEntropy(Tensor logits, Tensor labels, int ignoreIndex) {
+        if (Autocast.current() != null) {
+            check("crossEntropy", logits, labels);
+            return crossEntropyOp(Autocast.widen(logits), labels, ignoreIndex);
+        }
+        return crossEntropyOp(logits, labels, ignoreIndex);
+    }
+
+    private static Tensor crossEntropyOp(Tensor logits, Tensor labels, int ignoreIndex) {
         check("crossEntropy", logits, labels);
         floating("crossEntropy", logits);
         if (labels.dtype().isFloating()) {
@@ -678,6 +755,14 @@ public final class Ops {
 
     /** Mean squared error (HF's regression loss when {@code num_labels == 1}). */
     public static Tensor mse(Tensor pred, Tensor target) {
+        if (Autocast.current() != null) {
+            check("mse", pred, target);
+            return mseOp(Autocast.widen(pred), Autocast.widen(target));
+        }
+        return mseOp(pred, target);
+    }
+
+    private static Tensor mseOp(Tensor pred, Tensor target) {
         check("mse", pred, target);
         floating("mse", pred, target);
         if (pred.numel() != target.numel()) {

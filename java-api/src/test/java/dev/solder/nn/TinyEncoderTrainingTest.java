@@ -2,13 +2,19 @@ package dev.solder.nn;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.solder.Autocast;
 import dev.solder.Autograd;
+import dev.solder.DType;
 import dev.solder.Generator;
 import dev.solder.Ops;
 import dev.solder.Scope;
+import dev.solder.Tensor;
 import dev.solder.optim.AdamW;
+import dev.solder.optim.GradScaler;
 import dev.solder.optim.LinearSchedule;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * A one-layer encoder from nn pieces learns {@link MajorityTask} — counting tokens over
@@ -29,12 +35,29 @@ class TinyEncoderTrainingTest {
         assertTrue(r[4] < r[3] - 0.02, info);
     }
 
+    /** The same task under autocast: bf16 as is, fp16 with dynamic loss scaling. */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
+    void mixedPrecisionTrainsToo(DType low) {
+        long seed = System.nanoTime();
+        double[] r = train(seed, low);
+        String info = low + ": initial loss " + r[0] + " acc " + r[1] + ", final loss " + r[2] + " acc " + r[3]
+                + ", seed=" + seed;
+        assertTrue(r[2] < 0.1 * r[0], info);
+        assertTrue(r[3] > 0.9, info);
+    }
+
+    static double[] train(long seed) {
+        return train(seed, null);
+    }
+
     /**
      * Trains from {@code seed}; returns, on held-out data, {initial loss, initial accuracy,
      * final loss, final accuracy, final accuracy when the padding is not masked}.
      */
-    static double[] train(long seed) {
+    static double[] train(long seed, DType autocast) {
         var g = new Generator(seed);
+        GradScaler scaler = autocast == DType.FLOAT16 ? new GradScaler() : null;
         int steps = 200;
         try (var model = new TinyEncoder(MajorityTask.VOCAB, 16, 32, 4, 2, 0.05f, g.fork());
              var opt = AdamW.builder(model.namedParameters()).lr(3e-3).weightDecay(0.01)
@@ -46,11 +69,21 @@ class TinyEncoderTrainingTest {
             for (int i = 0; i < steps; i++) {
                 try (var step = Scope.open()) {
                     var b = MajorityTask.batch(g, 32, 16);
-                    Ops.crossEntropy(model.forward(b.ids(), b.mask()), b.labels()).backward();
-                    opt.clipGradNorm(1.0);
-                    opt.step();
+                    Tensor loss;
+                    try (var ac = autocast == null ? Autocast.disable() : Autocast.enable(autocast)) {
+                        loss = Ops.crossEntropy(model.forward(b.ids(), b.mask()), b.labels());
+                    }
+                    (scaler == null ? loss : scaler.scale(loss)).backward();
+                    boolean finite = scaler == null || scaler.unscale(opt.parameters());
+                    if (finite) {
+                        opt.clipGradNorm(1.0);
+                        opt.step();
+                        schedule.step();
+                    }
+                    if (scaler != null) {
+                        scaler.update(finite);
+                    }
                     opt.zeroGrad();
-                    schedule.step();
                 }
             }
             double[] fin = evaluate(model, eval);

@@ -1,7 +1,9 @@
 package dev.solder.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.solder.Autocast;
 import dev.solder.Autograd;
+import dev.solder.DType;
 import dev.solder.Backends;
 import dev.solder.Device;
 import dev.solder.Generator;
@@ -17,6 +19,7 @@ import dev.solder.data.RandomSampler;
 import dev.solder.data.Sampler;
 import dev.solder.optim.AdamW;
 import dev.solder.optim.GradClip;
+import dev.solder.optim.GradScaler;
 import dev.solder.optim.LinearSchedule;
 import dev.solder.tokenizer.BertTokenizer;
 import java.io.IOException;
@@ -98,6 +101,8 @@ public final class Trainer implements AutoCloseable {
     private TrainerState state = new TrainerState();
     private AdamW optimizer;
     private LinearSchedule schedule;
+    /** Dynamic loss scaling, for {@code --precision fp16} only. */
+    private GradScaler scaler;
     private Map<String, Generator> generators;
     private ProgressReporter progress;
     private long lastSavedStep = -1;
@@ -148,17 +153,20 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * Fails early, before a model is loaded, when {@code args} asks for what this build cannot do:
-     * bf16/fp16 autocast (not there yet) or a device without a backend. Returns the device to use.
+     * Fails early, before a model is loaded, when {@code args} asks for what this build cannot do
+     * (a device without a backend). Returns the device to use.
      */
     public static Device checkSupported(TrainingArguments args) {
-        if (args.precision() != TrainingArguments.Precision.FP32) {
-            String p = args.precision().name().toLowerCase(Locale.ROOT);
-            throw new UnsupportedOperationException("--precision " + p + " (" + p + "=True): this build of Solder has no "
-                    + "autocast yet (the backends compute bf16/fp16 GEMMs, but no op lowers float32 weights on the fly); "
-                    + "train in fp32 (--precision fp32)");
-        }
         return resolveDevice(args.device());
+    }
+
+    /** The autocast region for forward passes: bf16/fp16 as {@code --precision} says, else none. */
+    private Autocast autocast() {
+        return switch (args.precision()) {
+            case FP32 -> Autocast.disable();
+            case BF16 -> Autocast.enable(DType.BFLOAT16);
+            case FP16 -> Autocast.enable(DType.FLOAT16);
+        };
     }
 
     private static boolean isDefaultLabels(List<String> id2label) {
@@ -302,6 +310,7 @@ public final class Trainer implements AutoCloseable {
             optimizer.close();
         }
         generators = ModelGenerators.find(model);
+        scaler = args.precision() == TrainingArguments.Precision.FP16 ? new GradScaler() : null;
         optimizer = AdamW.builder(model.namedParameters()).lr(args.learningRate()).weightDecay(args.weightDecay())
                 .betas(args.adamBeta1(), args.adamBeta2()).eps(args.adamEpsilon()).noDecayOn(AdamW.HF_NO_DECAY).build();
         schedule = args.lrSchedulerType().equals("linear") ? new LinearSchedule(optimizer, warmup, maxSteps) : null;
@@ -319,6 +328,9 @@ public final class Trainer implements AutoCloseable {
                         + bs + "; the data position will not match the interrupted run");
             }
             lastSavedStep = state.globalStep;
+            if (scaler != null && state.gradScale != null) {
+                scaler.load(state.gradScale, state.gradScaleGrowthTracker);
+            }
             out.printf(Locale.ROOT, "resuming from %s: step %d of %d, epoch %d, batch %d of %d in that epoch%n", checkpoint,
                     state.globalStep, maxSteps, state.positionEpoch, state.positionBatch, batchesPerEpoch);
         } else {
@@ -375,11 +387,21 @@ public final class Trainer implements AutoCloseable {
                 if (!boundary) {
                     continue;
                 }
+                // fp16: gradients back to true size first; a step with an inf/NaN gradient is
+                // skipped (weights, optimizer and schedule untouched) and the loss scale halved.
+                boolean finite = scaler == null || scaler.unscale(optimizer.parameters());
                 double gradNorm = args.maxGradNorm() > 0 ? optimizer.clipGradNorm(args.maxGradNorm())
                         : GradClip.totalNorm(optimizer.parameters());
-                optimizer.step();
-                if (schedule != null) {
-                    schedule.step();
+                if (finite) {
+                    optimizer.step();
+                    if (schedule != null) {
+                        schedule.step();
+                    }
+                }
+                if (scaler != null) {
+                    scaler.update(finite);
+                    state.gradScale = scaler.getScale();
+                    state.gradScaleGrowthTracker = scaler.growthTracker();
                 }
                 optimizer.zeroGrad();
                 state.globalStep++;
@@ -454,8 +476,11 @@ public final class Trainer implements AutoCloseable {
                                 double epochHere) {
         try (Scope s = Scope.open()) {
             Batch b = collator.collate(rows, device);
-            Tensor logits = model.forward(b.inputIds(), b.tokenTypeIds(), b.attentionMask());
-            Tensor loss = model.loss(logits, b.labels());
+            Tensor loss;
+            try (Autocast ac = autocast()) {
+                Tensor logits = model.forward(b.inputIds(), b.tokenTypeIds(), b.attentionMask());
+                loss = model.loss(logits, b.labels());
+            }
             float lv = loss.item();
             if (!Float.isFinite(lv)) {
                 long step = state.globalStep + 1;
@@ -467,7 +492,7 @@ public final class Trainer implements AutoCloseable {
                 throw new TrainingDivergedException(msg, step, epochHere);
             }
             Tensor scaled = accum > 1 ? loss.mul(1f / accum) : loss;
-            scaled.backward();
+            (scaler == null ? scaled : scaler.scale(scaled)).backward();
             // HF's floating_point_ops: 6 × input tokens (padded) × non-embedding parameters.
             state.totalFlos += 6.0 * b.inputIds().numel() * nonEmbedding;
             return lv;
@@ -627,8 +652,13 @@ public final class Trainer implements AutoCloseable {
                 }
                 try (Scope s = Scope.open()) {
                     Batch b = collator.collate(rows, device);
-                    Tensor logits = model.forward(b.inputIds(), b.tokenTypeIds(), b.attentionMask());
-                    lossSum += (double) model.loss(logits, b.labels()).item() * rows.size();
+                    Tensor logits;
+                    double batchLoss;
+                    try (Autocast ac = autocast()) {
+                        logits = model.forward(b.inputIds(), b.tokenTypeIds(), b.attentionMask());
+                        batchLoss = model.loss(logits, b.labels()).item();
+                    }
+                    lossSum += batchLoss * rows.size();
                     float[] flat = logits.toFloatArray();
                     int k = flat.length / rows.size();
                     for (int r = 0; r < rows.size(); r++) {

@@ -95,6 +95,9 @@ public final class TrainerState {
     /** Sum of per-step losses since the last log line, and how many steps that covers. */
     public double lossSinceLog;
     public long stepsSinceLog;
+    /** fp16 only: the loss scale and its growth tracker ({@code GradScaler}), null otherwise. */
+    public Double gradScale;
+    public int gradScaleGrowthTracker;
 
     /** The state as HF writes {@code trainer_state.json} (keys sorted, indent 2). */
     public ObjectNode toJson() {
@@ -136,6 +139,10 @@ public final class TrainerState {
         s.put("total_loss", totalLoss);
         s.put("loss_since_log", lossSinceLog);
         s.put("steps_since_log", stepsSinceLog);
+        if (gradScale != null) {
+            s.put("grad_scale", gradScale);
+            s.put("grad_scale_growth_tracker", gradScaleGrowthTracker);
+        }
         o.putObject("stateful_callbacks");
         o.put("total_flos", totalFlos);
         o.put("train_batch_size", trainBatchSize);
@@ -173,6 +180,8 @@ public final class TrainerState {
         s.totalLoss = p.path("total_loss").asDouble();
         s.lossSinceLog = p.path("loss_since_log").asDouble();
         s.stepsSinceLog = p.path("steps_since_log").asLong();
+        s.gradScale = p.hasNonNull("grad_scale") ? p.get("grad_scale").asDouble() : null;
+        s.gradScaleGrowthTracker = p.path("grad_scale_growth_tracker").asInt();
         return s;
     }
 

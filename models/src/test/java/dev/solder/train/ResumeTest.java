@@ -37,10 +37,14 @@ class ResumeTest {
     }
 
     private TrainingArguments args(Path out, int accum, boolean resume) {
+        return args(out, accum, resume, TrainingArguments.Precision.FP32);
+    }
+
+    private TrainingArguments args(Path out, int accum, boolean resume, TrainingArguments.Precision precision) {
         return TrainingArguments.builder().outputDir(out).numTrainEpochs(2).perDeviceTrainBatchSize(8)
                 .gradientAccumulationSteps(accum).learningRate(2e-3).weightDecay(0.01).warmupSteps(2).loggingSteps(3)
                 .saveSteps(4).evalStrategy(IntervalStrategy.NO).disableTqdm(true).savePlot(false).resumeFromCheckpoint(resume)
-                .build();
+                .precision(precision).build();
     }
 
     private static PrintStream quiet() {
@@ -70,21 +74,30 @@ class ResumeTest {
         check(2, 8);   // 9 batches → 5 steps per epoch (last group of one batch); crash in epoch 2
     }
 
+    @Test
+    void resumeUnderFp16AutocastWithLossScaling() throws IOException {
+        check(1, 8, TrainingArguments.Precision.FP16);
+    }
+
     private void check(int accum, int crashAt) throws IOException {
+        check(accum, crashAt, TrainingArguments.Precision.FP32);
+    }
+
+    private void check(int accum, int crashAt, TrainingArguments.Precision precision) throws IOException {
         BertTokenizer tok = TinyBert.tokenizer(tmp.resolve("tok"));
         Dataset train = TinyBert.sentiment("tiny/train", 72, 3).tokenized(tok, 16);
 
         Map<String, int[]> expected;
         long steps;
         try (var model = TinyBert.model(tok.vocabSize(), 2, 11, 0.1f);
-             var t = new Trainer(model, args(tmp.resolve("a" + accum), accum, false), train, null, null)) {
+             var t = new Trainer(model, args(tmp.resolve("a" + accum), accum, false, precision), train, null, null)) {
             steps = t.setOut(quiet()).train().globalStep();
             expected = bits(model);
         }
 
         Path out = tmp.resolve("b" + accum);
         try (var model = TinyBert.model(tok.vocabSize(), 2, 11, 0.1f);
-             var t = new Trainer(model, args(out, accum, false), train, null, null)) {
+             var t = new Trainer(model, args(out, accum, false, precision), train, null, null)) {
             t.setOut(quiet()).addCallback(new TrainerCallback() {
                 @Override
                 public void onSave(Path checkpoint, TrainerState state) {
@@ -103,7 +116,7 @@ class ResumeTest {
 
         var log = new ByteArrayOutputStream();
         try (var model = TinyBert.model(tok.vocabSize(), 2, 999, 0.1f);   // other init: the checkpoint must win
-             var t = new Trainer(model, args(out, accum, true), train, null, null)) {
+             var t = new Trainer(model, args(out, accum, true, precision), train, null, null)) {
             t.setOut(new PrintStream(log, true, StandardCharsets.UTF_8));
             TrainOutput o = t.train();
             assertEquals(steps, o.globalStep());

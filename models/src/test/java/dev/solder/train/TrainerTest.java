@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.solder.DType;
+import dev.solder.Tensor;
 import dev.solder.bert.BertForSequenceClassification;
 import dev.solder.data.Dataset;
 import dev.solder.tokenizer.BertTokenizer;
@@ -20,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The Trainer on a tiny random BERT: it learns, writes HF's files, and stops on a diverging loss. */
@@ -145,14 +149,43 @@ class TrainerTest {
         }
     }
 
-    @Test
-    void precisionWithoutAutocastIsRefusedClearly() throws IOException {
+    /**
+     * bf16 and fp16 autocast: the same tiny task is learned; fp16 keeps its loss scale in the
+     * trainer state (so a resume continues with it) and bf16 has none.
+     */
+    @ParameterizedTest
+    @EnumSource(value = TrainingArguments.Precision.class, names = {"BF16", "FP16"})
+    void mixedPrecisionLearnsTheTinyTask(TrainingArguments.Precision precision) throws IOException {
         BertTokenizer tok = TinyBert.tokenizer(tmp.resolve("tok"));
-        Dataset train = TinyBert.sentiment("tiny/train", 8, 1).tokenized(tok, 16);
-        try (BertForSequenceClassification model = TinyBert.model(tok.vocabSize(), 2, 7, 0.0f)) {
-            var e = assertThrows(UnsupportedOperationException.class, () -> new Trainer(model,
-                    TrainingArguments.builder().outputDir(tmp).bf16(true).build(), train, null, null));
-            assertTrue(e.getMessage().contains("no autocast"), e.getMessage());
+        Dataset train = TinyBert.sentiment("tiny/train", 320, 1).tokenized(tok, 16);
+        Dataset eval = TinyBert.sentiment("tiny/eval", 96, 2).tokenized(tok, 16);
+        Path out = tmp.resolve("run-" + precision);
+        var args = TrainingArguments.builder().outputDir(out).numTrainEpochs(3).perDeviceTrainBatchSize(16)
+                .learningRate(5e-3).loggingSteps(10).saveStrategy(IntervalStrategy.NO).disableTqdm(true).seed(42)
+                .precision(precision).build();
+        var log = new ByteArrayOutputStream();
+        try (BertForSequenceClassification model = TinyBert.model(tok.vocabSize(), 2, 7, 0.1f);
+             Trainer trainer = new Trainer(model, args, train, eval, Metrics.accuracy())) {
+            trainer.setOut(new PrintStream(log, true, StandardCharsets.UTF_8));
+            trainer.train();
+            Map<String, Double> m = trainer.evaluate();
+            List<Double> losses = new ArrayList<>();
+            for (Map<String, Object> e : trainer.state().logHistory) {
+                if (e.containsKey("loss")) {
+                    losses.add(((Number) e.get("loss")).doubleValue());
+                }
+            }
+            assertTrue(losses.get(losses.size() - 1) < 0.6 * losses.get(0), precision + ": loss did not fall: " + losses + "\n" + log);
+            assertTrue(m.get("eval_accuracy") > 0.8, precision + ": eval accuracy " + m + "\n" + log);
+            if (precision == TrainingArguments.Precision.FP16) {
+                assertTrue(trainer.state().gradScale != null && trainer.state().gradScale > 0, "fp16 loss scale " + trainer.state().gradScale);
+                assertTrue(trainer.state().toJson().path("solder").has("grad_scale"));
+            } else {
+                assertEquals(null, trainer.state().gradScale, "bf16 needs no loss scaling");
+            }
+            for (Tensor p : model.parameters()) {
+                assertEquals(DType.FLOAT32, p.dtype(), "master weights stay float32");
+            }
         }
     }
 }

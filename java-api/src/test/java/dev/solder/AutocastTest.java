@@ -1,0 +1,120 @@
+package dev.solder;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+
+class AutocastTest {
+    private static final long SEED = System.nanoTime();
+
+    private static Tensor randn(long seed, int... shape) {
+        return Tensor.randn(new Generator(seed), shape);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
+    void productsRunOnLoweredCopiesAndNormsLossesInFloat32(DType low) {
+        try (Scope s = Scope.open()) {
+            Tensor x = randn(SEED, 4, 6, 8);
+            Tensor w = randn(SEED + 1, 5, 8);
+            Tensor b = randn(SEED + 2, 5);
+            Tensor gamma = randn(SEED + 3, 5);
+            Tensor beta = randn(SEED + 4, 5);
+            Tensor y;
+            Tensor yGelu;
+            Tensor norm;
+            Tensor sum;
+            try (Autocast ac = Autocast.enable(low)) {
+                assertEquals(low, Autocast.current());
+                y = Ops.linear(x, w, b);
+                yGelu = Ops.linearGelu(x, w, b);
+                norm = Ops.layerNorm(y, null, gamma, beta, 1e-12f);
+                sum = Ops.add(y, norm);
+            }
+            assertNull(Autocast.current(), "the region ends with close()");
+            assertEquals(low, y.dtype());
+            assertEquals(low, yGelu.dtype());
+            assertEquals(DType.FLOAT32, norm.dtype(), "layerNorm widens to float32");
+            assertEquals(DType.FLOAT32, sum.dtype(), "mixed add widens to float32");
+            // The very values of the op applied to explicitly lowered inputs.
+            Tensor manual = Ops.linear(x.to(low), w.to(low), b.to(low));
+            assertArrayEquals(manual.toFloatArray(), y.toFloatArray(), 0f, "seed " + SEED);
+            Tensor manualNorm = Ops.layerNorm(manual.to(DType.FLOAT32), null, gamma, beta, 1e-12f);
+            assertArrayEquals(manualNorm.toFloatArray(), norm.toFloatArray(), 0f, "seed " + SEED);
+        }
+    }
+
+    @Test
+    void lossesAreFloat32AndMasterGradientsFloat32CloseToFullPrecision() {
+        float[][] grads = new float[2][];
+        float[] losses = new float[2];
+        for (int run = 0; run < 2; run++) {
+            try (Scope s = Scope.open()) {
+                Tensor x = randn(SEED + 10, 16, 32);
+                Tensor w = randn(SEED + 11, 3, 32).mul(0.1f).requiresGrad(true);
+                Tensor labels = Tensor.ofLongs(new long[] {0, 1, 2, 1, 0, 2, 2, 1, 0, 0, 1, 2, 1, 1, 0, 2}, 16);
+                Tensor loss;
+                try (Autocast ac = run == 1 ? Autocast.enable(DType.BFLOAT16) : Autocast.disable()) {
+                    Tensor logits = Ops.linear(x, w, null);
+                    assertEquals(run == 1 ? DType.BFLOAT16 : DType.FLOAT32, logits.dtype());
+                    loss = Ops.crossEntropy(logits, labels);
+                }
+                assertEquals(DType.FLOAT32, loss.dtype());
+                loss.backward();
+                assertEquals(DType.FLOAT32, w.grad().dtype(), "the master weight's gradient stays float32");
+                grads[run] = w.grad().toFloatArray();
+                losses[run] = loss.item();
+                w.close();
+            }
+        }
+        // bfloat16 keeps 8 significant bits: inputs, weights and logits each carry ≤ 2⁻⁹ relative error.
+        assertEquals(losses[0], losses[1], 0.02 * Math.abs(losses[0]), "seed " + SEED);
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < grads[0].length; i++) {
+            num += (grads[0][i] - grads[1][i]) * (double) (grads[0][i] - grads[1][i]);
+            den += grads[0][i] * (double) grads[0][i];
+        }
+        assertTrue(Math.sqrt(num / den) < 0.03, "relative gradient error " + Math.sqrt(num / den) + ", seed " + SEED);
+        assertTrue(num > 0, "bf16 must actually have been used (gradients identical to fp32), seed " + SEED);
+    }
+
+    @Test
+    void regionsNestAndDisableAndStayOnTheirThread() throws Exception {
+        try (Autocast outer = Autocast.enable(DType.BFLOAT16)) {
+            try (Autocast inner = Autocast.enable(DType.FLOAT16)) {
+                assertEquals(DType.FLOAT16, Autocast.current());
+                try (Autocast off = Autocast.disable()) {
+                    assertNull(Autocast.current());
+                }
+                assertEquals(DType.FLOAT16, Autocast.current());
+            }
+            assertEquals(DType.BFLOAT16, Autocast.current());
+            AtomicReference<DType> seen = new AtomicReference<>(DType.INT32);
+            Thread t = new Thread(() -> seen.set(Autocast.current()));
+            t.start();
+            t.join();
+            assertNull(seen.get(), "another thread is not in this thread's region");
+            try (Scope s = Scope.open()) {
+                Tensor a = randn(SEED + 20, 3, 4);
+                assertSame(a, Ops.dropout(a, 0f, 1L), "ops outside the lists keep their input");
+                assertEquals(DType.FLOAT32, Ops.gelu(a).dtype());
+            }
+        }
+        assertNull(Autocast.current());
+    }
+
+    @Test
+    void onlyLowPrecisionTypesOpenARegion() {
+        var e = assertThrows(IllegalArgumentException.class, () -> Autocast.enable(DType.FLOAT32));
+        assertTrue(e.getMessage().contains("bfloat16, float16"), e.getMessage());
+    }
+}
