@@ -344,7 +344,9 @@ public final class Ops {
             Tensor db = bias != null && bias.requiresGrad()
                     ? Tensor.empty(bias.shape(), DType.FLOAT32, bias.device()) : null;
             Tensor g2 = flat2(roundGrad ? cast(g, x.dtype()) : g, rows, outF);
-            Tensor dpre = Tensor.empty(new int[] {rows, outF}, DType.FLOAT32, x.device());
+            // Under autocast dpre is in x's low-precision type too, so the two backward GEMMs
+            // run on bf16/fp16 operands as PyTorch's do.
+            Tensor dpre = Tensor.empty(new int[] {rows, outF}, roundGrad ? x.dtype() : DType.FLOAT32, x.device());
             Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, 0);
             x.backend().linearGeluBackward(g2, x2, wc, pre, dpre, dx2, dw, db);
             if (dx2 != null) {

@@ -55,15 +55,18 @@ class AutocastTest {
     @Test
     void lossesAreFloat32AndMasterGradientsFloat32CloseToFullPrecision() {
         float[][] grads = new float[2][];
+        float[][] upGrads = new float[2][];
         float[] losses = new float[2];
         for (int run = 0; run < 2; run++) {
             try (Scope s = Scope.open()) {
                 Tensor x = randn(SEED + 10, 16, 32);
-                Tensor w = randn(SEED + 11, 3, 32).mul(0.1f).requiresGrad(true);
+                Tensor w = randn(SEED + 11, 3, 24).mul(0.1f).requiresGrad(true);
+                Tensor up = randn(SEED + 12, 24, 32).mul(0.2f).requiresGrad(true);
+                Tensor upBias = randn(SEED + 13, 24).mul(0.1f).requiresGrad(true);
                 Tensor labels = Tensor.ofLongs(new long[] {0, 1, 2, 1, 0, 2, 2, 1, 0, 0, 1, 2, 1, 1, 0, 2}, 16);
                 Tensor loss;
                 try (Autocast ac = run == 1 ? Autocast.enable(DType.BFLOAT16) : Autocast.disable()) {
-                    Tensor logits = Ops.linear(x, w, null);
+                    Tensor logits = Ops.linear(Ops.linearGelu(x, up, upBias), w, null);
                     assertEquals(run == 1 ? DType.BFLOAT16 : DType.FLOAT32, logits.dtype());
                     loss = Ops.crossEntropy(logits, labels);
                 }
@@ -71,20 +74,26 @@ class AutocastTest {
                 loss.backward();
                 assertEquals(DType.FLOAT32, w.grad().dtype(), "the master weight's gradient stays float32");
                 grads[run] = w.grad().toFloatArray();
+                assertEquals(DType.FLOAT32, up.grad().dtype());
+                upGrads[run] = up.grad().toFloatArray();
+                up.close();
+                upBias.close();
                 losses[run] = loss.item();
                 w.close();
             }
         }
         // bfloat16 keeps 8 significant bits: inputs, weights and logits each carry ≤ 2⁻⁹ relative error.
         assertEquals(losses[0], losses[1], 0.02 * Math.abs(losses[0]), "seed " + SEED);
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < grads[0].length; i++) {
-            num += (grads[0][i] - grads[1][i]) * (double) (grads[0][i] - grads[1][i]);
-            den += grads[0][i] * (double) grads[0][i];
+        for (float[][] g : new float[][][] {grads, upGrads}) {
+            double num = 0;
+            double den = 0;
+            for (int i = 0; i < g[0].length; i++) {
+                num += (g[0][i] - g[1][i]) * (double) (g[0][i] - g[1][i]);
+                den += g[0][i] * (double) g[0][i];
+            }
+            assertTrue(Math.sqrt(num / den) < 0.03, "relative gradient error " + Math.sqrt(num / den) + ", seed " + SEED);
+            assertTrue(num > 0, "bf16 must actually have been used (gradients identical to fp32), seed " + SEED);
         }
-        assertTrue(Math.sqrt(num / den) < 0.03, "relative gradient error " + Math.sqrt(num / den) + ", seed " + SEED);
-        assertTrue(num > 0, "bf16 must actually have been used (gradients identical to fp32), seed " + SEED);
     }
 
     @Test

@@ -120,7 +120,8 @@ public interface Backend {
 
     /**
      * Gradients of {@link #linearGelu} from the saved pre-activation: {@code dpre = dy·gelu'(pre)}
-     * (written into {@code dpre}, a preallocated float32 {@code [rows, out]} scratch), then
+     * (written into {@code dpre}, a preallocated {@code [rows, out]} scratch: float32, or x's
+     * bfloat16/float16 type when {@link dev.solder.Autocast} lowered the op), then
      * {@code dx = dpre·w}, {@code dw = dpreᵀ·x}, {@code dbias = Σ_rows dpre}. {@code dx},
      * {@code dw}, {@code dbias} may be null (not needed).
      */
