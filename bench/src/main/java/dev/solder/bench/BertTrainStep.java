@@ -1,5 +1,7 @@
 package dev.solder.bench;
 
+import dev.solder.Autocast;
+import dev.solder.DType;
 import dev.solder.Device;
 import dev.solder.Generator;
 import dev.solder.OpProfiler;
@@ -9,6 +11,7 @@ import dev.solder.bert.BertConfig;
 import dev.solder.bert.BertForSequenceClassification;
 import dev.solder.optim.AdamW;
 import dev.solder.optim.GradClip;
+import dev.solder.optim.GradScaler;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -19,7 +22,7 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * java -cp bench/target/benchmarks.jar dev.solder.bench.BertTrainStep [--device cpu|cuda]
- *      [--batch 8] [--seq 64] [--steps 5] [--warmup 2] [--layers 12] [--labels 3]
+ *      [--batch 8] [--seq 64] [--steps 5] [--warmup 2] [--layers 12] [--labels 3] [--precision fp32|bf16|fp16]
  * # add -Dsolder.profile=shapes (before -cp) for the time of every op and GEMM shape
  * </pre>
  *
@@ -40,6 +43,7 @@ public final class BertTrainStep {
         int warmup = 2;
         int layers = 12;
         int labels = 3;
+        String precision = "fp32";
         for (int i = 0; i < argv.length; i += 2) {
             String v = i + 1 < argv.length ? argv[i + 1] : null;
             if (v == null) {
@@ -53,10 +57,18 @@ public final class BertTrainStep {
                 case "--warmup" -> warmup = Integer.parseInt(v);
                 case "--layers" -> layers = Integer.parseInt(v);
                 case "--labels" -> labels = Integer.parseInt(v);
+                case "--precision" -> precision = v;
                 default -> throw new IllegalArgumentException("unknown option " + argv[i]
-                        + " (expected --device, --batch, --seq, --steps, --warmup, --layers, --labels)");
+                        + " (expected --device, --batch, --seq, --steps, --warmup, --layers, --labels, --precision)");
             }
         }
+        DType low = switch (precision) {
+            case "fp32" -> null;
+            case "bf16" -> DType.BFLOAT16;
+            case "fp16" -> DType.FLOAT16;
+            default -> throw new IllegalArgumentException("--precision " + precision + " is not one of fp32, bf16, fp16");
+        };
+        GradScaler scaler = low == DType.FLOAT16 ? new GradScaler() : null;
         BertConfig config = BertConfig.builder().numHiddenLayers(layers).numLabels(labels).build();
         SplittableRandom rnd = new SplittableRandom(42);
         long[] ids = new long[batch * seq];
@@ -79,8 +91,8 @@ public final class BertTrainStep {
             model.train();
             var opt = AdamW.builder(model.namedParameters()).lr(5e-5).weightDecay(0.0)
                     .noDecayOn(AdamW.HF_NO_DECAY).build();
-            System.out.printf(Locale.ROOT, "BERT step: %d layers, batch %d x %d tokens, %s, %s%n",
-                    layers, batch, seq, device, device.isCpu() ? Runtime.getRuntime().availableProcessors() + " cores" : "");
+            System.out.printf(Locale.ROOT, "BERT step: %d layers, batch %d x %d tokens, %s, %s, %s%n",
+                    layers, batch, seq, precision, device, device.isCpu() ? Runtime.getRuntime().availableProcessors() + " cores" : "");
             double total = 0;
             for (int s = 0; s < warmup + steps; s++) {
                 if (s == warmup) {
@@ -88,14 +100,23 @@ public final class BertTrainStep {
                 }
                 long t0 = System.nanoTime();
                 float loss;
+                boolean finite = true;
                 try (Scope scope = Scope.open()) {
-                    Tensor logits = model.forward(tIds, tTypes, tMask);
-                    Tensor l = model.loss(logits, tGold);
-                    l.backward();
+                    Tensor l;
+                    try (Autocast ac = low == null ? Autocast.disable() : Autocast.enable(low)) {
+                        l = model.loss(model.forward(tIds, tTypes, tMask), tGold);
+                    }
+                    (scaler == null ? l : scaler.scale(l)).backward();
                     loss = l.item();
                 }
+                if (scaler != null) {
+                    finite = scaler.unscale(model.parameters());
+                    scaler.update(finite);
+                }
                 GradClip.clipGradNorm(model.parameters(), 1.0);
-                opt.step();
+                if (finite) {
+                    opt.step();
+                }
                 opt.zeroGrad();
                 tGold.backend().synchronize(device);
                 double ms = (System.nanoTime() - t0) / 1e6;
