@@ -254,25 +254,12 @@ public final class Ops {
      * {@code bias [out]} may be null.
      */
     public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
-        DType low = Autocast.current();
-        if (low != null) {
-            check("linear", x, w, bias);
-            return linear(Autocast.lower(x, low), Autocast.lower(w, low), Autocast.lower(bias, low), true);
-        }
-        return linear(x, w, bias, false);
+        return underAutocast("linear", x, w, bias, Ops::linear);
     }
 
     /** {@code roundGrad}: lowered by autocast, so the incoming gradient is rounded to x's type. */
     private static Tensor linear(Tensor x, Tensor w, Tensor bias, boolean roundGrad) {
-        check("linear", x, w, bias);
-        floating("linear", x, w, bias);
-        if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
-            throw new IllegalArgumentException("linear: input " + x.describe() + " does not fit weight " + w.describe()
-                    + " (expected input [..., " + (w.rank() == 2 ? w.dim(1) : "in") + "] and weight [out, in])");
-        }
-        if (bias != null && (bias.rank() != 1 || bias.dim(0) != w.dim(0))) {
-            throw new IllegalArgumentException("linear: bias " + bias.describe() + " does not match weight " + w.describe());
-        }
+        checkLinear("linear", x, w, bias);
         int in = w.dim(1);
         int outF = w.dim(0);
         int rows = (int) (x.numel() / Math.max(1, in));
@@ -305,26 +292,11 @@ public final class Ops {
      * bias-GELU pass; the pre-activation is kept for the backward.
      */
     public static Tensor linearGelu(Tensor x, Tensor w, Tensor bias) {
-        DType low = Autocast.current();
-        if (low != null) {
-            check("linearGelu", x, w, bias);
-            return linearGelu(Autocast.lower(x, low), Autocast.lower(w, low), Autocast.lower(bias, low), true);
-        }
-        return linearGelu(x, w, bias, false);
+        return underAutocast("linearGelu", x, w, bias, Ops::linearGelu);
     }
 
     private static Tensor linearGelu(Tensor x, Tensor w, Tensor bias, boolean roundGrad) {
-        check("linearGelu", x, w, bias);
-        floating("linearGelu", x, w, bias);
-        if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
-            throw new IllegalArgumentException("linearGelu: input " + x.describe() + " does not fit weight "
-                    + w.describe() + " (expected input [..., " + (w.rank() == 2 ? w.dim(1) : "in")
-                    + "] and weight [out, in])");
-        }
-        if (bias != null && (bias.rank() != 1 || bias.dim(0) != w.dim(0))) {
-            throw new IllegalArgumentException("linearGelu: bias " + bias.describe() + " does not match weight "
-                    + w.describe());
-        }
+        checkLinear("linearGelu", x, w, bias);
         int in = w.dim(1);
         int outF = w.dim(0);
         int rows = (int) (x.numel() / Math.max(1, in));
@@ -355,6 +327,34 @@ public final class Ops {
             dpre.close();
             return new Tensor[] {dx, dw, db};
         }, x, w, bias);
+    }
+
+    /** {@link #linear} or {@link #linearGelu}; {@code roundGrad} as {@link #linear(Tensor, Tensor, Tensor, boolean)}. */
+    private interface LinearOp {
+        Tensor apply(Tensor x, Tensor w, Tensor bias, boolean roundGrad);
+    }
+
+    /** Runs {@code op} on autocast's low-precision copies of x, w and bias inside a region, else as is. */
+    private static Tensor underAutocast(String name, Tensor x, Tensor w, Tensor bias, LinearOp op) {
+        DType low = Autocast.current();
+        if (low == null) {
+            return op.apply(x, w, bias, false);
+        }
+        check(name, x, w, bias);
+        return op.apply(Autocast.lower(x, low), Autocast.lower(w, low), Autocast.lower(bias, low), true);
+    }
+
+    /** The argument checks {@link #linear} and {@link #linearGelu} share. */
+    private static void checkLinear(String op, Tensor x, Tensor w, Tensor bias) {
+        check(op, x, w, bias);
+        floating(op, x, w, bias);
+        if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(1)) {
+            throw new IllegalArgumentException(op + ": input " + x.describe() + " does not fit weight " + w.describe()
+                    + " (expected input [..., " + (w.rank() == 2 ? w.dim(1) : "in") + "] and weight [out, in])");
+        }
+        if (bias != null && (bias.rank() != 1 || bias.dim(0) != w.dim(0))) {
+            throw new IllegalArgumentException(op + ": bias " + bias.describe() + " does not match weight " + w.describe());
+        }
     }
 
     private static Tensor flat2(Tensor t, int rows, int cols) {
