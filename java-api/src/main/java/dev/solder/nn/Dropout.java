@@ -29,7 +29,7 @@ public final class Dropout extends Module {
             throw new IllegalArgumentException("Dropout: a generator is needed for p > 0");
         }
         this.p = p;
-        this.rng = rng;
+        this.rng = rng == null ? null : registerGenerator("rng", rng);
     }
 
     public Tensor forward(Tensor x) {

@@ -2,6 +2,7 @@ package dev.solder.nn;
 
 import dev.solder.DType;
 import dev.solder.Device;
+import dev.solder.Generator;
 import dev.solder.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -64,6 +65,7 @@ public abstract class Module implements AutoCloseable {
     private final Map<String, Tensor> buffers = new LinkedHashMap<>();
     private final Set<String> nonPersistent = new HashSet<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
+    private final Map<String, Generator> generators = new LinkedHashMap<>();
     private boolean training = true;
     private boolean closed;
 
@@ -139,6 +141,20 @@ public abstract class Module implements AutoCloseable {
         return m;
     }
 
+    /**
+     * Registers {@code g} as a generator this module draws from while it runs (dropout seeds),
+     * so that a trainer can seed it and save and restore its state in checkpoints
+     * ({@link #namedGenerators()}). Returns {@code g}.
+     */
+    public final Generator registerGenerator(String name, Generator g) {
+        checkName(name);
+        if (g == null) {
+            throw new IllegalArgumentException("registerGenerator '" + name + "': generator is null");
+        }
+        generators.put(name, g);
+        return g;
+    }
+
     private void checkName(String name) {
         if (closed) {
             throw new IllegalStateException(getClass().getSimpleName() + " is closed");
@@ -146,7 +162,8 @@ public abstract class Module implements AutoCloseable {
         if (name == null || name.isEmpty() || name.indexOf('.') >= 0) {
             throw new IllegalArgumentException("bad name '" + name + "': names are one non-empty path segment without dots");
         }
-        if (parameters.containsKey(name) || buffers.containsKey(name) || children.containsKey(name)) {
+        if (parameters.containsKey(name) || buffers.containsKey(name) || children.containsKey(name)
+                || generators.containsKey(name)) {
             throw new IllegalArgumentException("'" + name + "' is already registered in " + getClass().getSimpleName());
         }
     }
@@ -230,6 +247,24 @@ public abstract class Module implements AutoCloseable {
         for (Map.Entry<String, Module> c : m.children.entrySet()) {
             walkModules(c.getValue(), prefix.isEmpty() ? c.getKey() : prefix + "." + c.getKey(), out, seen);
         }
+    }
+
+    /**
+     * Every registered generator, each once (a generator shared by several modules is named
+     * where it is met first, depth first as {@link #namedModules()}), under its module's path,
+     * {@code #} and its own name — e.g. {@code bert.embeddings.dropout#rng}.
+     */
+    public final LinkedHashMap<String, Generator> namedGenerators() {
+        LinkedHashMap<String, Generator> out = new LinkedHashMap<>();
+        Set<Generator> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Map.Entry<String, Module> e : namedModules().entrySet()) {
+            for (Map.Entry<String, Generator> g : e.getValue().generators.entrySet()) {
+                if (seen.add(g.getValue())) {
+                    out.put((e.getKey().isEmpty() ? "<model>" : e.getKey()) + "#" + g.getKey(), g.getValue());
+                }
+            }
+        }
+        return out;
     }
 
     /** The direct children, by name. */

@@ -27,6 +27,33 @@ class ModuleTest {
     }
 
     @Test
+    void generatorsAreListedOnceUnderTheirFirstPath() {
+        Generator shared = new Generator(7);
+        Generator own = new Generator(8);
+        class Block extends Module {
+            Block() {
+                registerModule("drop", new Dropout(0.1f, shared));
+                registerModule("drop2", new Dropout(0.2f, own));
+            }
+        }
+        class Net extends Module {
+            Net() {
+                registerModule("a", new Block());
+                registerModule("b", new Dropout(0.1f, shared));
+                registerModule("none", new Dropout(0f, null));
+            }
+        }
+        try (Net net = new Net()) {
+            Map<String, Generator> g = net.namedGenerators();
+            assertEquals(List.of("a.drop#rng", "a.drop2#rng"), List.copyOf(g.keySet()));
+            assertSame(shared, g.get("a.drop#rng"));
+            assertSame(own, g.get("a.drop2#rng"));
+            var e = assertThrows(IllegalArgumentException.class, () -> net.registerGenerator("a", new Generator(1)));
+            assertTrue(e.getMessage().contains("already registered"), e.getMessage());
+        }
+    }
+
+    @Test
     void namesFollowHuggingFaceAndAreSetOnTensors() {
         long seed = System.nanoTime();
         try (var m = model(seed, 8)) {

@@ -70,7 +70,7 @@ public final class BertLayer extends Module {
             dropout = out.registerModule("dropout", new Dropout(c.hiddenDropoutProb, rng));
             heads = c.numAttentionHeads;
             attentionDropout = c.attentionProbsDropoutProb;
-            this.rng = rng;
+            this.rng = rng == null ? null : registerGenerator("rng", rng);
         }
 
         Tensor forward(Tensor x, Tensor mask) {
