@@ -64,20 +64,17 @@ final class CpuAttention {
                                 float dropoutP, long seed, Tensor out, Tensor saved) {
         int s = g.seq();
         int heads = g.heads();
-        Tensor q32 = CpuGemm.gemmInput(q);
-        Tensor k32 = CpuGemm.gemmInput(k);
-        Tensor v32 = CpuGemm.gemmInput(v);
-        Tensor o32 = out.dtype() == DType.FLOAT32 ? out : Tensor.emptyUnscoped(out.shape(), DType.FLOAT32, out.device());
-        try {
-            MemorySegment sq = CpuBackend.seg(q32);
-            MemorySegment sk = CpuBackend.seg(k32);
-            MemorySegment sv = CpuBackend.seg(v32);
+        Tensor o32 = float32Out(out);
+        try (Qkv in = Qkv.of(q, k, v)) {
+            Tensor q32 = in.q();
+            Tensor k32 = in.k();
+            Tensor v32 = in.v();
             MemorySegment sp = CpuBackend.seg(saved);
             MemorySegment so = CpuBackend.seg(o32);
             int w = g.width();
             int d = g.headDim();
             boolean drop = dropoutP > 0f;
-            float keepScale = drop ? 1f / (1f - dropoutP) : 1f;
+            float keepScale = keepScale(dropoutP);
             int threshold = CpuPhilox.threshold(dropoutP);
             CpuParallel.forRange(g.batch() * heads, 1, (lo, hi) -> {
                 Tensor scratch = drop ? Tensor.emptyUnscoped(new int[] {s, s}, DType.FLOAT32, q.device()) : null;
@@ -87,8 +84,8 @@ final class CpuAttention {
                     for (int bh = lo; bh < hi; bh++) {
                         long hd = g.head(bh);
                         long pOff = saved.offset() + g.probs(bh);
-                        Sgemm.gemm(false, true, s, s, d, scale, sq, q32.offset() + hd, w, q32.dtype(),
-                                sk, k32.offset() + hd, w, k32.dtype(), 0f, sp, pOff, s);
+                        Sgemm.gemm(false, true, s, s, d, scale, in.sq(), q32.offset() + hd, w, q32.dtype(),
+                                in.sk(), k32.offset() + hd, w, k32.dtype(), 0f, sp, pOff, s);
                         int b = bh / heads;
                         for (int i = 0; i < s; i++) {
                             long r = pOff + (long) i * s;
@@ -108,7 +105,7 @@ final class CpuAttention {
                         MemorySegment pd = drop ? CpuBackend.seg(scratch) : sp;
                         long pdOff = drop ? scratch.offset() : pOff;
                         Sgemm.gemm(false, false, s, d, s, 1f, pd, pdOff, s, DType.FLOAT32,
-                                sv, v32.offset() + hd, w, v32.dtype(), 0f, so, o32.offset() + hd, w);
+                                in.sv(), v32.offset() + hd, w, v32.dtype(), 0f, so, o32.offset() + hd, w);
                     }
                 } finally {
                     if (scratch != null) {
@@ -116,13 +113,8 @@ final class CpuAttention {
                     }
                 }
             });
-            if (o32 != out) {
-                CpuCopy.copy(o32, out);
-            }
+            copyBack(o32, out);
         } finally {
-            closeTemp(q32, q);
-            closeTemp(k32, k);
-            closeTemp(v32, v);
             closeTemp(o32, out);
         }
     }
@@ -143,24 +135,21 @@ final class CpuAttention {
             CpuCopy.fill(dv, 0);
             return;
         }
-        Tensor q32 = CpuGemm.gemmInput(q);
-        Tensor k32 = CpuGemm.gemmInput(k);
-        Tensor v32 = CpuGemm.gemmInput(v);
         Tensor do32 = CpuGemm.gemmInput(dout);
         Tensor dq32 = float32Out(dq);
         Tensor dk32 = float32Out(dk);
         Tensor dv32 = float32Out(dv);
-        try {
-            MemorySegment sq = CpuBackend.seg(q32);
-            MemorySegment sk = CpuBackend.seg(k32);
-            MemorySegment sv = CpuBackend.seg(v32);
+        try (Qkv in = Qkv.of(q, k, v)) {
+            Tensor q32 = in.q();
+            Tensor k32 = in.k();
+            Tensor v32 = in.v();
             MemorySegment sdo = CpuBackend.seg(do32);
             MemorySegment sp = CpuBackend.seg(saved);
-            int w = g.width();
-            int d = g.headDim();
             boolean drop = dropoutP > 0f;
-            float keepScale = drop ? 1f / (1f - dropoutP) : 1f;
             int threshold = CpuPhilox.threshold(dropoutP);
+            float keepScale = keepScale(dropoutP);
+            int d = g.headDim();
+            int w = g.width();
             CpuParallel.forRange(g.batch() * heads, 1, (lo, hi) -> {
                 Tensor pdT = drop ? Tensor.emptyUnscoped(new int[] {s, s}, DType.FLOAT32, q.device()) : null;
                 Tensor dsT = Tensor.emptyUnscoped(new int[] {s, s}, DType.FLOAT32, q.device());
@@ -191,7 +180,7 @@ final class CpuAttention {
                                 sdo, do32.offset() + hd, w, do32.dtype(), 0f, CpuBackend.seg(dv32), dv32.offset() + hd, w);
                         // dP_d = dO·Vᵀ
                         Sgemm.gemm(false, true, s, s, d, 1f, sdo, do32.offset() + hd, w, do32.dtype(),
-                                sv, v32.offset() + hd, w, v32.dtype(), 0f, sds, dsOff, s);
+                                in.sv(), v32.offset() + hd, w, v32.dtype(), 0f, sds, dsOff, s);
                         for (int i = 0; i < s; i++) {
                             CpuFloats.load(sp, DType.FLOAT32, pOff + (long) i * s, p, 0, s);
                             CpuFloats.load(sds, DType.FLOAT32, dsOff + (long) i * s, dp, 0, s);
@@ -209,9 +198,9 @@ final class CpuAttention {
                         }
                         // dQ = dS·K·scale, dK = dSᵀ·Q·scale
                         Sgemm.gemm(false, false, s, d, s, scale, sds, dsOff, s, DType.FLOAT32,
-                                sk, k32.offset() + hd, w, k32.dtype(), 0f, CpuBackend.seg(dq32), dq32.offset() + hd, w);
+                                in.sk(), k32.offset() + hd, w, k32.dtype(), 0f, CpuBackend.seg(dq32), dq32.offset() + hd, w);
                         Sgemm.gemm(true, false, s, d, s, scale, sds, dsOff, s, DType.FLOAT32,
-                                sq, q32.offset() + hd, w, q32.dtype(), 0f, CpuBackend.seg(dk32), dk32.offset() + hd, w);
+                                in.sq(), q32.offset() + hd, w, q32.dtype(), 0f, CpuBackend.seg(dk32), dk32.offset() + hd, w);
                     }
                 } finally {
                     if (pdT != null) {
@@ -224,14 +213,42 @@ final class CpuAttention {
             copyBack(dk32, dk);
             copyBack(dv32, dv);
         } finally {
-            closeTemp(q32, q);
-            closeTemp(k32, k);
-            closeTemp(v32, v);
             closeTemp(do32, dout);
             closeTemp(dq32, dq);
             closeTemp(dk32, dk);
             closeTemp(dv32, dv);
         }
+    }
+
+    /** q, k and v as float32 GEMM inputs: the tensors themselves, or float32 copies that close() frees. */
+    private record Qkv(Tensor q, Tensor k, Tensor v, Tensor q0, Tensor k0, Tensor v0) implements AutoCloseable {
+        static Qkv of(Tensor q, Tensor k, Tensor v) {
+            return new Qkv(CpuGemm.gemmInput(q), CpuGemm.gemmInput(k), CpuGemm.gemmInput(v), q, k, v);
+        }
+
+        MemorySegment sq() {
+            return CpuBackend.seg(q);
+        }
+
+        MemorySegment sk() {
+            return CpuBackend.seg(k);
+        }
+
+        MemorySegment sv() {
+            return CpuBackend.seg(v);
+        }
+
+        @Override
+        public void close() {
+            closeTemp(q, q0);
+            closeTemp(k, k0);
+            closeTemp(v, v0);
+        }
+    }
+
+    /** Inverted dropout's scale for the kept probabilities, {@code 1/(1 − p)} (1 without dropout). */
+    private static float keepScale(float p) {
+        return p > 0f ? 1f / (1f - p) : 1f;
     }
 
     /**
