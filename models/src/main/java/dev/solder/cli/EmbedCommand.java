@@ -1,18 +1,12 @@
 package dev.solder.cli;
 
-import dev.solder.Autograd;
 import dev.solder.DType;
 import dev.solder.Device;
-import dev.solder.Scope;
 import dev.solder.Tensor;
-import dev.solder.bert.Bert;
 import dev.solder.bert.BertModel;
 import dev.solder.io.RawTensor;
 import dev.solder.io.SafetensorsWriter;
-import dev.solder.tokenizer.BertTokenizer;
-import dev.solder.tokenizer.EncodeOptions;
 import dev.solder.tokenizer.Encoding;
-import dev.solder.tokenizer.TextPair;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
@@ -66,15 +60,7 @@ final class EmbedCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
-    ModelOptions model;
-
-    @Option(names = "--batch-size", defaultValue = "32", paramLabel = "N",
-            description = "sequences per forward pass (default ${DEFAULT-VALUE})")
-    int batchSize;
-
-    @Option(names = {"-i", "--input"}, required = true, paramLabel = "F",
-            description = "text file (one input per line) or JSONL with \"text_a\" and optional \"text_b\"")
-    Path input;
+    BatchedInputOptions inputs;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "the .safetensors file to write")
     Path output;
@@ -83,44 +69,22 @@ final class EmbedCommand implements Callable<Integer> {
             description = "cls, mean or none (default ${DEFAULT-VALUE})")
     Pooling pooling;
 
-    @Option(names = "--max-length", defaultValue = "0", paramLabel = "N",
-            description = "truncate inputs to N tokens (default: the model's maximum)")
-    int maxLength;
-
     @Override
     public Integer call() throws IOException {
         PrintWriter err = spec.commandLine().getErr();
-        if (batchSize < 1) {
-            throw new CliException("--batch-size must be at least 1, got " + batchSize);
-        }
-        Bert.Options opts = model.bertOptions(err);
-        List<InputRecords.Record> records = InputRecords.read(input, false);
-        BertTokenizer tok = Bert.tokenizer(model.model, opts);
+        BatchedInputOptions.Loaded in = inputs.load(err);
         long t0 = System.nanoTime();
-        try (BertModel bert = BertModel.fromPretrained(model.model, false, opts)) {
-            int limit = limit(maxLength, tok, bert.config().maxPositionEmbeddings);
-            List<TextPair> pairs = records.stream().map(InputRecords.Record::pair).toList();
-            List<Encoding> enc = tok.encodeBatchPairs(pairs, EncodeOptions.defaults().withTruncation(true).withMaxLength(limit));
-            write(bert, enc, tok.padId());
+        try (BertModel bert = BertModel.fromPretrained(in.model(), false, in.bertOptions())) {
+            List<Encoding> enc = inputs.encode(in, bert.config().maxPositionEmbeddings);
+            write(bert, enc, in);
         }
-        err.printf(Locale.ROOT, "embed: %d inputs -> %s (%s pooling) in %.1f s%n", records.size(), output, pooling,
+        err.printf(Locale.ROOT, "embed: %d inputs -> %s (%s pooling) in %.1f s%n", in.records().size(), output, pooling,
                 (System.nanoTime() - t0) / 1e9);
         err.flush();
         return 0;
     }
 
-    /** The truncation length: the option, else the smaller of the tokenizer's and the model's limits. */
-    static int limit(int option, BertTokenizer tok, int maxPositions) {
-        if (option < 0) {
-            throw new CliException("--max-length must be positive, got " + option);
-        }
-        if (option > maxPositions) {
-            throw new CliException("--max-length " + option + " exceeds the model's max_position_embeddings " + maxPositions);
-        }
-        return option > 0 ? option : Math.min(tok.modelMaxLength(), maxPositions);
-    }
-
-    private void write(BertModel bert, List<Encoding> enc, int padId) throws IOException {
+    private void write(BertModel bert, List<Encoding> enc, BatchedInputOptions.Loaded in) throws IOException {
         int n = enc.size();
         int h = bert.config().hiddenSize;
         int s = enc.stream().mapToInt(Encoding::length).max().orElse(1);
@@ -136,27 +100,21 @@ final class EmbedCommand implements Callable<Integer> {
         try (Arena arena = Arena.ofConfined()) {
             RawTensor emb = RawTensor.allocate(arena, "embeddings", DType.FLOAT32, shape);   // zero-filled
             RawTensor mask = RawTensor.allocate(arena, "attention_mask", DType.INT64, n, s);
-            try (var ng = Autograd.noGrad()) {
-                for (int from = 0; from < n; from += batchSize) {
-                    int to = Math.min(n, from + batchSize);
-                    try (Scope scope = Scope.open()) {
-                        EncodedBatch b = EncodedBatch.of(sorted, from, to, padId, device);
-                        Tensor last = bert.forward(b.inputIds(), b.tokenTypeIds(), b.attentionMask()).lastHiddenState();
-                        float[] hs = last.toFloatArray();                   // [b, S_batch, H]
-                        for (int r = 0; r < b.size(); r++) {
-                            int row = order[from + r];
-                            Encoding e = sorted.get(from + r);
-                            pool(hs, r, b.seqLen(), h, e.attentionMask(), emb.data(), row, s);
-                            for (int j = 0; j < e.length(); j++) {
-                                mask.data().setAtIndex(I64, (long) row * s + j, e.attentionMask()[j]);
-                            }
-                        }
+            EncodedBatch.forEach(sorted, inputs.batchSize, in.tokenizer().padId(), device, (from, b) -> {
+                Tensor last = bert.forward(b.inputIds(), b.tokenTypeIds(), b.attentionMask()).lastHiddenState();
+                float[] hs = last.toFloatArray();                   // [b, S_batch, H]
+                for (int r = 0; r < b.size(); r++) {
+                    int row = order[from + r];
+                    Encoding e = sorted.get(from + r);
+                    pool(hs, r, b.seqLen(), h, e.attentionMask(), emb.data(), row, s);
+                    for (int j = 0; j < e.length(); j++) {
+                        mask.data().setAtIndex(I64, (long) row * s + j, e.attentionMask()[j]);
                     }
                 }
-            }
+            });
             Map<String, String> meta = new LinkedHashMap<>(SafetensorsWriter.PT_METADATA);
             meta.put("pooling", pooling.name());
-            meta.put("model", model.model);
+            meta.put("model", in.model());
             Path parent = output.toAbsolutePath().getParent();
             if (parent != null) {
                 java.nio.file.Files.createDirectories(parent);

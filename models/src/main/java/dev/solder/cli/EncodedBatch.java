@@ -1,8 +1,11 @@
 package dev.solder.cli;
 
+import dev.solder.Autograd;
 import dev.solder.Device;
+import dev.solder.Scope;
 import dev.solder.Tensor;
 import dev.solder.tokenizer.Encoding;
+import java.io.IOException;
 import java.util.List;
 
 /**
@@ -34,6 +37,27 @@ record EncodedBatch(Tensor inputIds, Tensor tokenTypeIds, Tensor attentionMask, 
         }
         return new EncodedBatch(place(Tensor.ofLongs(ids, b, s), device), place(Tensor.ofLongs(types, b, s), device),
                 place(Tensor.ofLongs(mask, b, s), device), lengths, s);
+    }
+
+    /** What is done with one batch; {@code from} is the index of its first encoding. */
+    interface Body {
+        void accept(int from, EncodedBatch batch) throws IOException;
+    }
+
+    /**
+     * Runs {@code body} on consecutive batches of at most {@code batchSize} encodings, in order,
+     * without autograd and each in its own {@link Scope} (the batch's tensors, and those
+     * {@code body} makes, are released after it).
+     */
+    static void forEach(List<Encoding> encodings, int batchSize, int padId, Device device, Body body) throws IOException {
+        try (var ng = Autograd.noGrad()) {
+            for (int from = 0; from < encodings.size(); from += batchSize) {
+                int to = Math.min(encodings.size(), from + batchSize);
+                try (Scope scope = Scope.open()) {
+                    body.accept(from, of(encodings, from, to, padId, device));
+                }
+            }
+        }
     }
 
     private static Tensor place(Tensor t, Device device) {

@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.solder.tokenizer.BertTokenizer;
+import dev.solder.tokenizer.EncodeOptions;
+import dev.solder.tokenizer.Encoding;
 import dev.solder.tokenizer.TextPair;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -57,6 +60,11 @@ final class InputRecords {
             throw new CliException(file + ": no input (the file is empty)");
         }
         return out;
+    }
+
+    /** The records' texts ({@code text_a}, with {@code text_b} when set) encoded with {@code opts}, in order. */
+    static List<Encoding> encode(BertTokenizer tok, List<Record> records, EncodeOptions opts) {
+        return tok.encodeBatchPairs(records.stream().map(Record::pair).toList(), opts);
     }
 
     private static List<String> readLines(Path file) {

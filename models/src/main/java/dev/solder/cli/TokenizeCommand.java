@@ -6,13 +6,8 @@ import dev.solder.bert.Bert;
 import dev.solder.tokenizer.BertTokenizer;
 import dev.solder.tokenizer.EncodeOptions;
 import dev.solder.tokenizer.Encoding;
-import dev.solder.tokenizer.TextPair;
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -62,29 +57,21 @@ final class TokenizeCommand implements Callable<Integer> {
                 : EncodeOptions.defaults();
         List<Encoding> enc;
         try {
-            enc = tok.encodeBatchPairs(records.stream().map(InputRecords.Record::pair).toList(), opts);
+            enc = InputRecords.encode(tok, records, opts);
         } catch (IllegalArgumentException e) {
             throw new CliException(input + ": " + e.getMessage(), e);
         }
-        Path abs = output.toAbsolutePath();
-        Files.createDirectories(abs.getParent());
-        Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
-        try {
-            try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-                for (int i = 0; i < records.size(); i++) {
-                    ObjectNode o = records.get(i).json();
-                    Encoding e = enc.get(i);
-                    array(o.putArray("input_ids"), e.inputIds());
-                    array(o.putArray("token_type_ids"), e.tokenTypeIds());
-                    array(o.putArray("attention_mask"), e.attentionMask());
-                    w.write(InputRecords.JSON.writeValueAsString(o));
-                    w.write('\n');
-                }
+        AtomicOutput.write(output, w -> {
+            for (int i = 0; i < records.size(); i++) {
+                ObjectNode o = records.get(i).json();
+                Encoding e = enc.get(i);
+                array(o.putArray("input_ids"), e.inputIds());
+                array(o.putArray("token_type_ids"), e.tokenTypeIds());
+                array(o.putArray("attention_mask"), e.attentionMask());
+                w.write(InputRecords.JSON.writeValueAsString(o));
+                w.write('\n');
             }
-            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
         spec.commandLine().getErr().printf("tokenize: %d records -> %s%n", records.size(), output);
         spec.commandLine().getErr().flush();
         return 0;

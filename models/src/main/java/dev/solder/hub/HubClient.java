@@ -82,8 +82,8 @@ public final class HubClient {
     private final Duration downloadTimeout;
 
     private HubClient(Builder b) {
-        Map<String, String> env = b.env != null ? b.env : System.getenv();
-        Path home = b.home != null ? b.home : Path.of(System.getProperty("user.home"));
+        Map<String, String> env = b.resolvedEnv();
+        Path home = b.resolvedHome();
         this.cache = b.cache != null ? b.cache : HfCache.fromEnvironment(env, home);
         String ep = b.endpoint != null ? b.endpoint : HfCache.nonBlank(env.get("HF_ENDPOINT"));
         if (ep == null) {
@@ -691,9 +691,7 @@ public final class HubClient {
     }
 
     /** Configures a {@link HubClient}; unset values come from the environment. */
-    public static final class Builder {
-        private Map<String, String> env;
-        private Path home;
+    public static final class Builder extends EnvironmentBuilder<Builder> {
         private HfCache cache;
         private String endpoint;
         private String token;
@@ -704,18 +702,6 @@ public final class HubClient {
         private Duration downloadTimeout;
 
         private Builder() {}
-
-        /** The environment variables to read (default {@link System#getenv()}). */
-        public Builder env(Map<String, String> env) {
-            this.env = Map.copyOf(env);
-            return this;
-        }
-
-        /** The home directory for {@code ~/.cache} (default {@code user.home}). */
-        public Builder home(Path home) {
-            this.home = home;
-            return this;
-        }
 
         /** The cache (default from {@code HF_HUB_CACHE}/{@code HF_HOME}). */
         public Builder cache(HfCache cache) {

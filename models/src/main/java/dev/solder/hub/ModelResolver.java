@@ -397,9 +397,7 @@ public final class ModelResolver {
     }
 
     /** Configures a {@link ModelResolver}; unset values come from the environment. */
-    public static final class Builder {
-        private Map<String, String> env;
-        private Path home;
+    public static final class Builder extends EnvironmentBuilder<Builder> {
         private HubClient hub;
         private Path solderCache;
         private Path mavenRepo;
@@ -409,18 +407,6 @@ public final class ModelResolver {
         private boolean classPath = true;
 
         private Builder() {}
-
-        /** Environment variables (default {@link System#getenv()}). */
-        public Builder env(Map<String, String> env) {
-            this.env = Map.copyOf(env);
-            return this;
-        }
-
-        /** Home directory (default {@code user.home}). */
-        public Builder home(Path home) {
-            this.home = home;
-            return this;
-        }
 
         /** The Hub client (default: one built from the same env and home). */
         public Builder hubClient(HubClient hub) {
@@ -470,8 +456,8 @@ public final class ModelResolver {
         }
 
         public ModelResolver build() {
-            Map<String, String> e = env != null ? env : System.getenv();
-            Path h = home != null ? home : Path.of(System.getProperty("user.home"));
+            Map<String, String> e = resolvedEnv();
+            Path h = resolvedHome();
             HubClient client = hub != null ? hub : HubClient.builder().env(e).home(h).build();
             Path sc = solderCache;
             if (sc == null) {
