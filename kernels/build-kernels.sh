@@ -46,7 +46,8 @@ for a in "${cubin_archs[@]}"; do
   fi
 done
 # No --use_fast_math: the kernels are checked against the CPU backend to 1e-5.
-flags=(-fatbin -std=c++17 -O3 --Werror all-warnings -Xptxas -v,-warn-spills,-warn-lmem-usage "${gencode[@]}")
+# --threads 0: the four architectures compile in parallel, one per core.
+flags=(-fatbin --threads 0 -std=c++17 -O3 --Werror all-warnings -Xptxas -v,-warn-spills,-warn-lmem-usage "${gencode[@]}")
 
 mkdir -p "$build/cuda" "$res"
 unity="$build/cuda/solder_kernels_all.cu"

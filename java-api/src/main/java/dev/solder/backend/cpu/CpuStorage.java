@@ -5,8 +5,8 @@ import dev.solder.spi.Storage;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -27,7 +27,8 @@ public final class CpuStorage extends Storage {
     private static final Long FIXED_CAP = Long.getLong("solder.cpu.cacheBytes");
     private static final long MIN_CAP = 1L << 30;
     private static final AtomicLong PEAK = new AtomicLong();
-    private static final Map<Long, ArrayDeque<Block>> CACHE = new HashMap<>();
+    /** Free blocks by size; a request takes the smallest block that fits and wastes at most half of it. */
+    private static final TreeMap<Long, ArrayDeque<Block>> CACHE = new TreeMap<>();
     private static long cached;
 
     /** A block of memory and the arena that frees it. */
@@ -84,10 +85,16 @@ public final class CpuStorage extends Storage {
 
     private static Block take(long size) {
         synchronized (CpuStorage.class) {
-            ArrayDeque<Block> q = CACHE.get(size);
-            if (q != null && !q.isEmpty()) {
-                cached -= size;
-                return q.pop();
+            // Dynamically padded batches ask for slightly different sizes every step; taking a
+            // somewhat larger cached block beats a fresh one, which the OS must zero-fill.
+            Map.Entry<Long, ArrayDeque<Block>> e = CACHE.ceilingEntry(size);
+            if (e != null && e.getKey() <= 2 * size) {
+                Block b = e.getValue().pop();
+                if (e.getValue().isEmpty()) {
+                    CACHE.remove(e.getKey());
+                }
+                cached -= e.getKey();
+                return b;
             }
         }
         Arena arena = Arena.ofShared();

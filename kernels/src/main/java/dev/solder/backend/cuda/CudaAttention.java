@@ -65,6 +65,10 @@ final class CudaAttention {
         if (!(dropoutP >= 0f && dropoutP < 1f)) {
             throw new IllegalArgumentException("attention: dropout p must be in [0, 1), got " + dropoutP);
         }
+        if (dm.probs() != 0 && dm.d() != 0 && KernelPaths.useFused(KernelPaths.FusedOp.ATTENTION,
+                CudaFlashAttention.unsupported(d, q, k, v, out, dm.heads()))) {
+            return flashForward(d, dm, q, k, v, keyMask, scale, dropoutP, seed, out);
+        }
         Tensor saved = Tensor.empty(new int[] {dm.b(), dm.heads(), dm.s(), dm.s()}, DType.FLOAT32, q.device());
         try {
             if (dm.probs() == 0 || dm.d() == 0) {
@@ -76,6 +80,19 @@ final class CudaAttention {
             return saved;
         } catch (RuntimeException e) {
             saved.close();
+            throw e;
+        }
+    }
+
+    /** The fused (flash) forward: saves the log-sum-exp {@code [B, H, S]} instead of P. */
+    private static Tensor flashForward(CudaDevice d, Dims dm, Tensor q, Tensor k, Tensor v, Tensor keyMask,
+                                       float scale, float dropoutP, long seed, Tensor out) {
+        Tensor lse = Tensor.empty(new int[] {dm.b(), dm.heads(), dm.s()}, DType.FLOAT32, q.device());
+        try {
+            CudaFlashAttention.forward(d, q, k, v, keyMask, dm.heads(), scale, dropoutP, seed, out, lse);
+            return lse;
+        } catch (RuntimeException e) {
+            lse.close();
             throw e;
         }
     }
@@ -133,12 +150,21 @@ final class CudaAttention {
         }
     }
 
+    /**
+     * The backward takes the path its forward took, told by {@code saved}: the fused kernel's
+     * float32 log-sum-exp {@code [B, H, S]}, or this path's probabilities {@code [B, H, S, S]}
+     * (whatever {@code -Dsolder.kernels} says now). {@code out} is the forward's output (the
+     * fused backward needs it; this path does not).
+     */
     static void backward(CudaDevice d, Tensor q, Tensor k, Tensor v, Tensor keyMask, int heads, float scale,
-                         float dropoutP, long seed, Tensor dout, Tensor saved, Tensor dq, Tensor dk, Tensor dv) {
+                         float dropoutP, long seed, Tensor out, Tensor dout, Tensor saved, Tensor dq, Tensor dk,
+                         Tensor dv) {
         Dims dm = Dims.of(q, k, v, heads);
-        if (saved == null || saved.dtype() != DType.FLOAT32 || saved.numel() != dm.probs()) {
+        boolean lse = CudaFlashAttention.isLse(saved, dm.b(), dm.heads(), dm.s());
+        if (!lse && (saved == null || saved.dtype() != DType.FLOAT32 || saved.numel() != dm.probs())) {
             throw new IllegalArgumentException("attentionBackward: saved " + (saved == null ? "null" : saved.describe())
-                    + " is not the float32 [B, H, S, S] probabilities the CUDA forward returns");
+                    + " is neither the float32 [B, H, S, S] probabilities nor the float32 [B, H, S] log-sum-exp"
+                    + " the CUDA forward returns");
         }
         if (dout.numel() != q.numel()) {
             throw new IllegalArgumentException("attentionBackward: dout " + dout.describe() + " does not match "
@@ -156,6 +182,11 @@ final class CudaAttention {
                     CudaCopy.fillRaw(d, ptr(g), g.dtype(), g.numel(), 0.0);
                 }
             }
+            return;
+        }
+        if (lse && dm.s() > 0) {
+            KernelPaths.follow(KernelPaths.FusedOp.ATTENTION_BACKWARD, true, "the forward saved the fused kernel's lse");
+            CudaFlashAttention.backward(d, q, k, v, keyMask, heads, scale, dropoutP, seed, out, dout, saved, dq, dk, dv);
             return;
         }
         int s = dm.s();

@@ -347,7 +347,8 @@ public final class CudaBackend implements Backend {
                                   float dropoutP, long seed, Tensor out, Tensor dout, Tensor saved,
                                   Tensor dq, Tensor dk, Tensor dv) {
         run(dout, "attentionBackward",
-                d -> CudaAttention.backward(d, q, k, v, keyMask, heads, scale, dropoutP, seed, dout, saved, dq, dk, dv),
+                d -> CudaAttention.backward(d, q, k, v, keyMask, heads, scale, dropoutP, seed, out, dout, saved, dq, dk,
+                        dv),
                 "q", q, "k", k, "v", v, "heads", heads, "dout", dout, "saved", saved);
     }
 

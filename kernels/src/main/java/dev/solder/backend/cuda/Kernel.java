@@ -77,6 +77,43 @@ enum Kernel {
             + "long long rowsPerBatch, long long rows, int S"),
     ATTENTION_SOFTMAX_BACKWARD("solder_attention_softmax_backward", "const float* P, float* grad, long long rows, "
             + "int S, float dropoutP, long long seed"),
+    // flash_attention.cu (fused path; one kernel per head dim)
+    FLASH_ATTENTION_FORWARD_D32("solder_flash_attention_forward_d32",
+            "const void* q, const void* k, const void* v, int dt, const void* keyMask, int mdt, void* out, "
+            + "float* lse, int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_FORWARD_D64("solder_flash_attention_forward_d64",
+            "const void* q, const void* k, const void* v, int dt, const void* keyMask, int mdt, void* out, "
+            + "float* lse, int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_FORWARD_D128("solder_flash_attention_forward_d128",
+            "const void* q, const void* k, const void* v, int dt, const void* keyMask, int mdt, void* out, "
+            + "float* lse, int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_BACKWARD_DOT("solder_flash_attention_backward_dot",
+            "const void* dout, int dodt, "
+            + "const void* out, int odt, float* delta, long long rows, int H, int S, int D"),
+    FLASH_ATTENTION_BACKWARD_DKDV_D32("solder_flash_attention_backward_dkdv_d32",
+            "const void* q, const void* k, const void* v, const void* dout, int dt, "
+            + "const void* keyMask, int mdt, const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, "
+            + "int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_BACKWARD_DKDV_D64("solder_flash_attention_backward_dkdv_d64",
+            "const void* q, const void* k, const void* v, const void* dout, int dt, "
+            + "const void* keyMask, int mdt, const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, "
+            + "int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_BACKWARD_DKDV_D128("solder_flash_attention_backward_dkdv_d128",
+            "const void* q, const void* k, const void* v, const void* dout, int dt, "
+            + "const void* keyMask, int mdt, const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, "
+            + "int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_BACKWARD_DQ_D32("solder_flash_attention_backward_dq_d32",
+            "const void* q, const void* k, const void* v, const void* dout, int dt, "
+            + "const void* keyMask, int mdt, const float* lse, const float* delta, void* dq, int dqdt, int H, int S, "
+            + "float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_BACKWARD_DQ_D64("solder_flash_attention_backward_dq_d64",
+            "const void* q, const void* k, const void* v, const void* dout, int dt, "
+            + "const void* keyMask, int mdt, const float* lse, const float* delta, void* dq, int dqdt, int H, int S, "
+            + "float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_BACKWARD_DQ_D128("solder_flash_attention_backward_dq_d128",
+            "const void* q, const void* k, const void* v, const void* dout, int dt, "
+            + "const void* keyMask, int mdt, const float* lse, const float* delta, void* dq, int dqdt, int H, int S, "
+            + "float scale, float dropoutP, long long seed"),
     // loss.cu
     CROSS_ENTROPY_FORWARD("solder_cross_entropy_forward", "const void* logits, int ldt, const void* labels, int ydt, "
             + "long long ignoreIndex, long long rows, int classes, float* rowLoss, int* err, long long* errInfo"),

@@ -54,7 +54,14 @@ final class KernelPaths {
         LAYER_NORM("layerNorm"),
         LAYER_NORM_BACKWARD("layerNormBackward"),
         LINEAR_GELU("linearGelu"),
-        LINEAR_GELU_BACKWARD("linearGeluBackward");
+        LINEAR_GELU_BACKWARD("linearGeluBackward"),
+        /** Flash attention forward (flash_attention.cu); saves the log-sum-exp instead of P. */
+        ATTENTION("attention"),
+        /**
+         * Flash attention backward. Not chosen by {@link #choose}: the backward follows the
+         * forward, whose {@code saved} tensor says which path ran ({@link #follow}).
+         */
+        ATTENTION_BACKWARD("attentionBackward");
 
         final String opName;
 
@@ -130,6 +137,18 @@ final class KernelPaths {
             LOG.info("solder kernels: " + key);
         }
         return c.fused();
+    }
+
+    /**
+     * Logs (once per op and reason) a path that is not chosen but dictated, e.g. the attention
+     * backward, which must read what its forward saved; returns {@code fused}.
+     */
+    static boolean follow(FusedOp op, boolean fused, String reason) {
+        String key = op.opName + (fused ? " -> fused: " : " -> cuBLAS-only path: ") + reason;
+        if (LOGGED.add(key)) {
+            LOG.info("solder kernels: " + key);
+        }
+        return fused;
     }
 
     /** Forgets what was logged (tests). */

@@ -28,8 +28,8 @@ final class KernelSources {
     static final String HEADER = "solder_common.cuh";
     /** Every kernel file, in the order build-kernels.sh includes them (C-locale sort). */
     static final List<String> FILES = List.of(
-            "adamw.cu", "attention.cu", "dropout.cu", "elementwise.cu", "embedding.cu", "layernorm.cu",
-            "loss.cu", "reduce.cu", "softmax.cu");
+            "adamw.cu", "attention.cu", "dropout.cu", "elementwise.cu", "embedding.cu", "flash_attention.cu",
+            "layernorm.cu", "loss.cu", "reduce.cu", "softmax.cu");
 
     private static final Pattern INCLUDE = Pattern.compile("(?m)^\\s*#\\s*include\\s+\"([^\"]+)\"\\s*$");
 

@@ -311,6 +311,16 @@ final class FakeDeviceApi implements DeviceApi {
             case LAYERNORM_FUSED_BACKWARD -> layerNormFusedBackward(a, c);
             case BIAS_GELU_FORWARD -> biasGeluForward(a);
             case BIAS_GELU_BACKWARD -> biasGeluBackward(a, c);
+            case FLASH_ATTENTION_FORWARD_D32 -> flashForward(a, c, 32);
+            case FLASH_ATTENTION_FORWARD_D64 -> flashForward(a, c, 64);
+            case FLASH_ATTENTION_FORWARD_D128 -> flashForward(a, c, 128);
+            case FLASH_ATTENTION_BACKWARD_DOT -> flashBackwardDot(a);
+            case FLASH_ATTENTION_BACKWARD_DKDV_D32 -> flashBackward(a, c, 32, false);
+            case FLASH_ATTENTION_BACKWARD_DKDV_D64 -> flashBackward(a, c, 64, false);
+            case FLASH_ATTENTION_BACKWARD_DKDV_D128 -> flashBackward(a, c, 128, false);
+            case FLASH_ATTENTION_BACKWARD_DQ_D32 -> flashBackward(a, c, 32, true);
+            case FLASH_ATTENTION_BACKWARD_DQ_D64 -> flashBackward(a, c, 64, true);
+            case FLASH_ATTENTION_BACKWARD_DQ_D128 -> flashBackward(a, c, 128, true);
         }
     }
 
@@ -1255,6 +1265,220 @@ final class FakeDeviceApi implements DeviceApi {
                         v += (double) g.beta() * c.load(ct, ci);
                     }
                     c.store(ct, ci, (float) v);
+                }
+            }
+        }
+    }
+
+    // flash_attention.cu: the same functions per (b·h), untiled. The model checks what the kernels
+    // assume (dtype, head dim, S ≤ 512, 16-byte alignment, the grid covering every tile) and rounds
+    // where the kernels round: P (after dropout) and dS to the operands' dtype before the second
+    // product of each pair, as the tensor-core fragments do. Masking as the kernels: a masked key
+    // scores −FLT_MAX, or 0 for every key when the batch entry has no unmasked key.
+
+    private static void requireFlash(String k, int dt, int s, long... ptrs) {
+        if (dt != 1 && dt != 2) {
+            throw new AssertionError(k + ": launched with dtype code " + dt + " (bf16/fp16 only)");
+        }
+        if (s < 1 || s > 512) {
+            throw new AssertionError(k + ": launched with S = " + s);
+        }
+        requireAligned(k, ptrs);
+    }
+
+    private static void requireGrid(String k, LaunchConfig c, long bh, int s, int tile, int threads) {
+        if (c.gridX() != bh || c.gridY() != (s + tile - 1) / tile || c.blockX() != threads || c.blockY() != 1
+                || c.sharedBytes() != 0) {
+            throw new AssertionError(k + ": " + c + " is not grid (" + bh + ", ceil(" + s + "/" + tile + ")), block "
+                    + threads);
+        }
+    }
+
+    /** One head's [S, D] slice as floats. */
+    private static float[][] head(Mem m, int dt, long base, long rowStride, int s, int d) {
+        float[][] x = new float[s][d];
+        for (int i = 0; i < s; i++) {
+            for (int e = 0; e < d; e++) {
+                x[i][e] = m.load(dt, base + i * rowStride + e);
+            }
+        }
+        return x;
+    }
+
+    private static float dot(float[] a, float[] b) {
+        float acc = 0f;
+        for (int e = 0; e < a.length; e++) {
+            acc += a[e] * b[e];
+        }
+        return acc;
+    }
+
+    /** The per-key mask score: keyOk[j], and the masked score (−FLT_MAX, or 0 when all are masked). */
+    private static float flashMask(Mem mask, int mdt, long b, int s, boolean[] keyOk) {
+        boolean any = false;
+        for (int j = 0; j < s; j++) {
+            keyOk[j] = mask == null || !mask.isZero(mdt, b * s + j);
+            any |= keyOk[j];
+        }
+        return any ? -Float.MAX_VALUE : 0f;
+    }
+
+    private void flashForward(Args a, LaunchConfig c, int d) {
+        String k = a.k.cName();
+        int dt = a.i32(3);
+        int heads = a.i32(8);
+        int s = a.i32(9);
+        requireFlash(k, dt, s, a.a[0], a.a[1], a.a[2], a.a[6]);
+        long bhN = c.gridX();
+        requireGrid(k, c, bhN, s, 64, 128);
+        Mem q = a.mem(0);
+        Mem kk = a.mem(1);
+        Mem v = a.mem(2);
+        Mem mask = a.mem(4);
+        int mdt = a.i32(5);
+        Mem out = a.mem(6);
+        Mem lse = a.mem(7);
+        float scale = a.f32(10);
+        float p = a.f32(11);
+        long seed = a.i64(12);
+        float keepScale = 1f / (1f - p);
+        long rowStride = (long) heads * d;
+        boolean[] keyOk = new boolean[s];
+        for (long bh = 0; bh < bhN; bh++) {
+            long b = bh / heads;
+            long h = bh % heads;
+            long base = b * s * rowStride + h * d;
+            float masked = flashMask(mask, mdt, b, s, keyOk);
+            float[][] qh = head(q, dt, base, rowStride, s, d);
+            float[][] kh = head(kk, dt, base, rowStride, s, d);
+            float[][] vh = head(v, dt, base, rowStride, s, d);
+            float[] sc = new float[s];
+            for (int i = 0; i < s; i++) {
+                float m = -Float.MAX_VALUE;
+                for (int j = 0; j < s; j++) {
+                    sc[j] = keyOk[j] ? dot(qh[i], kh[j]) * scale : masked;
+                    m = Math.max(m, sc[j]);
+                }
+                float l = 0f;
+                float[] o = new float[d];
+                for (int j = 0; j < s; j++) {
+                    float pj = (float) Math.exp(sc[j] - m);
+                    l += pj;
+                    if (p > 0f) {
+                        pj = Philox.keep(seed, ((bh * s) + i) * s + j, p) ? pj * keepScale : 0f;
+                    }
+                    pj = round(dt, pj);
+                    for (int e = 0; e < d; e++) {
+                        o[e] += pj * vh[j][e];
+                    }
+                }
+                for (int e = 0; e < d; e++) {
+                    out.store(dt, base + i * rowStride + e, o[e] / l);
+                }
+                lse.store(0, bh * s + i, m + (float) Math.log(l));
+            }
+        }
+    }
+
+    private void flashBackwardDot(Args a) {
+        Mem dout = a.mem(0);
+        int dodt = a.i32(1);
+        Mem out = a.mem(2);
+        int odt = a.i32(3);
+        Mem delta = a.mem(4);
+        long rows = a.i64(5);
+        int heads = a.i32(6);
+        int s = a.i32(7);
+        int d = a.i32(8);
+        for (long r = 0; r < rows; r++) {
+            float acc = 0f;
+            for (int e = 0; e < d; e++) {
+                acc += dout.load(dodt, r * d + e) * out.load(odt, r * d + e);
+            }
+            long h = r % heads;
+            long bi = r / heads;
+            delta.store(0, ((bi / s) * heads + h) * s + bi % s, acc);
+        }
+    }
+
+    /** The dK/dV pass ({@code dq == false}) or the dQ pass. */
+    private void flashBackward(Args a, LaunchConfig c, int d, boolean dqPass) {
+        String k = a.k.cName();
+        int dt = a.i32(4);
+        int heads = dqPass ? a.i32(11) : a.i32(13);
+        int s = dqPass ? a.i32(12) : a.i32(14);
+        float scale = dqPass ? a.f32(13) : a.f32(15);
+        float p = dqPass ? a.f32(14) : a.f32(16);
+        long seed = dqPass ? a.i64(15) : a.i64(17);
+        requireFlash(k, dt, s, a.a[0], a.a[1], a.a[2], a.a[3]);
+        long bhN = c.gridX();
+        int keysPerBlock = d == 128 ? 32 : 64;
+        if (dqPass) {
+            requireGrid(k, c, bhN, s, 64, 128);
+        } else {
+            requireGrid(k, c, bhN, s, keysPerBlock, keysPerBlock * 2);
+        }
+        Mem q = a.mem(0);
+        Mem kk = a.mem(1);
+        Mem v = a.mem(2);
+        Mem dout = a.mem(3);
+        Mem mask = a.mem(5);
+        int mdt = a.i32(6);
+        Mem lse = a.mem(7);
+        Mem delta = a.mem(8);
+        Mem g1 = a.mem(9);
+        int g1dt = a.i32(10);
+        Mem g2 = dqPass ? null : a.mem(11);
+        int g2dt = dqPass ? 0 : a.i32(12);
+        float keepScale = 1f / (1f - p);
+        long rowStride = (long) heads * d;
+        boolean[] keyOk = new boolean[s];
+        for (long bh = 0; bh < bhN; bh++) {
+            long b = bh / heads;
+            long h = bh % heads;
+            long base = b * s * rowStride + h * d;
+            float masked = flashMask(mask, mdt, b, s, keyOk);
+            float[][] qh = head(q, dt, base, rowStride, s, d);
+            float[][] kh = head(kk, dt, base, rowStride, s, d);
+            float[][] vh = head(v, dt, base, rowStride, s, d);
+            float[][] doh = head(dout, dt, base, rowStride, s, d);
+            float[][] acc1 = new float[s][d]; // dQ, or dK
+            float[][] acc2 = new float[s][d]; // dV
+            for (int i = 0; i < s; i++) {
+                float li = lse.load(0, bh * s + i);
+                float di = delta.load(0, bh * s + i);
+                for (int j = 0; j < s; j++) {
+                    float sc = keyOk[j] ? dot(qh[i], kh[j]) * scale : masked;
+                    float pij = (float) Math.exp(sc - li);
+                    float dp = dot(doh[i], vh[j]);
+                    float pd = pij;
+                    float gd = dp;
+                    if (p > 0f) {
+                        boolean keep = Philox.keep(seed, ((bh * s) + i) * s + j, p);
+                        pd = keep ? pij * keepScale : 0f;
+                        gd = keep ? dp * keepScale : 0f;
+                    }
+                    float ds = round(dt, pij * (gd - di));
+                    pd = round(dt, pd);
+                    for (int e = 0; e < d; e++) {
+                        if (dqPass) {
+                            acc1[i][e] += ds * kh[j][e];
+                        } else {
+                            acc1[j][e] += ds * qh[i][e];
+                            acc2[j][e] += pd * doh[i][e];
+                        }
+                    }
+                }
+            }
+            for (int i = 0; i < s; i++) {
+                for (int e = 0; e < d; e++) {
+                    long at = base + i * rowStride + e;
+                    if (g1 != null) {
+                        g1.store(g1dt, at, acc1[i][e] * scale);
+                    }
+                    if (g2 != null) {
+                        g2.store(g2dt, at, acc2[i][e]);
+                    }
                 }
             }
         }

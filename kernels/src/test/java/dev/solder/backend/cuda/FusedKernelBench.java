@@ -205,15 +205,30 @@ public final class FusedKernelBench {
             Tensor dk = empty(DType.FLOAT32, batch, seq, width);
             Tensor dv = empty(DType.FLOAT32, batch, seq, width);
             float scale = (float) (1 / Math.sqrt(dHead));
+            String shape = "B" + batch + " H" + heads + " D" + dHead + " S" + seq;
+            // forward alone (the fused one saves lse [B, H, S], the twin P [B, H, S, S])
+            Runnable f = () -> cuda.attention(q, k, v, mask, heads, scale, 0f, 1L, out).close();
+            double ff = timeIn(Mode.FUSED, f);
+            double cf = timeIn(Mode.CUBLAS, f);
+            report("attention fwd", shape, dt, ff, cf, 0, 4.0 * batch * heads * seq * seq * dHead);
             Runnable fb = () -> {
                 try (Tensor saved = cuda.attention(q, k, v, mask, heads, scale, 0f, 1L, out)) {
                     cuda.attentionBackward(q, k, v, mask, heads, scale, 0f, 1L, out, dout, saved, dq, dk, dv);
                 }
             };
-            double c = timeIn(Mode.CUBLAS, fb);
+            // with dropout 0.1 (Philox per score element, forward and both backward passes)
+            Runnable fbDrop = () -> {
+                try (Tensor saved = cuda.attention(q, k, v, mask, heads, scale, 0.1f, 1L, out)) {
+                    cuda.attentionBackward(q, k, v, mask, heads, scale, 0.1f, 1L, out, dout, saved, dq, dk, dv);
+                }
+            };
             double flops = 4.0 * batch * heads * seq * seq * dHead * 3.5; // fwd 2 GEMMs + bwd 5
-            report("attention fwd+bwd", "B" + batch + " H" + heads + " D" + dHead + " S" + seq, dt, Double.NaN, c,
-                    0, flops);
+            double fused = timeIn(Mode.FUSED, fb);
+            double c = timeIn(Mode.CUBLAS, fb);
+            report("attention fwd+bwd", shape, dt, fused, c, 0, flops);
+            fused = timeIn(Mode.FUSED, fbDrop);
+            c = timeIn(Mode.CUBLAS, fbDrop);
+            report("attention fwd+bwd p.1", shape, dt, fused, c, 0, flops);
         }
     }
 

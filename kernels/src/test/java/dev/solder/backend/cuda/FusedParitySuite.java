@@ -323,6 +323,263 @@ abstract class FusedParitySuite {
         assertClose(w + " dbias fused vs twin", results.get(1)[3], results.get(0)[3], F32);
     }
 
+    // ------------------------------------------------------------------ flash attention
+
+    /**
+     * Sequence lengths of the flash attention checks: 1, a tail tile (17), exact tiles (64, 128), a
+     * tail after several tiles (200) and the longest supported (512). {@link FusedKernelsFakeTest}
+     * runs fewer (its Java model of the kernels is slow); the GPU runs all.
+     */
+    int[] flashSeqLens() {
+        return new int[] {1, 17, 64, 128, 200, 512};
+    }
+
+    static final DType[] HALF_TYPES = {DType.BFLOAT16, DType.FLOAT16};
+
+    /**
+     * The flash kernels (forced with {@code -Dsolder.kernels=fused}) against the CPU backend and
+     * the cuBLAS-only path, forward and backward, for every head dim, the sequence lengths above,
+     * bf16 and fp16, with dropout off and on (alternating, so every dtype sees both) and key masks
+     * (none; int32 or float with a padded entry and a FULLY masked entry, which must give the
+     * CPU's uniform distribution, never NaN).
+     *
+     * <p>Tolerance: {@link #HALF} = 1e-2 normwise relative (DESIGN §5 for bf16/fp16). The CPU
+     * computes in float32 from the same bf16/fp16 inputs; the kernels round P (after dropout) and
+     * dS to the operands' dtype before the P·V, dS·K and dSᵀ·Q products, and dO (float32 in the
+     * test) to it as well: each a relative error of at most 2⁻⁹ (bf16) per element, which the
+     * float32 accumulation averages, so the normwise error is expected at a few 1e-3, under 1e-2.
+     * The log-sum-exp is checked against a float64 evaluation at 1e-4 relative (it sees no
+     * rounding of P: only the float32 accumulation of q·k).
+     */
+    @Test
+    void flashAttentionMatchesCpuAndTwin() {
+        int n = 0;
+        for (int d : CudaFlashAttention.HEAD_DIMS) {
+            int si = 0;
+            for (int s : flashSeqLens()) {
+                for (int ti = 0; ti < HALF_TYPES.length; ti++) {
+                    float p = (si + ti) % 2 == 1 ? 0.1f : 0f;
+                    String mask = switch (n++ % 3) {
+                        case 0 -> "int32";
+                        case 1 -> "float";
+                        default -> "none";
+                    };
+                    checkFlash(3, s, 2, d, HALF_TYPES[ti], mask, p);
+                }
+                si++;
+            }
+        }
+    }
+
+    /** A heavier dropout (p = 0.3) with the BERT-base head shape and a padded mask. */
+    @Test
+    void flashAttentionWithHeavyDropout() {
+        checkFlash(2, 77, 3, 64, DType.BFLOAT16, "int32", 0.3f);
+        checkFlash(2, 77, 3, 64, DType.FLOAT16, "float", 0.3f);
+    }
+
+    private Tensor flashMask(int b, int s, String kind) {
+        if (kind.equals("none")) {
+            return null;
+        }
+        int[] m = new int[b * s];
+        for (int bi = 0; bi < b; bi++) {
+            // entry 0 attends everywhere, entry 1 has padding at the end, entry 2 (if any) is fully masked
+            int keep = bi == 0 ? s : bi == 1 ? Math.max(1, s - s / 3 - 1) : 0;
+            for (int j = 0; j < s; j++) {
+                m[bi * s + j] = j < keep ? 1 : 0;
+            }
+        }
+        Tensor t = Tensor.ofInts(m, b, s);
+        return kind.equals("float") ? t.to(DType.FLOAT32) : t;
+    }
+
+    /** lse as the kernels define it, in float64 from the (rounded) inputs; masked rows as the kernels. */
+    private static Tensor referenceLse(Tensor q, Tensor k, Tensor mask, int heads, float scale) {
+        int b = q.dim(0);
+        int s = q.dim(1);
+        int hd = q.dim(2);
+        int d = hd / heads;
+        float[] qa = q.toFloatArray();
+        float[] ka = k.toFloatArray();
+        float[] ma = mask == null ? null : mask.toFloatArray();
+        float[] lse = new float[b * heads * s];
+        for (int bi = 0; bi < b; bi++) {
+            boolean any = false;
+            for (int j = 0; j < s; j++) {
+                any |= ma == null || ma[bi * s + j] != 0f;
+            }
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < s; i++) {
+                    double[] sc = new double[s];
+                    double m = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < s; j++) {
+                        boolean ok = ma == null || ma[bi * s + j] != 0f;
+                        double acc = 0;
+                        for (int e = 0; e < d; e++) {
+                            acc += (double) qa[(bi * s + i) * hd + h * d + e] * ka[(bi * s + j) * hd + h * d + e];
+                        }
+                        sc[j] = ok ? acc * scale : any ? Double.NEGATIVE_INFINITY : 0.0;
+                        m = Math.max(m, sc[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < s; j++) {
+                        sum += Math.exp(sc[j] - m);
+                    }
+                    lse[(bi * heads + h) * s + i] = (float) (m + Math.log(sum));
+                }
+            }
+        }
+        return Tensor.of(lse, b, heads, s);
+    }
+
+    /** All elements zero (a reference that is exactly 0, e.g. dq and dk at S = 1). */
+    private static boolean allZero(Tensor t) {
+        for (float x : t.toFloatArray()) {
+            if (x != 0f) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * {@link #assertClose}, or, where the reference is exactly zero (softmax over one key: dS = 0),
+     * every element written and at most {@code zeroBound} in magnitude.
+     */
+    private void assertGrad(String what, Tensor ref, Tensor got, double tol, double zeroBound) {
+        if (!allZero(ref)) {
+            assertClose(what, ref, got, tol);
+            return;
+        }
+        float[] o = got.toFloatArray();
+        for (int i = 0; i < o.length; i++) {
+            assertTrue(Math.abs(o[i]) <= zeroBound, what + ": element " + i + " is " + o[i]
+                    + " where the reference is exactly 0 (bound " + zeroBound + ")" + at());
+        }
+    }
+
+    private void checkFlash(int b, int s, int heads, int d, DType dt, String maskKind, float dropoutP) {
+        int hd = heads * d;
+        float scale = (float) (1.0 / Math.sqrt(d));
+        long dropSeed = g.nextLong();
+        String w = "flash attention B" + b + " S" + s + " H" + heads + " D" + d + " " + dt + " mask " + maskKind
+                + " p " + dropoutP + " (drop seed " + dropSeed + ")";
+        Tensor q = as(randn(b, s, hd), dt);
+        Tensor k = as(randn(b, s, hd), dt);
+        Tensor v = as(randn(b, s, hd), dt);
+        Tensor mask = flashMask(b, s, maskKind);
+        Tensor ref = cpuOut(dt, b, s, hd);
+        Tensor refSaved = CPU.attention(q, k, v, mask, heads, scale, dropoutP, dropSeed, ref);
+        Tensor dout = randn(b, s, hd);
+        Tensor dq = cpuOut(DType.FLOAT32, b, s, hd);
+        Tensor dk = cpuOut(DType.FLOAT32, b, s, hd);
+        Tensor dv = cpuOut(DType.FLOAT32, b, s, hd);
+        CPU.attentionBackward(q, k, v, mask, heads, scale, dropoutP, dropSeed, ref, dout, refSaved, dq, dk, dv);
+        // where the CPU's dq/dk are exactly 0 (S = 1), the kernels' are rounding noise of dS = P·(dP − δ)
+        double zeroBound = HALF * scale * d * maxAbs(dout) * maxAbs(v) * maxAbs(k) / (1 - dropoutP);
+
+        Tensor gq = gpu(q, dt);
+        Tensor gk = gpu(k, dt);
+        Tensor gv = gpu(v, dt);
+        Tensor gmask = mask == null ? null : mask.to(GPU);
+        Tensor gdout = gpu(dout);
+        List<Tensor[]> results = new ArrayList<>();
+        for (Mode m : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            String which = w + (m == Mode.FUSED ? " (fused)" : " (cuBLAS-only)");
+            Tensor out = poisoned(dt, b, s, hd);
+            Tensor saved = with(m, () -> cuda.attention(gq, gk, gv, gmask, heads, scale, dropoutP, dropSeed, out));
+            if (m == Mode.FUSED) {
+                assertArrayEquals(new int[] {b, heads, s}, saved.shape(), which + ": saved must be the lse [B, H, S]"
+                        + " (did the fused kernel run?)" + at());
+                assertClose(which + " lse", referenceLse(q, k, mask, heads, scale), saved, 1e-4);
+            } else {
+                assertArrayEquals(new int[] {b, heads, s, s}, saved.shape(), which + ": saved" + at());
+            }
+            assertClose(which + " out", ref, out, HALF);
+            Tensor gdq = poisoned(DType.FLOAT32, b, s, hd);
+            Tensor gdk = poisoned(DType.FLOAT32, b, s, hd);
+            Tensor gdv = poisoned(DType.FLOAT32, b, s, hd);
+            with(m, () -> cuda.attentionBackward(gq, gk, gv, gmask, heads, scale, dropoutP, dropSeed, out, gdout, saved,
+                    gdq, gdk, gdv));
+            assertGrad(which + " dq", dq, gdq, HALF, zeroBound);
+            assertGrad(which + " dk", dk, gdk, HALF, zeroBound);
+            assertGrad(which + " dv", dv, gdv, HALF, zeroBound);
+            results.add(new Tensor[] {out, gdq, gdk, gdv});
+        }
+        String[] names = {"out", "dq", "dk", "dv"};
+        for (int i = 0; i < names.length; i++) {
+            Tensor twin = results.get(1)[i];
+            if (!allZero(twin)) {
+                assertClose(w + " " + names[i] + " fused vs cuBLAS-only", twin, results.get(0)[i], HALF);
+            }
+        }
+    }
+
+    /**
+     * The backward takes the path its forward took (from the saved tensor's shape), whatever the
+     * mode says at backward time; and the fused backward is deterministic (no atomics).
+     */
+    @Test
+    void flashAttentionBackwardFollowsItsForward() {
+        int b = 2;
+        int s = 40;
+        int heads = 2;
+        int d = 64;
+        int hd = heads * d;
+        float scale = 0.125f;
+        float p = 0.1f;
+        long dropSeed = g.nextLong();
+        Tensor gq = gpu(as(randn(b, s, hd), DType.BFLOAT16), DType.BFLOAT16);
+        Tensor gk = gpu(as(randn(b, s, hd), DType.BFLOAT16), DType.BFLOAT16);
+        Tensor gv = gpu(as(randn(b, s, hd), DType.BFLOAT16), DType.BFLOAT16);
+        Tensor gmask = flashMask(b, s, "int32").to(GPU);
+        Tensor gdout = gpu(randn(b, s, hd));
+        for (Mode fwd : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            Tensor out = poisoned(DType.BFLOAT16, b, s, hd);
+            Tensor saved = with(fwd, () -> cuda.attention(gq, gk, gv, gmask, heads, scale, p, dropSeed, out));
+            assertEquals(fwd == Mode.FUSED ? 3 : 4, saved.rank(), "saved after a " + fwd + " forward" + at());
+            List<Tensor[]> grads = new ArrayList<>();
+            for (Mode bwd : new Mode[] {Mode.FUSED, Mode.CUBLAS, fwd}) {
+                Tensor[] gr = {poisoned(DType.FLOAT32, b, s, hd), poisoned(DType.FLOAT32, b, s, hd),
+                        poisoned(DType.FLOAT32, b, s, hd)};
+                with(bwd, () -> cuda.attentionBackward(gq, gk, gv, gmask, heads, scale, p, dropSeed, out, gdout, saved,
+                        gr[0], gr[1], gr[2]));
+                grads.add(gr);
+            }
+            for (int i = 1; i < grads.size(); i++) {
+                for (int x = 0; x < 3; x++) {
+                    assertArrayEquals(bits(grads.get(0)[x]), bits(grads.get(i)[x]), "forward " + fwd
+                            + ": backward " + i + " gradient " + x + " differs (same path, same bits expected)" + at());
+                }
+            }
+        }
+    }
+
+    /** Cases the flash kernels do not take fall back to the cuBLAS-only path under fused, and are right. */
+    @Test
+    void flashAttentionUnsupportedCasesFallBack() {
+        record Case(DType dt, DType outType, int s, int d) {
+        }
+        for (Case c : new Case[] {new Case(DType.FLOAT32, DType.FLOAT32, 20, 64), new Case(DType.BFLOAT16,
+                DType.BFLOAT16, 20, 48), new Case(DType.BFLOAT16, DType.FLOAT32, 20, 32), new Case(DType.FLOAT16,
+                DType.FLOAT16, 513, 32)}) {
+            int heads = 1;
+            float scale = (float) (1.0 / Math.sqrt(c.d()));
+            Tensor q = as(randn(1, c.s(), c.d()), c.dt());
+            Tensor k = as(randn(1, c.s(), c.d()), c.dt());
+            Tensor v = as(randn(1, c.s(), c.d()), c.dt());
+            Tensor ref = cpuOut(c.outType(), 1, c.s(), c.d());
+            CPU.attention(q, k, v, null, heads, scale, 0f, 1L, ref);
+            Tensor out = poisoned(c.outType(), 1, c.s(), c.d());
+            Tensor saved = with(Mode.FUSED, () -> cuda.attention(gpu(q, c.dt()), gpu(k, c.dt()), gpu(v, c.dt()), null,
+                    heads, scale, 0f, 1L, out));
+            assertEquals(4, saved.rank(), c + ": expected the cuBLAS-only path's probabilities" + at());
+            assertClose("attention " + c + " under fused (fallback)", ref, out,
+                    c.dt() == DType.FLOAT32 ? gemmTol() : HALF);
+        }
+    }
+
     // ------------------------------------------------------------------ a BERT layer, both paths
 
     static final int B = 2;

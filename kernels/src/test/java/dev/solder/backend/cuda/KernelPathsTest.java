@@ -147,6 +147,53 @@ class KernelPathsTest {
         }
     }
 
+    @Test
+    void flashAttentionCases() {
+        DType bf = DType.BFLOAT16;
+        DType fp = DType.FLOAT16;
+        for (int d : new int[] {32, 64, 128}) {
+            for (int s : new int[] {1, 17, 512}) {
+                assertNull(CudaFlashAttention.unsupported(90, bf, bf, bf, bf, d, s, true, 0x100, 0x200, 0x300, 0x400));
+                assertNull(CudaFlashAttention.unsupported(80, fp, fp, fp, fp, d, s, true));
+            }
+        }
+        assertContains(CudaFlashAttention.unsupported(75, bf, bf, bf, bf, 64, 128, true), "compute capability 7.5");
+        assertContains(CudaFlashAttention.unsupported(90, DType.FLOAT32, DType.FLOAT32, DType.FLOAT32, DType.FLOAT32,
+                64, 128, true), "float32 stays on the cuBLAS-only path");
+        assertContains(CudaFlashAttention.unsupported(90, bf, fp, bf, bf, 64, 128, true), "mixed dtypes");
+        assertContains(CudaFlashAttention.unsupported(90, bf, bf, bf, DType.FLOAT32, 64, 128, true), "mixed dtypes");
+        assertContains(CudaFlashAttention.unsupported(90, bf, bf, bf, bf, 48, 128, true), "head dim 48");
+        assertContains(CudaFlashAttention.unsupported(90, bf, bf, bf, bf, 256, 128, true), "head dim 256");
+        assertContains(CudaFlashAttention.unsupported(90, bf, bf, bf, bf, 64, 513, true), "sequence length 513");
+        assertContains(CudaFlashAttention.unsupported(90, bf, bf, bf, bf, 64, 128, false), "non-contiguous");
+        assertContains(CudaFlashAttention.unsupported(90, bf, bf, bf, bf, 64, 128, true, 0x100, 0x108), "aligned");
+        // supported cases take the kernel only when forced (not validated on a GPU yet)
+        assertFalse(KernelPaths.VALIDATED.contains(FusedOp.ATTENTION));
+        assertFalse(KernelPaths.VALIDATED.contains(FusedOp.ATTENTION_BACKWARD));
+        assertFalse(KernelPaths.choose(Mode.AUTO, KernelPaths.VALIDATED, FusedOp.ATTENTION, null).fused());
+        assertTrue(KernelPaths.choose(Mode.FUSED, KernelPaths.VALIDATED, FusedOp.ATTENTION, null).fused());
+    }
+
+    @Test
+    void flashAttentionLaunchShapes() {
+        for (int s : new int[] {1, 17, 64, 65, 128, 200, 512}) {
+            LaunchConfig f = CudaFlashAttention.queryTileConfig(32 * 12, s);
+            assertEquals(new LaunchConfig(384, (s + 63) / 64, 128, 1, 0), f, "forward/dQ S=" + s);
+            for (int d : CudaFlashAttention.HEAD_DIMS) {
+                LaunchConfig kv = CudaFlashAttention.dkdvConfig(32 * 12, s, d);
+                int keys = d == 128 ? 32 : 64;
+                assertEquals(new LaunchConfig(384, (s + keys - 1) / keys, keys * 2, 1, 0), kv, "dK/dV S=" + s + " D=" + d);
+                // every key and query tile covered exactly once
+                assertTrue((long) kv.gridY() * keys >= s && (long) (kv.gridY() - 1) * keys < s);
+                assertTrue((long) f.gridY() * 64 >= s && (long) (f.gridY() - 1) * 64 < s);
+            }
+        }
+        assertEquals(Kernel.FLASH_ATTENTION_FORWARD_D64, CudaFlashAttention.forwardKernel(64));
+        assertEquals(Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D128, CudaFlashAttention.dkdvKernel(128));
+        assertEquals(Kernel.FLASH_ATTENTION_BACKWARD_DQ_D32, CudaFlashAttention.dqKernel(32));
+        assertThrows(IllegalArgumentException.class, () -> CudaFlashAttention.forwardKernel(48));
+    }
+
     private static void assertContains(String reason, String part) {
         assertNotNull(reason, "expected a reason containing '" + part + "'");
         assertTrue(reason.contains(part), reason);

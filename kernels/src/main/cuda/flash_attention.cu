@@ -1,0 +1,929 @@
+// flash_attention.cu — fused (FlashAttention-2 style) multi-head attention for bf16/fp16, the
+// fused path's `attention` and `attentionBackward`. NOT YET RUN ON A GPU (see kernels/README.md).
+//
+// What it computes (the op of Backend.attention; CPU reference: java-api CpuAttention, which
+// FusedParitySuite compares it with, next to the cuBLAS-only path of attention.cu):
+//   q, k, v, out: [B, S, H·D] contiguous, one dtype (bf16 or fp16); head h of position i is the
+//   D elements at column h·D of row i (row stride H·D), so a head is never copied out.
+//   s_ij  = scale·q_i·k_j, or the masked score when keyMask[b, j] == 0 (below)
+//   P_ij  = softmax_j(s_ij)                    never materialized: online softmax over key tiles
+//   Pd_ij = keep(seed, ((b·H + h)·S + i)·S + j) ? P_ij/(1 − p) : 0     (dropout.cu's Philox rule)
+//   out_i = Σ_j Pd_ij·v_j                      lse_i = m_i + log(l_i), float32 [B, H, S] = `saved`
+//
+// Forward and backward side by side:
+//   forward  (solder_flash_attention_forward_dD)  one CTA per (b·h, 64-query tile), 4 warps × 16
+//            query rows. Per 64-key tile: S = Q·Kᵀ (mma.sync m16n8k16, float32 accumulators),
+//            row max m and sum l updated online, P = exp(s − m) (l sums P BEFORE dropout: dropout
+//            does not change the denominator), O = O·exp(m_old − m) + Pd·V, the P accumulator
+//            fragment reused in registers as the A operand of Pd·V (converted to bf16/fp16).
+//   backward, three launches, no atomics (every output element is written by exactly one thread,
+//            summing in a fixed order: bit-reproducible):
+//            solder_flash_attention_backward_dot   δ_i = Σ_d dO_id·O_id (float32 [B, H, S]);
+//                                                  one warp per row.
+//            solder_flash_attention_backward_dkdv_dD   one CTA per (b·h, key tile), each warp owns
+//                                                  16 keys; loops over all query tiles:
+//                                                  Sᵀ = K·Qᵀ, Pᵀ = exp(Sᵀ − lse), dV += Pdᵀ·dO,
+//                                                  dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dropout'(dPᵀ) − δ),
+//                                                  dK += dSᵀ·Q; dK·scale stored at the end.
+//            solder_flash_attention_backward_dq_dD     one CTA per (b·h, 64-query tile), 4 warps ×
+//                                                  16 rows; loops over key tiles recomputing S,
+//                                                  P, dP, dS exactly as above; dQ += dS·K.
+//            The dQ pass recomputes S and dP (FlashAttention-2 uses atomics on dQ instead):
+//            that costs 2 more m16n8k16 products per tile but keeps dQ deterministic.
+//
+// Masks, exactly as CpuAttention: a masked key's score is s + (−FLT_MAX) there, which rounds to
+// −FLT_MAX for any |s| < 2^103, so here a masked key's score IS −FLT_MAX (one less add). When a
+// batch entry has every key masked, the CPU's row is S copies of −FLT_MAX: a uniform softmax.
+// Here that case (detected per CTA from the mask) gives every key the score 0 instead — the same
+// uniform P, but with a finite lse = log S, so the backward's exp(s − lse) recomputes 1/S and not
+// exp(0) = 1. Gradients do not depend on the constant (dS = P ⊙ (dP − δ) either way). The online
+// softmax starts from m = −FLT_MAX (not −inf) and keys past S get −inf, so exp(m_old − m_new) and
+// exp(s − m) never see inf − inf: a tile of only masked keys followed by real keys rescales the
+// earlier sums by exp(−FLT_MAX − m) = 0, which is what the CPU's single-pass softmax gives.
+//
+// Tiles: K/V (and in the backward Q/dO) tiles are copied global → shared memory with 16-byte
+// loads (the Java side requires 16-byte aligned pointers; D·2 bytes is a multiple of 16), rows
+// padded by 8 halves so the fragment loads below are free of bank conflicts. Rows past S are
+// zero-filled (never garbage: 0·NaN would poison Pd·V); tail queries are computed and not stored.
+// Shared memory is static and ≤ 48 KiB for every D (no opt-in attribute needed):
+//   forward  K, V [64][D+8]                       = 34.8 KiB at D = 128
+//   dK/dV    K, V [16·W][D+8] + Q, dO [BQ][D+8]   W = 4, BQ = 64 for D ≤ 64; W = 2, BQ = 32 at 128
+//   dQ       K, V [BK][D+8] (Q, dO staged there)  BK = 64 for D ≤ 64, 32 at D = 128
+// (the smaller tiles at D = 128 keep the accumulators of dK, dV or dQ in registers without spills).
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16 with .bf16/.f16 operands; g = lane/4, t = lane%4):
+//   A 16×16 row-major, 4 regs: {A[g][2t..2t+1], A[g+8][2t..], A[g][2t+8..], A[g+8][2t+8..]}
+//   B 16×8 (k × n), 2 regs:    {B[2t..2t+1][g], B[2t+8..2t+9][g]} (lower k in the low half)
+//   C 16×8 float, 4 values:    {C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1]}
+// so the C fragments of two adjacent 8-column tiles are, converted pairwise, the A fragment of
+// the 16-wide k step that follows (P·V, dS·K, Pdᵀ·dO, dSᵀ·Q): no shared-memory round trip.
+// B operands stored as [n][k] rows (K for Q·Kᵀ) load as 32-bit words; stored as [k][n] (V for
+// P·V) they are two 16-bit loads packed (ldmatrix.trans would halve that: a later cut).
+//
+// SOLDER_FLASH_HOST_MODEL (never defined by the builds): FlashAttentionHostModelTest compiles this
+// file with g++ against src/test/cpp/flash_host_model.cpp, which runs every CUDA thread as a host
+// thread and models mma.sync and the packing from the PTX fragment tables above.
+//
+// Float32 inputs are not served here (the cuBLAS-only path takes them); neither are head dims
+// other than 32, 64, 128 or S > 512 (the per-CTA key-mask table is 512 bytes). The kernels need
+// sm_80+ (mma.sync with bf16); below that they trap, and the Java side never selects them.
+
+#include "solder_common.cuh"
+
+#define SOLDER_FLASH_MAX_S 512
+
+struct alignas(16) SolderFlashU4 {
+    unsigned int a, b, c, d;
+};
+
+// ------------------------------------------------------------------ per-dtype pieces
+
+// Two floats packed into one 32-bit register of two halves, `lo` in the low 16 bits (round to
+// nearest even). cvt.rn.{bf16x2,f16x2}.f32 d, a, b puts a in the UPPER half, b in the lower.
+template <int DT>
+__device__ __forceinline__ unsigned int solder_flash_pack(float lo, float hi);
+
+template <>
+__device__ __forceinline__ unsigned int solder_flash_pack<SOLDER_BF16>(float lo, float hi) {
+#if defined(SOLDER_FLASH_HOST_MODEL)
+    return solder_host_pack_bf16(lo, hi);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    return ((unsigned int)solder_f32_to_bf16(hi) << 16) | solder_f32_to_bf16(lo);
+#else
+    unsigned int r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#endif
+}
+
+template <>
+__device__ __forceinline__ unsigned int solder_flash_pack<SOLDER_F16>(float lo, float hi) {
+#if defined(SOLDER_FLASH_HOST_MODEL)
+    return solder_host_pack_f16(lo, hi);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    return ((unsigned int)solder_f32_to_f16(hi) << 16) | solder_f32_to_f16(lo);
+#else
+    unsigned int r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#endif
+}
+
+// c += a·b, one m16n8k16 tensor-core product with float32 accumulation.
+template <int DT>
+__device__ __forceinline__ void solder_flash_mma(float* c, const unsigned int* a, const unsigned int* b);
+
+template <>
+__device__ __forceinline__ void solder_flash_mma<SOLDER_BF16>(float* c, const unsigned int* a, const unsigned int* b) {
+#if defined(SOLDER_FLASH_HOST_MODEL)
+    solder_host_mma(c, a, b, SOLDER_BF16);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    __trap();
+#else
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void solder_flash_mma<SOLDER_F16>(float* c, const unsigned int* a, const unsigned int* b) {
+#if defined(SOLDER_FLASH_HOST_MODEL)
+    solder_host_mma(c, a, b, SOLDER_F16);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    __trap();
+#else
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+// ------------------------------------------------------------------ shared memory
+
+// Each kernel's static shared memory, declared in a function templated on the tile shape only:
+// the bf16 and fp16 instantiations inside one extern "C" kernel then share one allocation (a
+// __shared__ array declared in the dtype-templated body would exist once per dtype: twice the
+// shared memory). Rows of D halves are padded to D + 8 (16 bytes).
+template <int D>
+struct SolderFlashForwardSmem {
+    unsigned short k[64 * (D + 8)];  // Q is staged here first
+    unsigned short v[64 * (D + 8)];
+    unsigned char keyOk[SOLDER_FLASH_MAX_S];
+};
+
+template <int D>
+__device__ __forceinline__ SolderFlashForwardSmem<D>& solder_flash_forward_smem() {
+    __shared__ __align__(16) SolderFlashForwardSmem<D> sm;
+    return sm;
+}
+
+template <int D, int BKEYS, int BQ>
+struct SolderFlashDkdvSmem {
+    unsigned short k[BKEYS * (D + 8)];
+    unsigned short v[BKEYS * (D + 8)];
+    unsigned short q[BQ * (D + 8)];
+    unsigned short dout[BQ * (D + 8)];
+    float lse[BQ];
+    float delta[BQ];
+    unsigned char keyOk[SOLDER_FLASH_MAX_S];
+};
+
+template <int D, int BKEYS, int BQ>
+__device__ __forceinline__ SolderFlashDkdvSmem<D, BKEYS, BQ>& solder_flash_dkdv_smem() {
+    __shared__ __align__(16) SolderFlashDkdvSmem<D, BKEYS, BQ> sm;
+    return sm;
+}
+
+template <int D, int BK>
+struct SolderFlashDqSmem {
+    unsigned short kv[(2 * BK > 64 ? 2 * BK : 64) * (D + 8)];  // K rows [0, BK), V rows [BK, 2·BK)
+    unsigned char keyOk[SOLDER_FLASH_MAX_S];
+};
+
+template <int D, int BK>
+__device__ __forceinline__ SolderFlashDqSmem<D, BK>& solder_flash_dq_smem() {
+    __shared__ __align__(16) SolderFlashDqSmem<D, BK> sm;
+    return sm;
+}
+
+// ------------------------------------------------------------------ shared-memory fragments
+
+__device__ __forceinline__ unsigned int solder_flash_word(const unsigned short* p) {
+    return *(const unsigned int*)p;
+}
+
+// A fragment of the 16×16 block at (r0, k0) of a row-major [rows][ld] tile.
+__device__ __forceinline__ void solder_flash_load_a(unsigned int* a, const unsigned short* s, int ld, int r0, int k0) {
+    int lane = threadIdx.x & 31;
+    const unsigned short* p = s + (r0 + (lane >> 2)) * ld + k0 + 2 * (lane & 3);
+    a[0] = solder_flash_word(p);
+    a[1] = solder_flash_word(p + 8 * ld);
+    a[2] = solder_flash_word(p + 8);
+    a[3] = solder_flash_word(p + 8 * ld + 8);
+}
+
+// B fragment (k0.., n0..) of B = Tᵀ, T a row-major [n][ld] tile (B[k][n] = T[n][k]): 32-bit loads.
+__device__ __forceinline__ void solder_flash_load_b_nk(unsigned int* b, const unsigned short* s, int ld, int n0,
+                                                       int k0) {
+    int lane = threadIdx.x & 31;
+    const unsigned short* p = s + (n0 + (lane >> 2)) * ld + k0 + 2 * (lane & 3);
+    b[0] = solder_flash_word(p);
+    b[1] = solder_flash_word(p + 8);
+}
+
+// B fragment (k0.., n0..) of B = T, T a row-major [k][ld] tile: two 16-bit loads per register.
+__device__ __forceinline__ void solder_flash_load_b_kn(unsigned int* b, const unsigned short* s, int ld, int k0,
+                                                       int n0) {
+    int lane = threadIdx.x & 31;
+    const unsigned short* p = s + (k0 + 2 * (lane & 3)) * ld + n0 + (lane >> 2);
+    b[0] = (unsigned int)p[0] | ((unsigned int)p[ld] << 16);
+    b[1] = (unsigned int)p[8 * ld] | ((unsigned int)p[9 * ld] << 16);
+}
+
+// A fragment of k step kk from float C fragments c[2kk], c[2kk+1] (rows × 16 columns).
+template <int DT>
+__device__ __forceinline__ void solder_flash_c_to_a(unsigned int* a, const float* c0, const float* c1) {
+    a[0] = solder_flash_pack<DT>(c0[0], c0[1]);
+    a[1] = solder_flash_pack<DT>(c0[2], c0[3]);
+    a[2] = solder_flash_pack<DT>(c1[0], c1[1]);
+    a[3] = solder_flash_pack<DT>(c1[2], c1[3]);
+}
+
+// ------------------------------------------------------------------ tiles, masks, scores
+
+// rows × D halves from global (row r at g + r·rowStride, rows from row0) into s[rows][D + 8];
+// rows at or past S are zero. Every thread of the block calls it.
+template <int D>
+__device__ __forceinline__ void solder_flash_load_tile(unsigned short* s, const unsigned short* g,
+                                                       long long rowStride, int row0, int rows, int S) {
+    const int chunks = D / 8;
+    for (int c = threadIdx.x; c < rows * chunks; c += blockDim.x) {
+        int r = c / chunks;
+        int col = (c - r * chunks) * 8;
+        SolderFlashU4 v = {0u, 0u, 0u, 0u};
+        if (row0 + r < S) {
+            v = *(const SolderFlashU4*)(g + (long long)(row0 + r) * rowStride + col);
+        }
+        *(SolderFlashU4*)(s + r * (D + 8) + col) = v;
+    }
+}
+
+// keyOk[j] = (keyMask[b, j] != 0) for j < S (all 1 without a mask); returns the score a masked key
+// gets: −FLT_MAX, or 0 when every key of batch entry b is masked (see the top of the file).
+// Synchronizes the block (every thread must call it).
+__device__ __forceinline__ float solder_flash_key_mask(const void* keyMask, int mdt, long long b, int S,
+                                                       unsigned char* keyOk) {
+    int any = 0;
+    for (int j = threadIdx.x; j < S; j += blockDim.x) {
+        bool ok = keyMask == 0 || !solder_is_zero(keyMask, mdt, b * S + j);
+        keyOk[j] = ok ? 1 : 0;
+        any |= ok ? 1 : 0;
+    }
+    any = __syncthreads_or(any);
+    return any ? -SOLDER_FLT_MAX : 0.0f;
+}
+
+// The score of key j from the accumulator: −inf past S (drops out of max and sum), the masked
+// score for a masked key, else scale·q·k.
+__device__ __forceinline__ float solder_flash_score(float acc, float scale, int j, int S, const unsigned char* keyOk,
+                                                    float maskedScore) {
+    if (j >= S) {
+        return -__int_as_float(0x7f800000);
+    }
+    return keyOk[j] ? acc * scale : maskedScore;
+}
+
+// Sum / max over the 4 lanes of a quad (the lanes holding one accumulator row).
+__device__ __forceinline__ float solder_flash_quad_max(float v) {
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+    return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+__device__ __forceinline__ float solder_flash_quad_sum(float v) {
+    v += __shfl_xor_sync(0xffffffffu, v, 1);
+    return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+// Dropout keep bits of the 32 (or 16) accumulator elements a lane holds for one tile of `tiles`
+// 8-column C fragments: bit 4n + c is element c of fragment n, i.e. row A (c < 2) or row B (c ≥ 2),
+// column col0 + 8n + 2t + (c & 1); its Philox index is rowBase + column·colMul. Drawn in a rolled
+// loop (one Philox body in the code instead of one per unrolled element: the kernels stay small);
+// the unrolled element loops then test constant bits.
+__device__ __forceinline__ unsigned int solder_flash_keep_bits(int tiles, unsigned long long sd, float p,
+                                                               unsigned long long rowBaseA,
+                                                               unsigned long long rowBaseB, long long col0,
+                                                               unsigned long long colMul) {
+    int t = threadIdx.x & 3;
+    unsigned int bits = 0u;
+#pragma unroll 1
+    for (int x = 0; x < 4 * tiles; x++) {
+        int n = x >> 2;
+        int c = x & 3;
+        unsigned long long col = (unsigned long long)(col0 + n * 8 + 2 * t + (c & 1));
+        unsigned long long index = (c < 2 ? rowBaseA : rowBaseB) + col * colMul;
+        if (solder_dropout_keep(sd, index, p)) {
+            bits |= 1u << x;
+        }
+    }
+    return bits;
+}
+
+// ====================================================================== forward
+
+template <int DT, int D>
+__device__ __forceinline__ void solder_flash_forward(const void* qp, const void* kp, const void* vp,
+                                                     const void* keyMask, int mdt, void* outp, float* lse, int H,
+                                                     int S, float scale, float dropoutP, long long seed) {
+    const int BQ = 64;   // queries per CTA: 4 warps × 16
+    const int BK = 64;   // keys per tile
+    const int LD = D + 8;
+    const int KS = D / 16;  // k steps of Q·Kᵀ
+    const int NT = BK / 8;  // 8-key column tiles of S
+    const int DN = D / 8;   // 8-column tiles of O
+    SolderFlashForwardSmem<D>& sm = solder_flash_forward_smem<D>();
+    unsigned short* ks = sm.k;
+    unsigned short* vs = sm.v;
+    unsigned char* keyOk = sm.keyOk;
+
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int g = lane >> 2;
+    int t = lane & 3;
+    long long bh = blockIdx.x;
+    long long b = bh / H;
+    long long h = bh - b * H;
+    int q0 = blockIdx.y * BQ;
+    long long rowStride = (long long)H * D;
+    long long base = b * S * rowStride + h * D;
+    const unsigned short* Q = (const unsigned short*)qp + base;
+    const unsigned short* K = (const unsigned short*)kp + base;
+    const unsigned short* V = (const unsigned short*)vp + base;
+
+    float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, keyOk);
+
+    // this warp's 16 query rows as A fragments, staged through the K buffer
+    solder_flash_load_tile<D>(ks, Q, rowStride, q0, BQ, S);
+    __syncthreads();
+    unsigned int qf[KS][4];
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++) {
+        solder_flash_load_a(qf[kk], ks, LD, warp * 16, kk * 16);
+    }
+
+    float o[DN][4];
+#pragma unroll
+    for (int dn = 0; dn < DN; dn++) {
+        o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.0f;
+    }
+    float m0 = -SOLDER_FLT_MAX;  // rows g and g + 8 of the warp's 16
+    float m1 = -SOLDER_FLT_MAX;
+    float l0 = 0.0f;  // this lane's part of the row sums (quad-summed at the end)
+    float l1 = 0.0f;
+    int i0 = q0 + warp * 16 + g;
+    int i1 = i0 + 8;
+    bool drop = dropoutP > 0.0f;
+    float keepScale = 1.0f / (1.0f - dropoutP);
+    unsigned long long sd = (unsigned long long)seed;
+    unsigned long long row0 = ((unsigned long long)bh * S + i0) * (unsigned long long)S;
+    unsigned long long row1 = ((unsigned long long)bh * S + i1) * (unsigned long long)S;
+
+    for (int k0 = 0; k0 < S; k0 += BK) {
+        __syncthreads();  // the previous tile (or the Q staging) is no longer read
+        solder_flash_load_tile<D>(ks, K, rowStride, k0, BK, S);
+        solder_flash_load_tile<D>(vs, V, rowStride, k0, BK, S);
+        __syncthreads();
+
+        float s[NT][4];
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+            for (int kk = 0; kk < KS; kk++) {
+                unsigned int bf[2];
+                solder_flash_load_b_nk(bf, ks, LD, nt * 8, kk * 16);
+                solder_flash_mma<DT>(s[nt], qf[kk], bf);
+            }
+        }
+        float mx0 = m0;
+        float mx1 = m1;
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                int j = k0 + nt * 8 + 2 * t + e;
+                s[nt][e] = solder_flash_score(s[nt][e], scale, j, S, keyOk, maskedScore);
+                s[nt][2 + e] = solder_flash_score(s[nt][2 + e], scale, j, S, keyOk, maskedScore);
+                mx0 = fmaxf(mx0, s[nt][e]);
+                mx1 = fmaxf(mx1, s[nt][2 + e]);
+            }
+        }
+        mx0 = solder_flash_quad_max(mx0);
+        mx1 = solder_flash_quad_max(mx1);
+        // m only grows and starts at −FLT_MAX: both differences are finite or −inf-free
+        float a0 = expf(m0 - mx0);
+        float a1 = expf(m1 - mx1);
+        m0 = mx0;
+        m1 = mx1;
+        l0 *= a0;
+        l1 *= a1;
+#pragma unroll
+        for (int dn = 0; dn < DN; dn++) {
+            o[dn][0] *= a0;
+            o[dn][1] *= a0;
+            o[dn][2] *= a1;
+            o[dn][3] *= a1;
+        }
+        unsigned int keep = drop ? solder_flash_keep_bits(NT, sd, dropoutP, row0, row1, k0, 1ull) : 0u;
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                float p0 = expf(s[nt][e] - m0);
+                float p1 = expf(s[nt][2 + e] - m1);
+                l0 += p0;
+                l1 += p1;
+                if (drop) {
+                    p0 = (keep >> (4 * nt + e)) & 1u ? p0 * keepScale : 0.0f;
+                    p1 = (keep >> (4 * nt + 2 + e)) & 1u ? p1 * keepScale : 0.0f;
+                }
+                s[nt][e] = p0;
+                s[nt][2 + e] = p1;
+            }
+        }
+        // O += Pd·V: the P accumulators are the A operand (keys as k)
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) {
+            unsigned int pa[4];
+            solder_flash_c_to_a<DT>(pa, s[2 * kk], s[2 * kk + 1]);
+#pragma unroll
+            for (int dn = 0; dn < DN; dn++) {
+                unsigned int bf[2];
+                solder_flash_load_b_kn(bf, vs, LD, kk * 16, dn * 8);
+                solder_flash_mma<DT>(o[dn], pa, bf);
+            }
+        }
+    }
+
+    l0 = solder_flash_quad_sum(l0);
+    l1 = solder_flash_quad_sum(l1);
+    float inv0 = 1.0f / l0;  // l ≥ 1: the row's max contributes exp(0)
+    float inv1 = 1.0f / l1;
+    unsigned short* O = (unsigned short*)outp + base;
+#pragma unroll
+    for (int dn = 0; dn < DN; dn++) {
+        int col = dn * 8 + 2 * t;
+        if (i0 < S) {
+            *(unsigned int*)(O + (long long)i0 * rowStride + col) = solder_flash_pack<DT>(o[dn][0] * inv0, o[dn][1] * inv0);
+        }
+        if (i1 < S) {
+            *(unsigned int*)(O + (long long)i1 * rowStride + col) = solder_flash_pack<DT>(o[dn][2] * inv1, o[dn][3] * inv1);
+        }
+    }
+    if (t == 0) {
+        if (i0 < S) {
+            lse[bh * S + i0] = m0 + logf(l0);
+        }
+        if (i1 < S) {
+            lse[bh * S + i1] = m1 + logf(l1);
+        }
+    }
+}
+
+// out, lse from q, k, v (all of dtype dt: SOLDER_BF16 or SOLDER_F16). keyMask [B, S] may be null.
+// Launch: grid (B·H, ceil(S/64)), block 128, no dynamic shared memory; S ≤ 512.
+extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_forward_d32(
+        const void* q, const void* k, const void* v, int dt, const void* keyMask, int mdt, void* out, float* lse,
+        int H, int S, float scale, float dropoutP, long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_forward<SOLDER_F16, 32>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+    } else {
+        solder_flash_forward<SOLDER_BF16, 32>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+    }
+}
+
+// As solder_flash_attention_forward_d32, D = 64.
+extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_forward_d64(
+        const void* q, const void* k, const void* v, int dt, const void* keyMask, int mdt, void* out, float* lse,
+        int H, int S, float scale, float dropoutP, long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_forward<SOLDER_F16, 64>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+    } else {
+        solder_flash_forward<SOLDER_BF16, 64>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+    }
+}
+
+// As solder_flash_attention_forward_d32, D = 128.
+extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_forward_d128(
+        const void* q, const void* k, const void* v, int dt, const void* keyMask, int mdt, void* out, float* lse,
+        int H, int S, float scale, float dropoutP, long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_forward<SOLDER_F16, 128>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+    } else {
+        solder_flash_forward<SOLDER_BF16, 128>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+    }
+}
+
+// ====================================================================== backward
+
+// delta[(b·H + h)·S + i] = Σ_d dout[b, i, h·D + d]·out[b, i, h·D + d] (float32), for the
+// rows = B·S·H rows of D elements in memory order (row r: h = r % H, i = (r / H) % S, b = r / (H·S)).
+// dout is the dO the other backward kernels read (converted to the operands' dtype first).
+// Launch: block 256 (8 rows), grid-stride over row groups.
+extern "C" __global__ void solder_flash_attention_backward_dot(const void* dout, int dodt, const void* out, int odt,
+                                                               float* delta, long long rows, int H, int S, int D) {
+    int lane = threadIdx.x & 31;
+    long long warpsPerBlock = blockDim.x >> 5;
+    for (long long r = (long long)blockIdx.x * warpsPerBlock + (threadIdx.x >> 5); r < rows;
+         r += (long long)gridDim.x * warpsPerBlock) {
+        float acc = 0.0f;
+        for (int d = lane; d < D; d += 32) {
+            acc += solder_load(dout, dodt, r * D + d) * solder_load(out, odt, r * D + d);
+        }
+        acc = solder_warp_sum(acc);
+        if (lane == 0) {
+            long long h = r % H;
+            long long bi = r / H;
+            long long i = bi % S;
+            long long b = bi / S;
+            delta[(b * H + h) * S + i] = acc;
+        }
+    }
+}
+
+// P, Pd (dropped and scaled) and dS for one accumulator element: s is the raw accumulator of
+// q_i·k_j, dp the one of dO_i·v_j, keep its dropout bit (ignored without dropout). Shared by the
+// dK/dV and the dQ pass so both see the same bits. Rows/columns past S give P = 0, so dS = 0.
+__device__ __forceinline__ void solder_flash_grad_element(float s, float dp, int i, int j, int S, float lse_i,
+                                                          float delta_i, float scale, const unsigned char* keyOk,
+                                                          float maskedScore, bool drop, bool keep, float keepScale,
+                                                          float* pd, float* ds) {
+    float p = 0.0f;
+    if (i < S) {
+        p = expf(solder_flash_score(s, scale, j, S, keyOk, maskedScore) - lse_i);  // 0 past S
+    }
+    float keepP = p;
+    float g = dp;
+    if (drop) {
+        keepP = keep ? p * keepScale : 0.0f;
+        g = keep ? dp * keepScale : 0.0f;
+    }
+    *pd = keepP;
+    *ds = p * (g - delta_i);
+}
+
+template <int DT, int D, int WARPS, int BQ>
+__device__ __forceinline__ void solder_flash_backward_dkdv(const void* qp, const void* kp, const void* vp,
+                                                           const void* doutp, const void* keyMask, int mdt,
+                                                           const float* lse, const float* delta, void* dk, int dkdt,
+                                                           void* dv, int dvdt, int H, int S, float scale,
+                                                           float dropoutP, long long seed) {
+    const int BKEYS = 16 * WARPS;
+    const int LD = D + 8;
+    const int KS = D / 16;   // k steps over the head dim (Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ)
+    const int NQ = BQ / 8;   // 8-query column tiles of Sᵀ
+    const int QS = BQ / 16;  // k steps over the queries (dV += Pdᵀ·dO, dK += dSᵀ·Q)
+    const int DN = D / 8;
+    SolderFlashDkdvSmem<D, BKEYS, BQ>& sm = solder_flash_dkdv_smem<D, BKEYS, BQ>();
+    unsigned short* ks = sm.k;
+    unsigned short* vs = sm.v;
+    unsigned short* qs = sm.q;
+    unsigned short* dos = sm.dout;
+    float* lseS = sm.lse;
+    float* deltaS = sm.delta;
+    unsigned char* keyOk = sm.keyOk;
+
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int g = lane >> 2;
+    int t = lane & 3;
+    long long bh = blockIdx.x;
+    long long b = bh / H;
+    long long h = bh - b * H;
+    int j0 = blockIdx.y * BKEYS;
+    long long rowStride = (long long)H * D;
+    long long base = b * S * rowStride + h * D;
+    const unsigned short* Q = (const unsigned short*)qp + base;
+    const unsigned short* K = (const unsigned short*)kp + base;
+    const unsigned short* V = (const unsigned short*)vp + base;
+    const unsigned short* DO = (const unsigned short*)doutp + base;
+
+    float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, keyOk);
+    solder_flash_load_tile<D>(ks, K, rowStride, j0, BKEYS, S);
+    solder_flash_load_tile<D>(vs, V, rowStride, j0, BKEYS, S);
+
+    int jr0 = j0 + warp * 16 + g;  // this lane's key rows
+    int jr1 = jr0 + 8;
+    bool drop = dropoutP > 0.0f;
+    float keepScale = 1.0f / (1.0f - dropoutP);
+    unsigned long long sd = (unsigned long long)seed;
+    unsigned long long bhS = (unsigned long long)bh * S;
+
+    float dkAcc[DN][4];
+    float dvAcc[DN][4];
+#pragma unroll
+    for (int dn = 0; dn < DN; dn++) {
+        dkAcc[dn][0] = dkAcc[dn][1] = dkAcc[dn][2] = dkAcc[dn][3] = 0.0f;
+        dvAcc[dn][0] = dvAcc[dn][1] = dvAcc[dn][2] = dvAcc[dn][3] = 0.0f;
+    }
+
+    for (int q0 = 0; q0 < S; q0 += BQ) {
+        __syncthreads();  // the previous query tile is no longer read
+        solder_flash_load_tile<D>(qs, Q, rowStride, q0, BQ, S);
+        solder_flash_load_tile<D>(dos, DO, rowStride, q0, BQ, S);
+        for (int c = threadIdx.x; c < BQ; c += blockDim.x) {
+            bool in = q0 + c < S;
+            lseS[c] = in ? lse[bhS + q0 + c] : 0.0f;
+            deltaS[c] = in ? delta[bhS + q0 + c] : 0.0f;
+        }
+        __syncthreads();
+
+        // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ for the warp's 16 keys × BQ queries
+        float st[NQ][4];
+        float dpt[NQ][4];
+#pragma unroll
+        for (int nq = 0; nq < NQ; nq++) {
+            st[nq][0] = st[nq][1] = st[nq][2] = st[nq][3] = 0.0f;
+            dpt[nq][0] = dpt[nq][1] = dpt[nq][2] = dpt[nq][3] = 0.0f;
+        }
+#pragma unroll
+        for (int kk = 0; kk < KS; kk++) {
+            unsigned int ka[4];
+            unsigned int va[4];
+            solder_flash_load_a(ka, ks, LD, warp * 16, kk * 16);
+            solder_flash_load_a(va, vs, LD, warp * 16, kk * 16);
+#pragma unroll
+            for (int nq = 0; nq < NQ; nq++) {
+                unsigned int bf[2];
+                solder_flash_load_b_nk(bf, qs, LD, nq * 8, kk * 16);
+                solder_flash_mma<DT>(st[nq], ka, bf);
+                solder_flash_load_b_nk(bf, dos, LD, nq * 8, kk * 16);
+                solder_flash_mma<DT>(dpt[nq], va, bf);
+            }
+        }
+        // Pdᵀ into st, dSᵀ into dpt (element (key row, query column)); dropout index (bh·S + i)·S + j
+        unsigned int keep = drop ? solder_flash_keep_bits(NQ, sd, dropoutP, bhS * S + jr0, bhS * S + jr1, q0,
+                                                          (unsigned long long)S)
+                                 : 0u;
+#pragma unroll
+        for (int nq = 0; nq < NQ; nq++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                int c = nq * 8 + 2 * t + e;
+                int i = q0 + c;
+                float li = lseS[c];
+                float di = deltaS[c];
+                solder_flash_grad_element(st[nq][e], dpt[nq][e], i, jr0, S, li, di, scale, keyOk, maskedScore, drop,
+                                          (keep >> (4 * nq + e)) & 1u, keepScale, &st[nq][e], &dpt[nq][e]);
+                solder_flash_grad_element(st[nq][2 + e], dpt[nq][2 + e], i, jr1, S, li, di, scale, keyOk, maskedScore,
+                                          drop, (keep >> (4 * nq + 2 + e)) & 1u, keepScale, &st[nq][2 + e],
+                                          &dpt[nq][2 + e]);
+            }
+        }
+        // dV += Pdᵀ·dO, dK += dSᵀ·Q (queries as k)
+#pragma unroll
+        for (int qk = 0; qk < QS; qk++) {
+            unsigned int pa[4];
+            unsigned int sa[4];
+            solder_flash_c_to_a<DT>(pa, st[2 * qk], st[2 * qk + 1]);
+            solder_flash_c_to_a<DT>(sa, dpt[2 * qk], dpt[2 * qk + 1]);
+#pragma unroll
+            for (int dn = 0; dn < DN; dn++) {
+                unsigned int bf[2];
+                solder_flash_load_b_kn(bf, dos, LD, qk * 16, dn * 8);
+                solder_flash_mma<DT>(dvAcc[dn], pa, bf);
+                solder_flash_load_b_kn(bf, qs, LD, qk * 16, dn * 8);
+                solder_flash_mma<DT>(dkAcc[dn], sa, bf);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int dn = 0; dn < DN; dn++) {
+        int col = dn * 8 + 2 * t;
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            if (jr0 < S) {
+                long long at = base + (long long)jr0 * rowStride + col + e;
+                if (dk != 0) {
+                    solder_store(dk, dkdt, at, dkAcc[dn][e] * scale);
+                }
+                if (dv != 0) {
+                    solder_store(dv, dvdt, at, dvAcc[dn][e]);
+                }
+            }
+            if (jr1 < S) {
+                long long at = base + (long long)jr1 * rowStride + col + e;
+                if (dk != 0) {
+                    solder_store(dk, dkdt, at, dkAcc[dn][2 + e] * scale);
+                }
+                if (dv != 0) {
+                    solder_store(dv, dvdt, at, dvAcc[dn][2 + e]);
+                }
+            }
+        }
+    }
+}
+
+// dK, dV ([B, S, H·D], any float dtype dkdt/dvdt; either may be null) from q, k, v, dout (all
+// dtype dt), the forward's lse and delta (solder_flash_attention_backward_dot).
+// Launch: grid (B·H, ceil(S/64)), block 128 (4 warps × 16 keys).
+extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_backward_dkdv_d32(
+        const void* q, const void* k, const void* v, const void* dout, int dt, const void* keyMask, int mdt,
+        const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale,
+        float dropoutP, long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_backward_dkdv<SOLDER_F16, 32, 4, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt,
+                                                          H, S, scale, dropoutP, seed);
+    } else {
+        solder_flash_backward_dkdv<SOLDER_BF16, 32, 4, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt,
+                                                           H, S, scale, dropoutP, seed);
+    }
+}
+
+// As solder_flash_attention_backward_dkdv_d32, D = 64. Launch: grid (B·H, ceil(S/64)), block 128.
+extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_backward_dkdv_d64(
+        const void* q, const void* k, const void* v, const void* dout, int dt, const void* keyMask, int mdt,
+        const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale,
+        float dropoutP, long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_backward_dkdv<SOLDER_F16, 64, 4, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt,
+                                                          H, S, scale, dropoutP, seed);
+    } else {
+        solder_flash_backward_dkdv<SOLDER_BF16, 64, 4, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt,
+                                                           H, S, scale, dropoutP, seed);
+    }
+}
+
+// As solder_flash_attention_backward_dkdv_d32, D = 128, with 32-key CTAs and 32-query tiles.
+// Launch: grid (B·H, ceil(S/32)), block 64 (2 warps × 16 keys).
+extern "C" __global__ void __launch_bounds__(64) solder_flash_attention_backward_dkdv_d128(
+        const void* q, const void* k, const void* v, const void* dout, int dt, const void* keyMask, int mdt,
+        const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale,
+        float dropoutP, long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_backward_dkdv<SOLDER_F16, 128, 2, 32>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv,
+                                                           dvdt, H, S, scale, dropoutP, seed);
+    } else {
+        solder_flash_backward_dkdv<SOLDER_BF16, 128, 2, 32>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv,
+                                                            dvdt, H, S, scale, dropoutP, seed);
+    }
+}
+
+template <int DT, int D, int BK>
+__device__ __forceinline__ void solder_flash_backward_dq(const void* qp, const void* kp, const void* vp,
+                                                         const void* doutp, const void* keyMask, int mdt,
+                                                         const float* lse, const float* delta, void* dq, int dqdt,
+                                                         int H, int S, float scale, float dropoutP, long long seed) {
+    const int BQ = 64;  // 4 warps × 16 query rows
+    const int LD = D + 8;
+    const int KS = D / 16;  // k steps over the head dim
+    const int NK = BK / 8;  // 8-key column tiles of S
+    const int DN = D / 8;
+    // K tile in rows [0, BK), V tile in [BK, 2·BK); Q and dO are staged in rows [0, 64) first
+    SolderFlashDqSmem<D, BK>& sm = solder_flash_dq_smem<D, BK>();
+    unsigned short* kvs = sm.kv;
+    unsigned char* keyOk = sm.keyOk;
+    unsigned short* ks = kvs;
+    unsigned short* vs = kvs + BK * LD;
+
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    int g = lane >> 2;
+    int t = lane & 3;
+    long long bh = blockIdx.x;
+    long long b = bh / H;
+    long long h = bh - b * H;
+    int q0 = blockIdx.y * BQ;
+    long long rowStride = (long long)H * D;
+    long long base = b * S * rowStride + h * D;
+    const unsigned short* Q = (const unsigned short*)qp + base;
+    const unsigned short* K = (const unsigned short*)kp + base;
+    const unsigned short* V = (const unsigned short*)vp + base;
+    const unsigned short* DO = (const unsigned short*)doutp + base;
+
+    float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, keyOk);
+    unsigned int qf[KS][4];
+    unsigned int dof[KS][4];
+    solder_flash_load_tile<D>(kvs, Q, rowStride, q0, BQ, S);
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++) {
+        solder_flash_load_a(qf[kk], kvs, LD, warp * 16, kk * 16);
+    }
+    __syncthreads();
+    solder_flash_load_tile<D>(kvs, DO, rowStride, q0, BQ, S);
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < KS; kk++) {
+        solder_flash_load_a(dof[kk], kvs, LD, warp * 16, kk * 16);
+    }
+
+    int i0 = q0 + warp * 16 + g;
+    int i1 = i0 + 8;
+    unsigned long long bhS = (unsigned long long)bh * S;
+    float lse0 = i0 < S ? lse[bhS + i0] : 0.0f;
+    float lse1 = i1 < S ? lse[bhS + i1] : 0.0f;
+    float delta0 = i0 < S ? delta[bhS + i0] : 0.0f;
+    float delta1 = i1 < S ? delta[bhS + i1] : 0.0f;
+    bool drop = dropoutP > 0.0f;
+    float keepScale = 1.0f / (1.0f - dropoutP);
+    unsigned long long sd = (unsigned long long)seed;
+
+    float dqAcc[DN][4];
+#pragma unroll
+    for (int dn = 0; dn < DN; dn++) {
+        dqAcc[dn][0] = dqAcc[dn][1] = dqAcc[dn][2] = dqAcc[dn][3] = 0.0f;
+    }
+
+    for (int k0 = 0; k0 < S; k0 += BK) {
+        __syncthreads();  // the previous tile (or the dO staging) is no longer read
+        solder_flash_load_tile<D>(ks, K, rowStride, k0, BK, S);
+        solder_flash_load_tile<D>(vs, V, rowStride, k0, BK, S);
+        __syncthreads();
+
+        float s[NK][4];
+        float dp[NK][4];
+#pragma unroll
+        for (int nk = 0; nk < NK; nk++) {
+            s[nk][0] = s[nk][1] = s[nk][2] = s[nk][3] = 0.0f;
+            dp[nk][0] = dp[nk][1] = dp[nk][2] = dp[nk][3] = 0.0f;
+#pragma unroll
+            for (int kk = 0; kk < KS; kk++) {
+                unsigned int bf[2];
+                solder_flash_load_b_nk(bf, ks, LD, nk * 8, kk * 16);
+                solder_flash_mma<DT>(s[nk], qf[kk], bf);
+                solder_flash_load_b_nk(bf, vs, LD, nk * 8, kk * 16);
+                solder_flash_mma<DT>(dp[nk], dof[kk], bf);
+            }
+        }
+        // dS into dp (the Pd values are not needed here)
+        unsigned int keep = drop ? solder_flash_keep_bits(NK, sd, dropoutP, (bhS + i0) * S, (bhS + i1) * S, k0, 1ull)
+                                 : 0u;
+#pragma unroll
+        for (int nk = 0; nk < NK; nk++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                int j = k0 + nk * 8 + 2 * t + e;
+                float unused;
+                solder_flash_grad_element(s[nk][e], dp[nk][e], i0, j, S, lse0, delta0, scale, keyOk, maskedScore, drop,
+                                          (keep >> (4 * nk + e)) & 1u, keepScale, &unused, &dp[nk][e]);
+                solder_flash_grad_element(s[nk][2 + e], dp[nk][2 + e], i1, j, S, lse1, delta1, scale, keyOk,
+                                          maskedScore, drop, (keep >> (4 * nk + 2 + e)) & 1u, keepScale, &unused,
+                                          &dp[nk][2 + e]);
+            }
+        }
+        // dQ += dS·K (keys as k)
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) {
+            unsigned int sa[4];
+            solder_flash_c_to_a<DT>(sa, dp[2 * kk], dp[2 * kk + 1]);
+#pragma unroll
+            for (int dn = 0; dn < DN; dn++) {
+                unsigned int bf[2];
+                solder_flash_load_b_kn(bf, ks, LD, kk * 16, dn * 8);
+                solder_flash_mma<DT>(dqAcc[dn], sa, bf);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int dn = 0; dn < DN; dn++) {
+        int col = dn * 8 + 2 * t;
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            if (i0 < S) {
+                solder_store(dq, dqdt, base + (long long)i0 * rowStride + col + e, dqAcc[dn][e] * scale);
+            }
+            if (i1 < S) {
+                solder_store(dq, dqdt, base + (long long)i1 * rowStride + col + e, dqAcc[dn][2 + e] * scale);
+            }
+        }
+    }
+}
+
+// dQ ([B, S, H·D], any float dtype dqdt) from q, k, v, dout (all dtype dt), lse and delta.
+// Launch: grid (B·H, ceil(S/64)), block 128 (4 warps × 16 queries).
+extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_backward_dq_d32(
+        const void* q, const void* k, const void* v, const void* dout, int dt, const void* keyMask, int mdt,
+        const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP,
+        long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_backward_dq<SOLDER_F16, 32, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale,
+                                                     dropoutP, seed);
+    } else {
+        solder_flash_backward_dq<SOLDER_BF16, 32, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale,
+                                                      dropoutP, seed);
+    }
+}
+
+// As solder_flash_attention_backward_dq_d32, D = 64. Launch: grid (B·H, ceil(S/64)), block 128.
+extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_backward_dq_d64(
+        const void* q, const void* k, const void* v, const void* dout, int dt, const void* keyMask, int mdt,
+        const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP,
+        long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_backward_dq<SOLDER_F16, 64, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale,
+                                                     dropoutP, seed);
+    } else {
+        solder_flash_backward_dq<SOLDER_BF16, 64, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale,
+                                                      dropoutP, seed);
+    }
+}
+
+// As solder_flash_attention_backward_dq_d32, D = 128, with 32-key tiles.
+// Launch: grid (B·H, ceil(S/64)), block 128.
+extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_backward_dq_d128(
+        const void* q, const void* k, const void* v, const void* dout, int dt, const void* keyMask, int mdt,
+        const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP,
+        long long seed) {
+    if (dt == SOLDER_F16) {
+        solder_flash_backward_dq<SOLDER_F16, 128, 32>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale,
+                                                      dropoutP, seed);
+    } else {
+        solder_flash_backward_dq<SOLDER_BF16, 128, 32>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale,
+                                                       dropoutP, seed);
+    }
+}

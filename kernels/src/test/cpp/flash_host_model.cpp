@@ -1,0 +1,423 @@
+// flash_host_model.cpp — runs the kernels of flash_attention.cu on the HOST, for machines without
+// a GPU (FlashAttentionHostModelTest compiles it with g++ and checks what it prints).
+//
+// Every CUDA thread of a block is a std::thread; __syncthreads is a block barrier, warp shuffles
+// and mma.sync go through a per-warp exchange buffer and a warp barrier. mma.sync.m16n8k16 is
+// modelled from the PTX ISA fragment tables (A 16×16 row-major in 4 regs, B 16×8 in 2 regs, C in 4
+// floats; g = lane/4, t = lane%4) — the same tables the kernels were written against, applied
+// here to whole matrices, so the test checks how the kernels compose fragments (C → A reuse,
+// [n][k] and [k][n] operand loads, tails, masks, dropout bits, barriers), not the hardware.
+// cvt.rn.{bf16x2,f16x2} is modelled as two round-to-nearest-even conversions (lo in the low half;
+// fp16 through g++'s _Float16).
+//
+// Usage: flash_host_model B H S D p maskMode seed dt   (dt 1 bf16, 2 fp16 operands; maskMode 0
+// none, 1 with a padded and a fully masked batch entry). Prints one line of errors against a float64 reference
+// of CpuAttention's semantics (see the top of flash_attention.cu).
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <barrier>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <math.h>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#define __device__
+#define __forceinline__ inline
+#define __global__
+#define __launch_bounds__(n)
+#define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+#define asm(...)
+
+struct SolderDim3 {
+    unsigned x, y, z;
+};
+thread_local SolderDim3 threadIdx;
+static SolderDim3 blockIdx, blockDim, gridDim;
+
+static inline unsigned __umulhi(unsigned a, unsigned b) {
+    return (unsigned)(((unsigned long long)a * b) >> 32);
+}
+static inline float __uint_as_float(unsigned u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+static inline unsigned __float_as_uint(float f) {
+    unsigned u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
+static inline float __int_as_float(int i) {
+    float f;
+    std::memcpy(&f, &i, 4);
+    return f;
+}
+[[noreturn]] static inline void __trap() {
+    std::abort();
+}
+
+struct Warp {
+    std::barrier<> bar{32};
+    double xbuf[32];
+    unsigned a[32][4];
+    unsigned b[32][2];
+};
+
+struct Block {
+    std::barrier<> bar;
+    std::atomic<int> orAcc{0};
+    std::vector<std::unique_ptr<Warp>> warps;
+    explicit Block(int threads) : bar(threads) {
+        for (int w = 0; w < threads / 32; w++) {
+            warps.push_back(std::make_unique<Warp>());
+        }
+    }
+};
+
+static Block* gBlock;
+thread_local Warp* tWarp;
+thread_local int tLane;
+
+static inline void __syncthreads() {
+    gBlock->bar.arrive_and_wait();
+}
+
+static inline int __syncthreads_or(int v) {
+    gBlock->bar.arrive_and_wait();
+    if (threadIdx.x == 0) {
+        gBlock->orAcc = 0;
+    }
+    gBlock->bar.arrive_and_wait();
+    if (v) {
+        gBlock->orAcc.fetch_or(1);
+    }
+    gBlock->bar.arrive_and_wait();
+    int r = gBlock->orAcc.load();
+    gBlock->bar.arrive_and_wait();
+    return r;
+}
+
+template <class T>
+static inline T __shfl_xor_sync(unsigned, T v, int off) {
+    tWarp->xbuf[tLane] = (double)v;
+    tWarp->bar.arrive_and_wait();
+    T r = (T)tWarp->xbuf[tLane ^ off];
+    tWarp->bar.arrive_and_wait();
+    return r;
+}
+
+static unsigned solder_host_pack_bf16(float lo, float hi);
+static unsigned solder_host_pack_f16(float lo, float hi);
+static void solder_host_mma(float* c, const unsigned* a, const unsigned* b, int dt);
+
+#define SOLDER_FLASH_HOST_MODEL 1
+#include "flash_attention.cu"
+
+static unsigned solder_host_pack_bf16(float lo, float hi) {
+    return ((unsigned)solder_f32_to_bf16(hi) << 16) | solder_f32_to_bf16(lo);
+}
+
+// IEEE half through the compiler's _Float16 (round to nearest even, as cvt.rn.f16x2.f32)
+static unsigned short host_f32_to_f16(float x) {
+    _Float16 h = (_Float16)x;
+    unsigned short u;
+    std::memcpy(&u, &h, 2);
+    return u;
+}
+
+static float host_f16_to_f32(unsigned short u) {
+    _Float16 h;
+    std::memcpy(&h, &u, 2);
+    return (float)h;
+}
+
+static unsigned solder_host_pack_f16(float lo, float hi) {
+    return ((unsigned)host_f32_to_f16(hi) << 16) | host_f32_to_f16(lo);
+}
+
+static float half16(unsigned word, int half, int dt) {
+    unsigned short u = (unsigned short)(word >> (16 * half));
+    return dt == SOLDER_BF16 ? solder_bf16_to_f32(u) : host_f16_to_f32(u);
+}
+
+// D = A·B + C for the warp, each lane passing its fragments (PTX ISA, mma.m16n8k16, .bf16).
+static void solder_host_mma(float* c, const unsigned* a, const unsigned* b, int dt) {
+    Warp* w = tWarp;
+    int lane = tLane;
+    std::memcpy(w->a[lane], a, sizeof(unsigned) * 4);
+    std::memcpy(w->b[lane], b, sizeof(unsigned) * 2);
+    w->bar.arrive_and_wait();
+    int g = lane >> 2;
+    int t = lane & 3;
+    float d[4];
+    for (int q = 0; q < 4; q++) {
+        int row = g + (q >= 2 ? 8 : 0);
+        int col = 2 * t + (q & 1);
+        float acc = c[q];
+        for (int k = 0; k < 16; k++) {
+            int al = (row % 8) * 4 + (k % 8) / 2;
+            int ar = (row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
+            int bl = col * 4 + (k % 8) / 2;
+            int br = k >= 8 ? 1 : 0;
+            acc += half16(w->a[al][ar], k & 1, dt) * half16(w->b[bl][br], k & 1, dt);
+        }
+        d[q] = acc;
+    }
+    w->bar.arrive_and_wait();
+    for (int q = 0; q < 4; q++) {
+        c[q] = d[q];
+    }
+}
+
+template <class F>
+static void launch(int gx, int gy, int threads, F kernel) {
+    gridDim = {(unsigned)gx, (unsigned)gy, 1};
+    blockDim = {(unsigned)threads, 1, 1};
+    for (int by = 0; by < gy; by++) {
+        for (int bx = 0; bx < gx; bx++) {
+            blockIdx = {(unsigned)bx, (unsigned)by, 0};
+            Block blk(threads);
+            gBlock = &blk;
+            std::vector<std::thread> th;
+            for (int t = 0; t < threads; t++) {
+                th.emplace_back([&, t] {
+                    threadIdx = {(unsigned)t, 0, 0};
+                    tWarp = blk.warps[t / 32].get();
+                    tLane = t % 32;
+                    kernel();
+                });
+            }
+            for (auto& x : th) {
+                x.join();
+            }
+        }
+    }
+}
+
+struct Err {
+    double num = 0, den = 0, worst = 0;
+    long nan = 0;
+    std::vector<double> ref, got;
+    void add(double r, double g) {
+        ref.push_back(r);
+        got.push_back(g);
+        if (std::isnan(g)) {
+            nan++;
+            return;
+        }
+        num += (g - r) * (g - r);
+        den += r * r;
+    }
+    double rel() const {
+        return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
+    }
+    // largest |got − ref| in units of the reference's rms
+    double worstOverRms() const {
+        double rms = std::sqrt(den / std::max<size_t>(1, ref.size()));
+        double m = 0;
+        for (size_t i = 0; i < ref.size(); i++) {
+            m = std::max(m, std::fabs(got[i] - ref[i]) / std::max(rms, 1e-300));
+        }
+        return m;
+    }
+};
+
+int main(int argc, char** argv) {
+    if (argc != 9) {
+        std::fprintf(stderr, "usage: flash_host_model B H S D p maskMode seed dt\n");
+        return 2;
+    }
+    int B = std::atoi(argv[1]);
+    int H = std::atoi(argv[2]);
+    int S = std::atoi(argv[3]);
+    int D = std::atoi(argv[4]);
+    float p = (float)std::atof(argv[5]);
+    int maskMode = std::atoi(argv[6]);
+    unsigned long long seed = std::strtoull(argv[7], nullptr, 10);
+    int DT = std::atoi(argv[8]);
+    if (DT != SOLDER_BF16 && DT != SOLDER_F16) {
+        std::fprintf(stderr, "dt must be %d (bf16) or %d (fp16)\n", SOLDER_BF16, SOLDER_F16);
+        return 2;
+    }
+    auto toHalf = [&](float x) { return DT == SOLDER_BF16 ? solder_f32_to_bf16(x) : host_f32_to_f16(x); };
+    float scale = 1.0f / std::sqrt((float)D);
+    long long n = (long long)B * S * H * D;
+    long long rowStride = (long long)H * D;
+
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    auto bf16s = [&](std::vector<unsigned short>& x) {
+        x.resize(n);
+        for (auto& e : x) {
+            e = toHalf(normal(rng));
+        }
+    };
+    // 16-byte aligned operand buffers (std::vector<unsigned short> data is 16-aligned with glibc's
+    // malloc, but make sure)
+    std::vector<unsigned short> q, k, v, dO;
+    bf16s(q);
+    bf16s(k);
+    bf16s(v);
+    bf16s(dO);
+    for (auto* x : {&q, &k, &v, &dO}) {
+        if (((unsigned long long)x->data() & 15) != 0) {
+            std::fprintf(stderr, "unaligned host buffer\n");
+            return 2;
+        }
+    }
+    std::vector<int> mask((size_t)B * S, 1);
+    if (maskMode == 1) {
+        for (int b = 0; b < B; b++) {
+            int keep = b == 0 ? S : b == 1 ? std::max(1, S - S / 3 - 1) : 0;
+            for (int j = 0; j < S; j++) {
+                mask[(size_t)b * S + j] = j < keep ? 1 : 0;
+            }
+        }
+    }
+    const void* maskp = maskMode == 1 ? (const void*)mask.data() : nullptr;
+    std::vector<unsigned short> out(n, DT == SOLDER_BF16 ? 0x7fc0 : 0x7e00);  // NaN poison
+    std::vector<float> lse((size_t)B * H * S, NAN);
+    std::vector<float> delta((size_t)B * H * S, NAN);
+    std::vector<float> dq(n, NAN), dk(n, NAN), dv(n, NAN);
+    int bh = B * H;
+    int qTiles = (S + 63) / 64;
+    int keys = D == 128 ? 32 : 64;
+
+    launch(bh, qTiles, 128, [&] {
+        if (D == 32) {
+            solder_flash_attention_forward_d32(q.data(), k.data(), v.data(), DT, maskp, SOLDER_I32, out.data(),
+                                               lse.data(), H, S, scale, p, (long long)seed);
+        } else if (D == 64) {
+            solder_flash_attention_forward_d64(q.data(), k.data(), v.data(), DT, maskp, SOLDER_I32, out.data(),
+                                               lse.data(), H, S, scale, p, (long long)seed);
+        } else {
+            solder_flash_attention_forward_d128(q.data(), k.data(), v.data(), DT, maskp, SOLDER_I32,
+                                                out.data(), lse.data(), H, S, scale, p, (long long)seed);
+        }
+    });
+    long long rows = (long long)B * S * H;
+    std::vector<float> dO32(n), out32(n);
+    for (long long x = 0; x < n; x++) {
+        dO32[x] = DT == SOLDER_BF16 ? solder_bf16_to_f32(dO[x]) : host_f16_to_f32(dO[x]);
+        out32[x] = DT == SOLDER_BF16 ? solder_bf16_to_f32(out[x]) : host_f16_to_f32(out[x]);
+    }
+    launch((int)((rows + 7) / 8), 1, 256, [&] {
+        if (DT == SOLDER_BF16) {
+            solder_flash_attention_backward_dot(dO.data(), DT, out.data(), DT, delta.data(), rows, H, S, D);
+        } else {
+            // solder_common.cuh converts fp16 with inline PTX, which the host cannot run: give the
+            // (dtype-generic) δ kernel the same values as float32
+            solder_flash_attention_backward_dot(dO32.data(), SOLDER_F32, out32.data(), SOLDER_F32, delta.data(), rows, H,
+                                                S, D);
+        }
+    });
+    launch(bh, (S + keys - 1) / keys, keys * 2, [&] {
+        if (D == 32) {
+            solder_flash_attention_backward_dkdv_d32(q.data(), k.data(), v.data(), dO.data(), DT, maskp,
+                                                     SOLDER_I32, lse.data(), delta.data(), dk.data(), SOLDER_F32,
+                                                     dv.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
+        } else if (D == 64) {
+            solder_flash_attention_backward_dkdv_d64(q.data(), k.data(), v.data(), dO.data(), DT, maskp,
+                                                     SOLDER_I32, lse.data(), delta.data(), dk.data(), SOLDER_F32,
+                                                     dv.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
+        } else {
+            solder_flash_attention_backward_dkdv_d128(q.data(), k.data(), v.data(), dO.data(), DT, maskp,
+                                                      SOLDER_I32, lse.data(), delta.data(), dk.data(), SOLDER_F32,
+                                                      dv.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
+        }
+    });
+    launch(bh, qTiles, 128, [&] {
+        if (D == 32) {
+            solder_flash_attention_backward_dq_d32(q.data(), k.data(), v.data(), dO.data(), DT, maskp,
+                                                   SOLDER_I32, lse.data(), delta.data(), dq.data(), SOLDER_F32, H, S,
+                                                   scale, p, (long long)seed);
+        } else if (D == 64) {
+            solder_flash_attention_backward_dq_d64(q.data(), k.data(), v.data(), dO.data(), DT, maskp,
+                                                   SOLDER_I32, lse.data(), delta.data(), dq.data(), SOLDER_F32, H, S,
+                                                   scale, p, (long long)seed);
+        } else {
+            solder_flash_attention_backward_dq_d128(q.data(), k.data(), v.data(), dO.data(), DT, maskp,
+                                                    SOLDER_I32, lse.data(), delta.data(), dq.data(), SOLDER_F32, H, S,
+                                                    scale, p, (long long)seed);
+        }
+    });
+
+    // float64 reference with CpuAttention's semantics, from the same bf16/fp16 values
+    auto f = [&](unsigned short x) {
+        return (double)(DT == SOLDER_BF16 ? solder_bf16_to_f32(x) : host_f16_to_f32(x));
+    };
+    Err eOut, eLse, eDq, eDk, eDv;
+    std::vector<double> rdq(n, 0), rdk(n, 0), rdv(n, 0);
+    for (int b = 0; b < B; b++) {
+        bool any = false;
+        for (int j = 0; j < S; j++) {
+            any |= mask[(size_t)b * S + j] != 0;
+        }
+        for (int h = 0; h < H; h++) {
+            long long base = (long long)b * S * rowStride + (long long)h * D;
+            unsigned long long bhS = ((unsigned long long)b * H + h) * S;
+            for (int i = 0; i < S; i++) {
+                std::vector<double> sc(S), P(S), Pd(S), dP(S);
+                double m = -INFINITY;
+                for (int j = 0; j < S; j++) {
+                    double acc = 0;
+                    for (int e = 0; e < D; e++) {
+                        acc += f(q[base + i * rowStride + e]) * f(k[base + j * rowStride + e]);
+                    }
+                    bool ok = mask[(size_t)b * S + j] != 0;
+                    sc[j] = ok ? acc * scale : any ? -INFINITY : 0.0;
+                    m = std::max(m, sc[j]);
+                }
+                double l = 0;
+                for (int j = 0; j < S; j++) {
+                    l += std::exp(sc[j] - m);
+                }
+                eLse.add(m + std::log(l), lse[bhS + i]);
+                double dot = 0;
+                for (int j = 0; j < S; j++) {
+                    P[j] = std::exp(sc[j] - m) / l;
+                    bool keep = p <= 0.0f || solder_dropout_keep(seed, (bhS + i) * S + j, p);
+                    Pd[j] = keep ? P[j] / (1.0 - p) : 0.0;
+                    double dpd = 0;
+                    for (int e = 0; e < D; e++) {
+                        dpd += f(dO[base + i * rowStride + e]) * f(v[base + j * rowStride + e]);
+                    }
+                    dP[j] = keep ? dpd / (1.0 - p) : 0.0;
+                    dot += dP[j] * P[j];
+                }
+                for (int e = 0; e < D; e++) {
+                    double o = 0;
+                    for (int j = 0; j < S; j++) {
+                        o += Pd[j] * f(v[base + j * rowStride + e]);
+                    }
+                    eOut.add(o, f(out[base + i * rowStride + e]));
+                }
+                for (int j = 0; j < S; j++) {
+                    double ds = P[j] * (dP[j] - dot);
+                    for (int e = 0; e < D; e++) {
+                        rdq[base + i * rowStride + e] += scale * ds * f(k[base + j * rowStride + e]);
+                        rdk[base + j * rowStride + e] += scale * ds * f(q[base + i * rowStride + e]);
+                        rdv[base + j * rowStride + e] += Pd[j] * f(dO[base + i * rowStride + e]);
+                    }
+                }
+            }
+        }
+    }
+    for (long long x = 0; x < n; x++) {
+        eDq.add(rdq[x], dq[x]);
+        eDk.add(rdk[x], dk[x]);
+        eDv.add(rdv[x], dv[x]);
+    }
+    std::printf("out %.3e %.3e %ld lse %.3e %.3e %ld dq %.3e %.3e %ld dk %.3e %.3e %ld dv %.3e %.3e %ld\n",
+                eOut.rel(), eOut.worstOverRms(), eOut.nan, eLse.rel(), eLse.worstOverRms(), eLse.nan, eDq.rel(),
+                eDq.worstOverRms(), eDq.nan, eDk.rel(), eDk.worstOverRms(), eDk.nan, eDv.rel(), eDv.worstOverRms(),
+                eDv.nan);
+    return 0;
+}
