@@ -8,7 +8,8 @@ import dev.solder.spi.Storage;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The pure-Java backend: Vector API kernels on a ForkJoin pool sized to the cores. It is
+ * The pure-Java backend: Vector API kernels on a pool of spinning workers sized to the cores
+ * ({@link CpuParallel}). It is
  * the reference every GPU kernel is checked against, so each op here favours exactness
  * (float64 accumulation in reductions) where it costs little.
  *
