@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.solder.cli.SolderCli;
-import dev.solder.tokenizer.BertTokenizer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -25,16 +24,8 @@ class FinetuneCommandTest {
 
     @Test
     void finetunesATinyModelFromCsv() throws IOException {
-        BertTokenizer tok = TinyBert.tokenizer(tmp.resolve("tok"));
-        Path modelDir = tmp.resolve("tiny-model");
-        try (var model = TinyBert.model(tok.vocabSize(), 2, 5, 0.1f)) {
-            model.save(modelDir, tok);
-        }
-        StringBuilder train = new StringBuilder("sentence,label\n");
-        for (var e : TinyBert.sentiment("t", 48, 1).examples()) {
-            train.append('"').append(e.textA()).append("\",").append(e.label() == 1 ? "pos" : "neg").append('\n');
-        }
-        Files.writeString(tmp.resolve("train.csv"), train);
+        Path modelDir = TinyBert.savedModel(tmp.resolve("tiny-model"), tmp.resolve("tok"));
+        Files.writeString(tmp.resolve("train.csv"), TinyBert.sentimentCsv(48, 1));
         Files.writeString(tmp.resolve("dev.csv"), "sentence,label\n\"good nice film\",pos\n\"bad sad day\",neg\n");
         Path out = tmp.resolve("out");
 

@@ -44,17 +44,9 @@ class KillResumeTest {
 
     @Test
     void sigkillThenResumeEndsWithTheUninterruptedWeights() throws Exception {
-        var tok = TinyBert.tokenizer(tmp.resolve("tok"));
-        Path modelDir = tmp.resolve("tiny-model");
-        try (var model = TinyBert.model(tok.vocabSize(), 2, 5, 0.1f)) {
-            model.save(modelDir, tok);
-        }
-        StringBuilder train = new StringBuilder("sentence,label\n");
-        for (var e : TinyBert.sentiment("t", 480, 1).examples()) {
-            train.append('"').append(e.textA()).append("\",").append(e.label() == 1 ? "pos" : "neg").append('\n');
-        }
+        Path modelDir = TinyBert.savedModel(tmp.resolve("tiny-model"), tmp.resolve("tok"));
         Files.createDirectories(tmp.resolve("data"));
-        Files.writeString(tmp.resolve("data/train.csv"), train);
+        Files.writeString(tmp.resolve("data/train.csv"), TinyBert.sentimentCsv(480, 1));
         Files.writeString(tmp.resolve("data/dev.csv"), "sentence,label\n\"good nice film\",pos\n\"bad sad day\",neg\n");
 
         // The uninterrupted run, in a child JVM like the others.

@@ -58,4 +58,22 @@ public final class TinyBert {
         }
         return new Dataset(name, out, TaskLabels.of("negative", "positive"));
     }
+
+    /** Saves a fresh tiny 2-label model with its tokenizer under {@code dir} (a model folder for {@code --model}). */
+    static Path savedModel(Path dir, Path tokenizerDir) throws IOException {
+        BertTokenizer tok = tokenizer(tokenizerDir);
+        try (var model = model(tok.vocabSize(), 2, 5, 0.1f)) {
+            model.save(dir, tok);
+        }
+        return dir;
+    }
+
+    /** {@code n} rows of {@link #sentiment} as a {@code sentence,label} CSV with labels pos / neg. */
+    static String sentimentCsv(int n, long seed) {
+        StringBuilder csv = new StringBuilder("sentence,label\n");
+        for (var e : sentiment("t", n, seed).examples()) {
+            csv.append('"').append(e.textA()).append("\",").append(e.label() == 1 ? "pos" : "neg").append('\n');
+        }
+        return csv.toString();
+    }
 }
