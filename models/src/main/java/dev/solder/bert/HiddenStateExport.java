@@ -86,17 +86,8 @@ public final class HiddenStateExport {
             int h = bert.config().hiddenSize;
             long t1 = System.nanoTime();
             try (var ng = Autograd.noGrad(); Scope sc = Scope.open()) {
-                long[][] a = new long[3][b * s];
-                for (int i = 0; i < b; i++) {
-                    Encoding e = enc.get(i);
-                    for (int j = 0; j < s; j++) {
-                        a[0][i * s + j] = e.inputIds()[j];
-                        a[1][i * s + j] = e.tokenTypeIds()[j];
-                        a[2][i * s + j] = e.attentionMask()[j];
-                    }
-                }
-                BertModel.Output o = bert.forward(Tensor.ofLongs(a[0], b, s), Tensor.ofLongs(a[1], b, s),
-                        Tensor.ofLongs(a[2], b, s));
+                Tensor[] in = ExportCheck.inputs(enc);
+                BertModel.Output o = bert.forward(in[0], in[1], in[2]);
                 hidden = o.lastHiddenState().toFloatArray();
                 pooled = o.pooled().toFloatArray();
             }
