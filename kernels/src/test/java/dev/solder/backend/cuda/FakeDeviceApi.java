@@ -1323,6 +1323,22 @@ final class FakeDeviceApi implements DeviceApi {
         return any ? -Float.MAX_VALUE : 0f;
     }
 
+    /**
+     * One (batch, head) of a flash launch as the kernels see it: where the head starts in
+     * [B, S, H·D], the score a masked key gets (flashMask fills keyOk), and q, k, v as float rows.
+     */
+    private record FlashHead(long base, float masked, float[][] q, float[][] k, float[][] v) {
+        static FlashHead of(Mem q, Mem k, Mem v, int dt, Mem mask, int mdt, long bh, int heads, int s, int d,
+                            boolean[] keyOk) {
+            long rowStride = (long) heads * d;
+            long b = bh / heads;
+            long base = b * s * rowStride + (bh % heads) * d;
+            float masked = flashMask(mask, mdt, b, s, keyOk);
+            return new FlashHead(base, masked, head(q, dt, base, rowStride, s, d), head(k, dt, base, rowStride, s, d),
+                    head(v, dt, base, rowStride, s, d));
+        }
+    }
+
     private void flashForward(Args a, LaunchConfig c, int d) {
         String k = a.k.cName();
         int dt = a.i32(3);
@@ -1345,18 +1361,13 @@ final class FakeDeviceApi implements DeviceApi {
         long rowStride = (long) heads * d;
         boolean[] keyOk = new boolean[s];
         for (long bh = 0; bh < bhN; bh++) {
-            long b = bh / heads;
-            long h = bh % heads;
-            long base = b * s * rowStride + h * d;
-            float masked = flashMask(mask, mdt, b, s, keyOk);
-            float[][] qh = head(q, dt, base, rowStride, s, d);
-            float[][] kh = head(kk, dt, base, rowStride, s, d);
-            float[][] vh = head(v, dt, base, rowStride, s, d);
+            FlashHead hd = FlashHead.of(q, kk, v, dt, mask, mdt, bh, heads, s, d, keyOk);
+            long base = hd.base();
             float[] sc = new float[s];
             for (int i = 0; i < s; i++) {
                 float m = -Float.MAX_VALUE;
                 for (int j = 0; j < s; j++) {
-                    sc[j] = keyOk[j] ? dot(qh[i], kh[j]) * scale : masked;
+                    sc[j] = keyOk[j] ? dot(hd.q()[i], hd.k()[j]) * scale : hd.masked();
                     m = Math.max(m, sc[j]);
                 }
                 float l = 0f;
@@ -1369,7 +1380,7 @@ final class FakeDeviceApi implements DeviceApi {
                     }
                     pj = round(dt, pj);
                     for (int e = 0; e < d; e++) {
-                        o[e] += pj * vh[j][e];
+                        o[e] += pj * hd.v()[j][e];
                     }
                 }
                 for (int e = 0; e < d; e++) {
@@ -1434,13 +1445,8 @@ final class FakeDeviceApi implements DeviceApi {
         long rowStride = (long) heads * d;
         boolean[] keyOk = new boolean[s];
         for (long bh = 0; bh < bhN; bh++) {
-            long b = bh / heads;
-            long h = bh % heads;
-            long base = b * s * rowStride + h * d;
-            float masked = flashMask(mask, mdt, b, s, keyOk);
-            float[][] qh = head(q, dt, base, rowStride, s, d);
-            float[][] kh = head(kk, dt, base, rowStride, s, d);
-            float[][] vh = head(v, dt, base, rowStride, s, d);
+            FlashHead hd = FlashHead.of(q, kk, v, dt, mask, mdt, bh, heads, s, d, keyOk);
+            long base = hd.base();
             float[][] doh = head(dout, dt, base, rowStride, s, d);
             float[][] acc1 = new float[s][d]; // dQ, or dK
             float[][] acc2 = new float[s][d]; // dV
@@ -1448,9 +1454,9 @@ final class FakeDeviceApi implements DeviceApi {
                 float li = lse.load(0, bh * s + i);
                 float di = delta.load(0, bh * s + i);
                 for (int j = 0; j < s; j++) {
-                    float sc = keyOk[j] ? dot(qh[i], kh[j]) * scale : masked;
+                    float sc = keyOk[j] ? dot(hd.q()[i], hd.k()[j]) * scale : hd.masked();
                     float pij = (float) Math.exp(sc - li);
-                    float dp = dot(doh[i], vh[j]);
+                    float dp = dot(doh[i], hd.v()[j]);
                     float pd = pij;
                     float gd = dp;
                     if (p > 0f) {
@@ -1462,9 +1468,9 @@ final class FakeDeviceApi implements DeviceApi {
                     pd = round(dt, pd);
                     for (int e = 0; e < d; e++) {
                         if (dqPass) {
-                            acc1[i][e] += ds * kh[j][e];
+                            acc1[i][e] += ds * hd.k()[j][e];
                         } else {
-                            acc1[j][e] += ds * qh[i][e];
+                            acc1[j][e] += ds * hd.q()[i][e];
                             acc2[j][e] += pd * doh[i][e];
                         }
                     }
