@@ -632,22 +632,45 @@ public final class Ops {
      * {@code [..., H]}. The row {@code paddingIdx} (if ≥ 0) never receives a gradient.
      */
     public static Tensor embedding(Tensor ids, Tensor table, int paddingIdx) {
-        check("embedding", ids, table);
-        if (ids.dtype().isFloating()) {
-            throw new IllegalArgumentException("embedding: ids " + ids.describe() + " must be int32 or int64");
+        return lookup("embedding", ids, table, paddingIdx);
+    }
+
+    /**
+     * Rows of {@code x [N, H]} picked by integer {@code rows [M]}, giving {@code [M, H]}; the
+     * gradient is scattered back to the picked rows (a row picked twice gets the sum, rows not
+     * picked get zero). The same gather as {@link #embedding} without a padding row, named for
+     * its use on activations: packing the real tokens of a padded batch and spreading them
+     * back out.
+     *
+     * <pre>{@code
+     * Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 3, 2);
+     * Tensor picked = Ops.gatherRows(x, Tensor.ofInts(new int[] {2, 0}, 2));   // [[5, 6], [1, 2]]
+     * }</pre>
+     */
+    public static Tensor gatherRows(Tensor x, Tensor rows) {
+        if (rows.rank() != 1) {
+            throw new IllegalArgumentException("gatherRows: rows " + rows.describe() + " must be a 1-D index");
         }
-        floating("embedding", table);
+        return lookup("gatherRows", rows, x, -1);
+    }
+
+    private static Tensor lookup(String op, Tensor ids, Tensor table, int paddingIdx) {
+        check(op, ids, table);
+        if (ids.dtype().isFloating()) {
+            throw new IllegalArgumentException(op + ": ids " + ids.describe() + " must be int32 or int64");
+        }
+        floating(op, table);
         if (table.rank() != 2) {
-            throw new IllegalArgumentException("embedding: table " + table.describe() + " must be [vocab, hidden]");
+            throw new IllegalArgumentException(op + ": table " + table.describe() + " must be [rows, width]");
         }
         if (paddingIdx >= table.dim(0)) {
-            throw new IllegalArgumentException("embedding: paddingIdx " + paddingIdx + " outside table " + table.describe());
+            throw new IllegalArgumentException(op + ": paddingIdx " + paddingIdx + " outside table " + table.describe());
         }
         Tensor ic = ids.contiguousNoGrad();
         int[] outShape = concat(ids.shape(), table.dim(1));
         Tensor out = Tensor.empty(outShape, table.dtype(), table.device());
         table.backend().embedding(ic, table.contiguousNoGrad(), out);
-        return Autograd.record("embedding", out, g -> {
+        return Autograd.record(op, out, g -> {
             Tensor dt = Tensor.empty(table.shape(), DType.FLOAT32, table.device());
             table.backend().embeddingBackward(ic, g.contiguousNoGrad(), paddingIdx, dt);
             return new Tensor[] {null, dt};

@@ -139,7 +139,7 @@ public final class BertForSequenceClassification extends Module {
 
     /** Logits {@code [B, num_labels]}. */
     public Tensor forward(Tensor inputIds, Tensor tokenTypeIds, Tensor attentionMask) {
-        Tensor pooled = bert.forward(inputIds, tokenTypeIds, attentionMask).pooled();
+        Tensor pooled = bert.pooled(inputIds, tokenTypeIds, attentionMask);
         return classifier.forward(dropout.forward(pooled));
     }
 

@@ -35,7 +35,16 @@ public final class BertLayer extends Module {
 
     /** {@code x [B, S, H]}, {@code mask [B, S]} (1 = token, 0 = padding) or null. */
     public Tensor forward(Tensor x, Tensor mask) {
-        Tensor a = attention.forward(x, mask);
+        return forward(x, mask, null, false);
+    }
+
+    /**
+     * With {@code packed} non-null, {@code x} is the packed {@code [T, H]} of the real tokens
+     * ({@link PackedTokens}) and so is the result, or only each sequence's first token
+     * ({@code [B, H]}) when {@code firstOnly}: all a classification head reads of the last layer.
+     */
+    Tensor forward(Tensor x, Tensor mask, PackedTokens packed, boolean firstOnly) {
+        Tensor a = attention.forward(x, mask, packed, firstOnly);
         // Exact-erf GELU goes through the fused up-projection op (one kernel for bias + GELU
         // on the GPU); the tanh form (gelu_new) keeps the plain pair.
         Tensor act = tanhGelu ? Ops.geluTanh(intermediate.forward(a))
@@ -73,11 +82,24 @@ public final class BertLayer extends Module {
             this.rng = rng == null ? null : registerGenerator("rng", rng);
         }
 
-        Tensor forward(Tensor x, Tensor mask) {
+        Tensor forward(Tensor x, Tensor mask, PackedTokens packed, boolean firstOnly) {
             float p = isTraining() ? attentionDropout : 0f;
             long seed = p > 0 ? rng.nextLong() : 0L;
-            Tensor ctx = Ops.attention(query.forward(x), key.forward(x), value.forward(x), mask, heads, p, seed);
-            return norm.forward(dropout.forward(dense.forward(ctx)), x);
+            Tensor q = query.forward(x);
+            Tensor k = key.forward(x);
+            Tensor v = value.forward(x);
+            if (packed == null) {
+                Tensor ctx = Ops.attention(q, k, v, mask, heads, p, seed);
+                return norm.forward(dropout.forward(dense.forward(ctx)), x);
+            }
+            // Attention is the one op that needs the sequence layout; everything else runs on rows.
+            Tensor ctx = packed.pack(Ops.attention(packed.spread(q), packed.spread(k), packed.spread(v), mask, heads, p, seed));
+            Tensor residual = x;
+            if (firstOnly) {
+                ctx = packed.firstTokens(ctx);
+                residual = packed.firstTokens(x);
+            }
+            return norm.forward(dropout.forward(dense.forward(ctx)), residual);
         }
     }
 }

@@ -132,6 +132,30 @@ public final class BertModel extends Module {
         return new Output(h, pooled);
     }
 
+    /**
+     * The pooled {@code [CLS]} vector {@code [B, H]} — what {@code forward(...).pooled()}
+     * returns, computed on the real tokens only where it can ({@link PackedTokens}: CPU
+     * batches whose sequences start with a token), with the last layer reduced to the
+     * {@code [CLS]} rows. Throws without a pooler.
+     */
+    public Tensor pooled(Tensor inputIds, Tensor tokenTypeIds, Tensor attentionMask) {
+        if (pooler == null) {
+            throw new IllegalStateException("BERT: this encoder was built without a pooler (add_pooling_layer=False)");
+        }
+        PackedTokens packed = inputIds.rank() == 2 ? PackedTokens.of(inputIds, attentionMask) : null;
+        if (packed == null) {
+            return forward(inputIds, tokenTypeIds, attentionMask).pooled();
+        }
+        Tensor h = packed.pack(embeddings.forward(inputIds, tokenTypeIds));
+        for (int i = 0; i < layers.size(); i++) {
+            h = layers.get(i).forward(h, attentionMask, packed, i == layers.size() - 1);
+        }
+        if (layers.size() == 0) {
+            h = packed.firstTokens(h);
+        }
+        return Ops.tanh(pooler.forward(h));
+    }
+
     BertEmbeddings embeddings() {
         return embeddings;
     }

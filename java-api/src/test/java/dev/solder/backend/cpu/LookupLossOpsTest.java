@@ -53,6 +53,35 @@ class LookupLossOpsTest {
     }
 
     @Test
+    void gatherRowsOfAnActivationScattersItsGradientBack() {
+        // Packing-style use: the source is an activation, row 0 is picked three times (the
+        // spread of a padded batch) and rows 1 and 5 never (their gradient must be exactly 0).
+        int[] rows = {0, 3, 0, 2, 6, 0, 4};
+        double[][] g = gc.op("gatherRows [7,3] by 7 rows").input("x", V, HID)
+                .run(t -> Ops.gatherRows(Ops.scale(t[0], 2f), Tensor.ofInts(rows)), x -> {
+                    double[] y = gather(x[0], rows);
+                    for (int i = 0; i < y.length; i++) {
+                        y[i] *= 2;
+                    }
+                    return y;
+                });
+        for (int r : new int[] {1, 5}) {
+            for (int j = 0; j < HID; j++) {
+                assertEquals(0.0, g[0][r * HID + j], 0.0, "row " + r + " is never picked (" + gc.tag() + ")");
+            }
+        }
+    }
+
+    @Test
+    void gatherRowsWantsAOneDimensionalIndex() {
+        try (Scope s = Scope.open()) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> Ops.gatherRows(Tensor.zeros(4, 2), Tensor.ofInts(new int[] {0, 1, 2, 3}, 2, 2)));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().startsWith("gatherRows: rows Tensor[2, 2]") && e.getMessage().contains("1-D"), e.getMessage());
+        }
+    }
+
+    @Test
     void embeddingGradientSumsRepeatsDeterministically() {
         int n = 5000;
         int[] ids = new int[n];
