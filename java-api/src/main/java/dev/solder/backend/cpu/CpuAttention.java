@@ -19,6 +19,13 @@ import java.lang.foreign.MemorySegment;
  * </pre>
  * A masked key adds {@code −Float.MAX_VALUE} to its score as HF does; a query whose keys
  * are all masked therefore gets HF's uniform distribution.
+ *
+ * <p>Right padding is skipped rather than masked: when a sequence's mask is {@code L} ones
+ * then zeros, its heads work on the first {@code L} keys only (scores {@code [S, L]}, the
+ * value and key GEMMs with inner or outer size {@code L}) — the skipped probabilities are
+ * exactly 0 under the additive mask too, so this computes the same function for less work:
+ * a batch of 8 dynamically padded pairs holds about a quarter padding. Other masks take
+ * the additive path. Dropout indices stay those of the full {@code [S, S]} layout.
  */
 final class CpuAttention {
     private CpuAttention() {
@@ -46,12 +53,13 @@ final class CpuAttention {
         Geometry g = geometry(q, k, v, keyMask, heads);
         int s = g.seq();
         float[] maskAdd = maskAdd(keyMask, g);
+        int[] keys = keyCounts(keyMask, g);
         Tensor saved = Tensor.empty(new int[] {g.batch(), heads, s, s}, DType.FLOAT32, q.device());
         try {
             if (s == 0 || g.batch() == 0 || g.headDim() == 0) {
                 CpuCopy.fill(out, 0);
             } else {
-                forward(g, q, k, v, maskAdd, scale, dropoutP, seed, out, saved);
+                forward(g, q, k, v, maskAdd, keys, scale, dropoutP, seed, out, saved);
             }
             return saved;
         } catch (RuntimeException | Error e) {
@@ -60,7 +68,7 @@ final class CpuAttention {
         }
     }
 
-    private static void forward(Geometry g, Tensor q, Tensor k, Tensor v, float[] maskAdd, float scale,
+    private static void forward(Geometry g, Tensor q, Tensor k, Tensor v, float[] maskAdd, int[] keys, float scale,
                                 float dropoutP, long seed, Tensor out, Tensor saved) {
         int s = g.seq();
         int heads = g.heads();
@@ -84,27 +92,29 @@ final class CpuAttention {
                     for (int bh = lo; bh < hi; bh++) {
                         long hd = g.head(bh);
                         long pOff = saved.offset() + g.probs(bh);
-                        Sgemm.gemm(false, true, s, s, d, scale, in.sq(), q32.offset() + hd, w, q32.dtype(),
-                                in.sk(), k32.offset() + hd, w, k32.dtype(), 0f, sp, pOff, s);
                         int b = bh / heads;
+                        int n = keys[b];
+                        Sgemm.gemm(false, true, s, n, d, scale, in.sq(), q32.offset() + hd, w, q32.dtype(),
+                                in.sk(), k32.offset() + hd, w, k32.dtype(), 0f, sp, pOff, s);
                         for (int i = 0; i < s; i++) {
                             long r = pOff + (long) i * s;
-                            CpuFloats.load(sp, DType.FLOAT32, r, row, 0, s);
-                            if (maskAdd != null) {
+                            CpuFloats.load(sp, DType.FLOAT32, r, row, 0, n);
+                            if (maskAdd != null && n == s) {
                                 for (int j = 0; j < s; j++) {
                                     row[j] += maskAdd[b * s + j];
                                 }
                             }
-                            CpuNorm.softmaxRow(row, e, s);
+                            CpuNorm.softmaxRow(row, e, n);
+                            java.util.Arrays.fill(row, n, s, 0f);   // the skipped keys' probabilities
                             CpuFloats.store(sp, DType.FLOAT32, r, row, 0, s);
                             if (drop) {
-                                CpuPhilox.apply(seed, rowIndex(bh, s, i) * s, threshold, keepScale, row, 0, s);
-                                CpuFloats.store(CpuBackend.seg(scratch), DType.FLOAT32, scratch.offset() + (long) i * s, row, 0, s);
+                                CpuPhilox.apply(seed, rowIndex(bh, s, i) * s, threshold, keepScale, row, 0, n);
+                                CpuFloats.store(CpuBackend.seg(scratch), DType.FLOAT32, scratch.offset() + (long) i * s, row, 0, n);
                             }
                         }
                         MemorySegment pd = drop ? CpuBackend.seg(scratch) : sp;
                         long pdOff = drop ? scratch.offset() : pOff;
-                        Sgemm.gemm(false, false, s, d, s, 1f, pd, pdOff, s, DType.FLOAT32,
+                        Sgemm.gemm(false, false, s, d, n, 1f, pd, pdOff, s, DType.FLOAT32,
                                 in.sv(), v32.offset() + hd, w, v32.dtype(), 0f, so, o32.offset() + hd, w);
                     }
                 } finally {
@@ -135,6 +145,7 @@ final class CpuAttention {
             CpuCopy.fill(dv, 0);
             return;
         }
+        int[] keys = keyCounts(keyMask, g);
         Tensor do32 = CpuGemm.gemmInput(dout);
         Tensor dq32 = float32Out(dq);
         Tensor dk32 = float32Out(dk);
@@ -163,44 +174,47 @@ final class CpuAttention {
                     for (int bh = lo; bh < hi; bh++) {
                         long hd = g.head(bh);
                         long pOff = saved.offset() + g.probs(bh);
+                        int n = keys[bh / g.heads()];
                         MemorySegment pd = sp;
                         long pdOff = pOff;
                         if (drop) {
                             pd = CpuBackend.seg(pdT);
                             pdOff = pdT.offset();
                             for (int i = 0; i < s; i++) {
-                                CpuFloats.load(sp, DType.FLOAT32, pOff + (long) i * s, p, 0, s);
-                                CpuPhilox.mask(seed, rowIndex(bh, s, i) * s, threshold, keep, i * s, s);
-                                applyMask(p, keep, i * s, s, keepScale);
-                                CpuFloats.store(pd, DType.FLOAT32, pdOff + (long) i * s, p, 0, s);
+                                CpuFloats.load(sp, DType.FLOAT32, pOff + (long) i * s, p, 0, n);
+                                CpuPhilox.mask(seed, rowIndex(bh, s, i) * s, threshold, keep, i * s, n);
+                                applyMask(p, keep, i * s, n, keepScale);
+                                CpuFloats.store(pd, DType.FLOAT32, pdOff + (long) i * s, p, 0, n);
                             }
                         }
-                        // dV = P_dᵀ·dO
-                        Sgemm.gemm(true, false, s, d, s, 1f, pd, pdOff, s, DType.FLOAT32,
+                        // dV = P_dᵀ·dO (the first n key rows; skipped keys get no gradient)
+                        Sgemm.gemm(true, false, n, d, s, 1f, pd, pdOff, s, DType.FLOAT32,
                                 sdo, do32.offset() + hd, w, do32.dtype(), 0f, CpuBackend.seg(dv32), dv32.offset() + hd, w);
                         // dP_d = dO·Vᵀ
-                        Sgemm.gemm(false, true, s, s, d, 1f, sdo, do32.offset() + hd, w, do32.dtype(),
+                        Sgemm.gemm(false, true, s, n, d, 1f, sdo, do32.offset() + hd, w, do32.dtype(),
                                 in.sv(), v32.offset() + hd, w, v32.dtype(), 0f, sds, dsOff, s);
                         for (int i = 0; i < s; i++) {
-                            CpuFloats.load(sp, DType.FLOAT32, pOff + (long) i * s, p, 0, s);
-                            CpuFloats.load(sds, DType.FLOAT32, dsOff + (long) i * s, dp, 0, s);
+                            CpuFloats.load(sp, DType.FLOAT32, pOff + (long) i * s, p, 0, n);
+                            CpuFloats.load(sds, DType.FLOAT32, dsOff + (long) i * s, dp, 0, n);
                             if (drop) {
-                                applyMask(dp, keep, i * s, s, keepScale);
+                                applyMask(dp, keep, i * s, n, keepScale);
                             }
                             double dot = 0;
-                            for (int j = 0; j < s; j++) {
+                            for (int j = 0; j < n; j++) {
                                 dot += (double) dp[j] * p[j];
                             }
-                            for (int j = 0; j < s; j++) {
+                            for (int j = 0; j < n; j++) {
                                 dp[j] = (float) (p[j] * (dp[j] - dot));
                             }
-                            CpuFloats.store(sds, DType.FLOAT32, dsOff + (long) i * s, dp, 0, s);
+                            CpuFloats.store(sds, DType.FLOAT32, dsOff + (long) i * s, dp, 0, n);
                         }
                         // dQ = dS·K·scale, dK = dSᵀ·Q·scale
-                        Sgemm.gemm(false, false, s, d, s, scale, sds, dsOff, s, DType.FLOAT32,
+                        Sgemm.gemm(false, false, s, d, n, scale, sds, dsOff, s, DType.FLOAT32,
                                 in.sk(), k32.offset() + hd, w, k32.dtype(), 0f, CpuBackend.seg(dq32), dq32.offset() + hd, w);
-                        Sgemm.gemm(true, false, s, d, s, scale, sds, dsOff, s, DType.FLOAT32,
+                        Sgemm.gemm(true, false, n, d, s, scale, sds, dsOff, s, DType.FLOAT32,
                                 in.sq(), q32.offset() + hd, w, q32.dtype(), 0f, CpuBackend.seg(dk32), dk32.offset() + hd, w);
+                        zeroRows(dv32, hd, w, n, s, d);
+                        zeroRows(dk32, hd, w, n, s, d);
                     }
                 } finally {
                     if (pdT != null) {
@@ -263,6 +277,43 @@ final class CpuAttention {
     private static void applyMask(float[] row, boolean[] keep, int at, int s, float scale) {
         for (int j = 0; j < s; j++) {
             row[j] = keep[at + j] ? row[j] * scale : 0f;
+        }
+    }
+
+    /**
+     * Per sequence, how many leading keys its heads work on: {@code L} when its mask is
+     * {@code L ≥ 1} ones then zeros, else (no mask, all padding, or holes) all {@code S} with
+     * the additive mask doing the work.
+     */
+    private static int[] keyCounts(Tensor keyMask, Geometry g) {
+        int s = g.seq();
+        int[] keys = new int[g.batch()];
+        for (int b = 0; b < g.batch(); b++) {
+            keys[b] = s;
+            if (keyMask == null) {
+                continue;
+            }
+            int len = 0;
+            while (len < s && CpuFloats.get(keyMask, (long) b * s + len) != 0f) {
+                len++;
+            }
+            int j = len;
+            while (j < s && CpuFloats.get(keyMask, (long) b * s + j) == 0f) {
+                j++;
+            }
+            if (len > 0 && j == s) {
+                keys[b] = len;
+            }
+        }
+        return keys;
+    }
+
+    /** Zeroes rows {@code [from, to)} of the {@code d}-wide head slice at {@code head} (row stride {@code w}). */
+    private static void zeroRows(Tensor t, long head, int w, int from, int to, int d) {
+        MemorySegment seg = CpuBackend.seg(t);
+        for (int j = from; j < to; j++) {
+            long at = (t.offset() + head + (long) j * w) * Float.BYTES;
+            seg.asSlice(at, (long) d * Float.BYTES).fill((byte) 0);
         }
     }
 

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Attention against a float64 HF-style reference: padding masks (trailing padding, as a
- * tokenizer produces), dropout on the probabilities by the Philox index rule, and a query
+ * tokenizer produces, which the CPU skips; holes and left padding, which it masks), dropout on the probabilities by the Philox index rule, and a query
  * batch whose keys are all masked.
  */
 class AttentionOpsTest {
@@ -29,6 +29,16 @@ class AttentionOpsTest {
         gc.op("attention + padding mask").input("q", B, S, H * D).input("k", B, S, H * D).input("v", B, S, H * D)
                 .run(t -> Ops.attention(t[0], t[1], t[2], Tensor.ofInts(PADDING, B, S), H, 0f, 0),
                         x -> Reference.attention(x[0], x[1], x[2], PADDING, B, S, H, 0, 0));
+    }
+
+    @Test
+    void attentionWithHolesAndLeftPadding() {
+        // Not "ones then zeros": these take the additive mask, not the skipped-keys path.
+        int[] mask = {1, 0, 1, 1, 0, 0, 0, 1, 1, 1};
+        gc.op("attention + mask with holes / left padding").input("q", B, S, H * D).input("k", B, S, H * D)
+                .input("v", B, S, H * D)
+                .run(t -> Ops.attention(t[0], t[1], t[2], Tensor.ofInts(mask, B, S), H, 0.25f, 7),
+                        x -> Reference.attention(x[0], x[1], x[2], mask, B, S, H, 0.25, 7));
     }
 
     @Test
