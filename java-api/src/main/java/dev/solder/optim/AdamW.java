@@ -3,6 +3,7 @@ package dev.solder.optim;
 import dev.solder.DType;
 import dev.solder.Tensor;
 import dev.solder.nn.Params;
+import dev.solder.spi.Backend;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -21,8 +22,8 @@ import java.util.Set;
  *   v ← β2·v + (1 − β2)·g²
  *   p ← p − lr · (m / (1 − β1ᵗ)) / (sqrt(v / (1 − β2ᵗ)) + eps)
  * </pre>
- * The update runs as one backend primitive per parameter
- * ({@link dev.solder.spi.Backend#adamw}), on whatever device the parameter lives.
+ * The update of all parameters on one device is one backend call
+ * ({@link Backend#adamwAll}: one kernel launch on a GPU, one pass per parameter on the CPU).
  *
  * <p>Defaults are torch's: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01.
  * Hugging Face's {@code Trainer} instead uses lr 5e-5 and weight decay <b>0.0</b>, and when
@@ -237,7 +238,26 @@ public final class AdamW implements Optimizer {
      */
     @Override
     public void step() {
+        step(1f);
+    }
+
+    /**
+     * {@link #step()} with every gradient multiplied by {@code gradScale} first (float32
+     * {@code g·gradScale}), leaving the gradients themselves unchanged: the same update as
+     * scaling them in place and stepping, in one pass. Used with {@link GradClip#coefficient}:
+     *
+     * <pre>{@code
+     * double norm = GradClip.totalNorm(opt.parameters());
+     * opt.step(GradClip.coefficient(norm, 1.0));       // clip to norm 1 and step
+     * }</pre>
+     *
+     * All parameters on one backend are updated by one {@link Backend#adamwAll} call (one
+     * kernel launch on a GPU).
+     */
+    public void step(float gradScale) {
         checkOpen("step");
+        Map<Backend, List<Backend.AdamWParam>> byBackend = new LinkedHashMap<>();
+        List<Tensor> copies = new ArrayList<>();
         for (Slot s : slots.values()) {
             Tensor g = s.param.grad();
             if (g == null) {
@@ -257,15 +277,20 @@ public final class AdamW implements Optimizer {
             // Bias corrections in double, rounded once: β2ᵗ is close to 1 for small t.
             double bc1 = 1 - Math.pow(beta1, s.step);
             double bc2 = 1 - Math.pow(beta2, s.step);
-            Tensor gc = g.isContiguous() ? g : Params.copyOf(g, g.dtype(), g.device());
-            try {
-                s.param.backend().adamw(s.param, gc, s.m, s.v, (float) lr, (float) beta1, (float) beta2, (float) eps,
-                        (float) s.weightDecay, (float) bc1, (float) bc2);
-            } finally {
-                if (gc != g) {
-                    gc.close();
-                }
+            Tensor gc = g;
+            if (!g.isContiguous()) {
+                gc = Params.copyOf(g, g.dtype(), g.device());
+                copies.add(gc);
             }
+            byBackend.computeIfAbsent(s.param.backend(), b -> new ArrayList<>())
+                    .add(new Backend.AdamWParam(s.param, gc, s.m, s.v, (float) s.weightDecay, (float) bc1, (float) bc2));
+        }
+        try {
+            for (var e : byBackend.entrySet()) {
+                e.getKey().adamwAll(e.getValue(), (float) lr, (float) beta1, (float) beta2, (float) eps, gradScale);
+            }
+        } finally {
+            copies.forEach(Tensor::close);
         }
     }
 

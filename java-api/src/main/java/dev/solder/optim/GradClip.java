@@ -1,6 +1,11 @@
 package dev.solder.optim;
 
 import dev.solder.Tensor;
+import dev.solder.spi.Backend;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Global-norm gradient clipping, {@code torch.nn.utils.clip_grad_norm_} with
@@ -19,15 +24,35 @@ public final class GradClip {
      * float64 on each gradient's backend. Parameters without a gradient are skipped.
      */
     public static double totalNorm(Iterable<Tensor> params) {
-        double sum = 0;
+        // One call per backend, so that a GPU is waited for once rather than once per gradient.
+        Map<Backend, List<Tensor>> byBackend = new LinkedHashMap<>();
         for (Tensor p : params) {
             Tensor g = p.grad();
             if (g != null) {
                 g.checkOpen("clipGradNorm");
-                sum += g.backend().sumSquares(g);
+                byBackend.computeIfAbsent(g.backend(), b -> new ArrayList<>()).add(g);
             }
         }
+        double sum = 0;
+        for (var e : byBackend.entrySet()) {
+            sum += e.getKey().sumSquares(e.getValue());
+        }
         return Math.sqrt(sum);
+    }
+
+    /**
+     * torch's clipping coefficient for a total norm: {@code maxNorm / (total + 1e-6)} clamped
+     * to 1, as a float32 gradient multiplier (NaN for a NaN norm, which then spreads into the
+     * update as it does in torch). {@link #clipGradNorm} scales by it in place;
+     * {@link AdamW#step(float)} takes it to fuse the scaling into the update.
+     */
+    public static float coefficient(double totalNorm, double maxNorm) {
+        if (!(maxNorm >= 0)) {
+            throw new IllegalArgumentException("clipGradNorm: maxNorm must be >= 0, got " + maxNorm);
+        }
+        double coef = Math.min(maxNorm / (totalNorm + 1e-6), 1.0);
+        // Exactly 1.0 multiplies by one, which changes nothing; NaN stays NaN.
+        return coef >= 1.0 ? 1f : (float) coef;
     }
 
     /**
@@ -41,11 +66,10 @@ public final class GradClip {
             throw new IllegalArgumentException("clipGradNorm: maxNorm must be >= 0, got " + maxNorm);
         }
         double total = totalNorm(params);
-        double coef = Math.min(maxNorm / (total + 1e-6), 1.0);
+        float c = coefficient(total, maxNorm);
         // torch multiplies unconditionally by the clamped coefficient; multiplying by exactly
         // 1.0 changes nothing, so skip that work (NaN still goes through, as in torch).
-        if (!(coef >= 1.0)) {
-            float c = (float) coef;
+        if (c != 1f) {
             for (Tensor p : params) {
                 Tensor g = p.grad();
                 if (g != null) {

@@ -3,6 +3,7 @@ package dev.solder.spi;
 import dev.solder.Device;
 import dev.solder.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 /**
  * One implementation of the op catalogue for one kind of device — the single place
@@ -266,4 +267,49 @@ public interface Backend {
 
     /** {@code Σ x²} in float64 (for global-norm clipping). */
     double sumSquares(Tensor x);
+
+    /**
+     * {@code Σ} over every tensor of {@code Σ x²}, float64 — the sum of {@link #sumSquares(Tensor)}
+     * over the list, in list order. A device backend overrides it to wait for the device once
+     * instead of once per tensor.
+     */
+    default double sumSquares(List<Tensor> xs) {
+        double sum = 0;
+        for (Tensor x : xs) {
+            sum += sumSquares(x);
+        }
+        return sum;
+    }
+
+    /** One parameter of {@link #adamwAll}: its tensors, weight decay and bias corrections. */
+    record AdamWParam(Tensor param, Tensor grad, Tensor m, Tensor v, float weightDecay, float biasCorrection1,
+                      float biasCorrection2) {
+    }
+
+    /**
+     * {@link #adamw} for every parameter of the list, each gradient multiplied by
+     * {@code gradScale} first (float32 {@code g·gradScale}: global-norm clipping's coefficient,
+     * 1 for none). The same bits as scaling the gradients in place and calling {@link #adamw}
+     * per parameter, but the gradients are left unchanged. A device backend overrides it to
+     * update them all in one launch, the CPU backend to skip the separate scaling pass.
+     */
+    default void adamwAll(List<AdamWParam> params, float lr, float beta1, float beta2, float eps, float gradScale) {
+        for (AdamWParam p : params) {
+            Tensor g = p.grad();
+            Tensor scaled = null;
+            if (gradScale != 1f) {
+                scaled = Tensor.emptyUnscoped(g.shape(), g.dtype(), g.device());
+                scale(g, gradScale, scaled);
+                g = scaled;
+            }
+            try {
+                adamw(p.param(), g, p.m(), p.v(), lr, beta1, beta2, eps, p.weightDecay(), p.biasCorrection1(),
+                        p.biasCorrection2());
+            } finally {
+                if (scaled != null) {
+                    scaled.close();
+                }
+            }
+        }
+    }
 }

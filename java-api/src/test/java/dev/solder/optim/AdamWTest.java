@@ -236,4 +236,51 @@ class AdamWTest {
             p3.close();
         }
     }
+
+    @Test
+    void stepWithTheClipCoefficientEqualsClippingThenStepping() {
+        long seed = System.nanoTime();
+        var g = new Generator(seed);
+        float[] w0 = randomFloats(g, 300);
+        float[] b0 = randomFloats(g, 7);
+        Tensor wa = tensor(w0, 30, 10).requiresGrad(true);
+        Tensor ba = tensor(b0, 7).requiresGrad(true);
+        Tensor wb = tensor(w0, 30, 10).requiresGrad(true);
+        Tensor bb = tensor(b0, 7).requiresGrad(true);
+        Map<String, Tensor> a = new LinkedHashMap<>();
+        a.put("w", wa);
+        a.put("b", ba);
+        Map<String, Tensor> b = new LinkedHashMap<>();
+        b.put("w", wb);
+        b.put("b", bb);
+        try (var optA = AdamW.builder(a).lr(LR).weightDecay(WD).build();
+             var optB = AdamW.builder(b).lr(LR).weightDecay(WD).build()) {
+            for (int step = 0; step < 3; step++) {
+                float[] gw = randomFloats(g, 300);
+                float[] gb = randomFloats(g, 7);
+                wa.setGrad(tensor(gw, 30, 10));
+                ba.setGrad(tensor(gb, 7));
+                wb.setGrad(tensor(gw, 30, 10));
+                bb.setGrad(tensor(gb, 7));
+                // Step 1 is below the limit (coefficient 1); the others clip.
+                double max = step == 1 ? 1e9 : 2.0;
+                double normA = optA.clipGradNorm(max);
+                optA.step();
+                double normB = GradClip.totalNorm(optB.parameters());
+                optB.step(GradClip.coefficient(normB, max));
+                assertEquals(normA, normB, 0.0, "seed=" + seed);
+                assertArrayEquals(wa.toFloatArray(), wb.toFloatArray(), "w after step " + step + ", seed=" + seed);
+                assertArrayEquals(ba.toFloatArray(), bb.toFloatArray(), "b after step " + step + ", seed=" + seed);
+                // The fused form leaves the gradients as they were.
+                assertArrayEquals(gw, wb.grad().toFloatArray(), "seed=" + seed);
+            }
+            assertEquals(1f, GradClip.coefficient(0.5, 1.0));
+            assertTrue(Float.isNaN(GradClip.coefficient(Double.NaN, 1.0)), "a NaN norm spreads, as in torch");
+            assertThrows(IllegalArgumentException.class, () -> GradClip.coefficient(1.0, -1.0));
+        } finally {
+            for (Tensor t : List.of(wa, ba, wb, bb)) {
+                t.close();
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@ import dev.solder.Tensor;
 import dev.solder.spi.Backend;
 import dev.solder.spi.Storage;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 /**
  * The pure-Java backend: Vector API kernels on a pool of spinning workers sized to the cores
@@ -220,6 +221,11 @@ public final class CpuBackend implements Backend {
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                       float eps, float weightDecay, float biasCorrection1, float biasCorrection2) {
         CpuOptim.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, biasCorrection1, biasCorrection2);
+    }
+
+    @Override
+    public void adamwAll(List<AdamWParam> params, float lr, float beta1, float beta2, float eps, float gradScale) {
+        CpuOptim.adamwAll(params, lr, beta1, beta2, eps, gradScale);
     }
 
     @Override

@@ -2,9 +2,11 @@ package dev.solder.backend.cpu;
 
 import dev.solder.DType;
 import dev.solder.Tensor;
+import dev.solder.spi.Backend;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.List;
 import jdk.incubator.vector.FloatVector;
 
 /**
@@ -23,8 +25,26 @@ final class CpuOptim {
     private CpuOptim() {
     }
 
+    /** One step for every parameter of the list, gradients multiplied by {@code gradScale} on load. */
+    static void adamwAll(List<Backend.AdamWParam> params, float lr, float beta1, float beta2, float eps,
+                         float gradScale) {
+        for (Backend.AdamWParam p : params) {
+            adamw(p.param(), p.grad(), p.m(), p.v(), lr, beta1, beta2, eps, p.weightDecay(), p.biasCorrection1(),
+                    p.biasCorrection2(), gradScale);
+        }
+    }
+
     static void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                       float eps, float weightDecay, float bc1, float bc2) {
+        adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2, 1f);
+    }
+
+    /**
+     * {@code gradScale} multiplies each gradient element in float32 as it is loaded — the value
+     * an in-place {@code scale} pass would have stored, without that pass over the gradients.
+     */
+    private static void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+                              float eps, float weightDecay, float bc1, float bc2, float gradScale) {
         for (Tensor t : new Tensor[] {param, m, v}) {
             if (t.dtype() != DType.FLOAT32) {
                 throw new IllegalArgumentException("adamw: parameter and state must be float32, got " + t.describe());
@@ -49,6 +69,11 @@ final class CpuOptim {
             for (long s = lo; s < hi; s += CpuFloats.BLOCK) {
                 int len = (int) Math.min(CpuFloats.BLOCK, hi - s);
                 CpuFloats.load(grad, s, g, 0, len);
+                if (gradScale != 1f) {
+                    for (int j = 0; j < len; j++) {
+                        g[j] *= gradScale;
+                    }
+                }
                 long b = s << 2;
                 int i = 0;
                 int bound = CpuFloats.F.loopBound(len);

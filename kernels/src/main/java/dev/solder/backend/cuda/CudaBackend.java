@@ -6,6 +6,7 @@ import dev.solder.cuda.Cuda;
 import dev.solder.spi.Backend;
 import dev.solder.spi.Storage;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.function.Function;
 
 /**
@@ -388,7 +389,41 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void adamwAll(List<AdamWParam> params, float lr, float beta1, float beta2, float eps, float gradScale) {
+        if (params.isEmpty()) {
+            return;
+        }
+        if (!KernelPaths.useFused(KernelPaths.FusedOp.ADAMW_ALL, null)) {
+            Backend.super.adamwAll(params, lr, beta1, beta2, eps, gradScale);
+            return;
+        }
+        Tensor first = params.get(0).param();
+        for (AdamWParam p : params) {
+            if (!p.param().device().equals(first.device()) || !p.grad().device().equals(first.device())) {
+                throw new IllegalArgumentException("adamwAll: parameter " + p.param().describe() + " with gradient "
+                        + p.grad().describe() + " is not on " + first.device() + " with the others");
+            }
+        }
+        run(first, "adamwAll", d -> CudaOptim.adamwAll(d, params, lr, beta1, beta2, eps, gradScale),
+                "first param", first);
+    }
+
+    @Override
     public double sumSquares(Tensor x) {
         return call(x, "sumSquares", d -> CudaOptim.sumSquares(d, x), "x", x);
+    }
+
+    @Override
+    public double sumSquares(List<Tensor> xs) {
+        if (xs.isEmpty()) {
+            return 0;
+        }
+        for (Tensor x : xs) {
+            if (!x.device().equals(xs.get(0).device())) {
+                throw new IllegalArgumentException("sumSquares: " + x.describe() + " is not on " + xs.get(0).device()
+                        + " with the others");
+            }
+        }
+        return call(xs.get(0), "sumSquares", d -> CudaOptim.sumSquares(d, xs), "first", xs.get(0));
     }
 }

@@ -8,6 +8,7 @@ import dev.solder.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 
 /**
  * Deterministic two-stage reductions in double (reduce.cu): sumAll, sumSquares, the MSE
@@ -65,6 +66,33 @@ final class CudaReduce {
             MemorySegment host = arena.allocate(Double.BYTES, Double.BYTES);
             d.api().copyDeviceToHost(host, 0, result, Double.BYTES);
             return host.get(ValueLayout.JAVA_DOUBLE, 0);
+        }
+    }
+
+    /**
+     * {@code Σ} of {@link #sumSquares} over the list with one wait for the device: each
+     * tensor's float64 sum lands in its own slot of one device buffer, which is read back once
+     * and added up on the host in list order.
+     */
+    static double sumSquares(CudaDevice d, List<Tensor> xs) {
+        if (xs.isEmpty()) {
+            return 0;
+        }
+        long bytes = (long) xs.size() * Double.BYTES;
+        try (CudaDevice.Temps tmp = d.temps(); Arena arena = Arena.ofConfined()) {
+            long results = tmp.alloc(bytes);
+            for (int i = 0; i < xs.size(); i++) {
+                Tensor x = xs.get(i);
+                reduceAll(d, ptr(x), x.dtype(), 0L, DType.FLOAT32, MODE_SUMSQ, x.numel(), 1.0,
+                        results + (long) i * Double.BYTES, DeviceTensors.F64);
+            }
+            MemorySegment host = arena.allocate(bytes, Double.BYTES);
+            d.api().copyDeviceToHost(host, 0, results, bytes);
+            double sum = 0;
+            for (int i = 0; i < xs.size(); i++) {
+                sum += host.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+            }
+            return sum;
         }
     }
 

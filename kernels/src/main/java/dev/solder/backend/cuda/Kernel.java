@@ -128,7 +128,10 @@ enum Kernel {
             + "const void* dloss, int dldt, void* dpred, int ddt, long long n"),
     // adamw.cu
     ADAMW("solder_adamw", "float* param, const void* grad, int gdt, float* m, float* v, long long n, float lr, "
-            + "float beta1, float beta2, float eps, float weightDecay, float bc1, float bc2");
+            + "float beta1, float beta2, float eps, float weightDecay, float bc1, float bc2"),
+    ADAMW_MULTI("solder_adamw_multi", "const SolderAdamwTensor* tensors, const int* chunkTensor, "
+            + "const long long* chunkStart, int chunks, long long chunkSize, float lr, float beta1, float beta2, "
+            + "float eps, float gradScale");
 
     /** The argument kinds {@code cuLaunchKernel} passes: each needs its exact width. */
     enum ArgKind {

@@ -61,7 +61,12 @@ final class KernelPaths {
          * Flash attention backward. Not chosen by {@link #choose}: the backward follows the
          * forward, whose {@code saved} tensor says which path ran ({@link #follow}).
          */
-        ATTENTION_BACKWARD("attentionBackward");
+        ATTENTION_BACKWARD("attentionBackward"),
+        /**
+         * AdamW over every parameter in one launch, the clip coefficient fused in (adamw.cu's
+         * solder_adamw_multi); the other path is one scale and one solder_adamw launch per parameter.
+         */
+        ADAMW_ALL("adamwAll");
 
         final String opName;
 

@@ -57,6 +57,14 @@ record LaunchConfig(int gridX, int gridY, int blockX, int blockY, int sharedByte
         return new LaunchConfig(blocks, 1, LINEAR_THREADS, 1, 0);
     }
 
+    /** Chunk-per-block kernels (the multi-tensor AdamW): 256 threads, a block per chunk up to the 1-D cap. */
+    static LaunchConfig chunks(int chunks) {
+        if (chunks <= 0) {
+            throw new IllegalArgumentException("chunk count " + chunks + " must be positive");
+        }
+        return new LaunchConfig(Math.min(chunks, MAX_LINEAR_BLOCKS), 1, LINEAR_THREADS, 1, 0);
+    }
+
     /** Warp-per-row kernels: 8 rows a 256-thread block, grid-stride over row groups. */
     static LaunchConfig rows(long rows) {
         if (rows < 0) {

@@ -18,7 +18,9 @@ import dev.solder.spi.Backend;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -771,6 +773,71 @@ abstract class CudaParitySuite {
             assertClose("adamw m, step " + step, m, gm, F32);
             assertClose("adamw v, step " + step, v, gv, F32);
         }
+    }
+
+    @Test
+    void adamwOverAllParametersMatchesTheCpuOnBothPaths() throws Exception {
+        // The fused path is one solder_adamw_multi launch; the cuBLAS-only one a scale and an
+        // adamw launch per parameter.
+        for (KernelPaths.Mode mode : new KernelPaths.Mode[] {KernelPaths.Mode.FUSED, KernelPaths.Mode.CUBLAS}) {
+            try (AutoCloseable forced = KernelPaths.force(mode)) {
+                adamwAllMatchesTheCpu(mode.toString());
+            }
+        }
+    }
+
+    private void adamwAllMatchesTheCpu(String path) {
+        // Sizes: one element, a chunk tail, exactly two chunks (65,536 each) and three chunks
+        // with a tail, so the chunk list crosses parameters and ends mid-parameter.
+        int[] sizes = {1, 1237, 2 * 65536, 150_001};
+        float[] decays = {0f, 0.01f, 0.1f, 0f};
+        List<Tensor> p = new ArrayList<>();
+        List<Tensor> m = new ArrayList<>();
+        List<Tensor> v = new ArrayList<>();
+        List<Tensor> gp = new ArrayList<>();
+        List<Tensor> gm = new ArrayList<>();
+        List<Tensor> gv = new ArrayList<>();
+        for (int n : sizes) {
+            p.add(randn(n));
+            m.add(randn(n).mul(0.1f));
+            v.add(uniform(0f, 0.01f, n));
+            gp.add(gpu(p.getLast()));
+            gm.add(gpu(m.getLast()));
+            gv.add(gpu(v.getLast()));
+        }
+        for (int step = 1; step <= 3; step++) {
+            // Step 2 clips (gradient scale 0.37); step 3 has a bf16 gradient for the last parameter.
+            float gradScale = step == 2 ? 0.37f : 1f;
+            List<Backend.AdamWParam> cpuParams = new ArrayList<>();
+            List<Backend.AdamWParam> gpuParams = new ArrayList<>();
+            for (int i = 0; i < sizes.length; i++) {
+                DType gradType = step == 3 && i == sizes.length - 1 ? DType.BFLOAT16 : DType.FLOAT32;
+                Tensor grad = as(randn(sizes[i]), gradType);
+                // Parameters at different step counts, as after a step some of them skipped.
+                long t = step + i;
+                float bc1 = (float) (1 - Math.pow(0.9, t));
+                float bc2 = (float) (1 - Math.pow(0.999, t));
+                cpuParams.add(new Backend.AdamWParam(p.get(i), grad, m.get(i), v.get(i), decays[i], bc1, bc2));
+                gpuParams.add(new Backend.AdamWParam(gp.get(i), gpu(grad, gradType), gm.get(i), gv.get(i), decays[i],
+                        bc1, bc2));
+            }
+            CPU.adamwAll(cpuParams, 1e-3f, 0.9f, 0.999f, 1e-8f, gradScale);
+            cuda.adamwAll(gpuParams, 1e-3f, 0.9f, 0.999f, 1e-8f, gradScale);
+            for (int i = 0; i < sizes.length; i++) {
+                String what = "adamwAll (" + path + ") parameter " + i + " (" + sizes[i] + " elements), step " + step;
+                assertClose(what + " param", p.get(i), gp.get(i), F32);
+                assertClose(what + " m", m.get(i), gm.get(i), F32);
+                assertClose(what + " v", v.get(i), gv.get(i), F32);
+            }
+        }
+    }
+
+    @Test
+    void sumSquaresOverManyTensorsMatchesTheCpu() {
+        List<Tensor> xs = List.of(randn(3), randn(1237), randn(40_000), as(randn(513), DType.BFLOAT16));
+        double ref = CPU.sumSquares(xs);
+        double got = cuda.sumSquares(xs.stream().map(x -> gpu(x, x.dtype())).toList());
+        assertEquals(ref, got, 1e-9 * ref, "Σ x² over four tensors");
     }
 
     // ------------------------------------------------------------------ memory

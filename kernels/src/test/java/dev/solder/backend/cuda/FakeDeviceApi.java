@@ -307,6 +307,7 @@ final class FakeDeviceApi implements DeviceApi {
             case CROSS_ENTROPY_BACKWARD -> crossEntropyBackward(a);
             case MSE_BACKWARD -> mseBackward(a);
             case ADAMW -> adamw(a);
+            case ADAMW_MULTI -> adamwMulti(a, c);
             case LAYERNORM_FUSED_FORWARD -> layerNormFusedForward(a);
             case LAYERNORM_FUSED_BACKWARD -> layerNormFusedBackward(a, c);
             case BIAS_GELU_FORWARD -> biasGeluForward(a);
@@ -1201,21 +1202,42 @@ final class FakeDeviceApi implements DeviceApi {
     // adamw.cu
 
     private void adamw(Args a) {
-        Mem param = a.mem(0);
-        Mem grad = a.mem(1);
-        Mem m = a.mem(3);
-        Mem v = a.mem(4);
-        long n = a.i64(5);
-        float lr = a.f32(6);
-        float b1 = a.f32(7);
-        float b2 = a.f32(8);
-        float eps = a.f32(9);
-        float wd = a.f32(10);
-        float bc1 = a.f32(11);
-        float bc2 = a.f32(12);
+        adamwRange(a.mem(0), a.mem(1), a.i32(2), a.mem(3), a.mem(4), 0, a.i64(5), 1f, a.f32(6), a.f32(7), a.f32(8),
+                a.f32(9), a.f32(10), a.f32(11), a.f32(12));
+    }
+
+    /** The table rows (SolderAdamwTensor, 56 bytes) and chunk lists, walked as the blocks would. */
+    private void adamwMulti(Args a, LaunchConfig c) {
+        int chunks = a.i32(3);
+        if (c.blockX() != 256 || c.gridX() > chunks) {
+            throw new AssertionError("solder_adamw_multi: launched as " + c + " for " + a.i32(3) + " chunks");
+        }
+        Mem table = a.mem(0);
+        Mem tensorOfChunk = a.mem(1);
+        Mem startOfChunk = a.mem(2);
+        long chunkSize = a.i64(4);
+        for (int chunk = 0; chunk < chunks; chunk++) {
+            long row = (long) tensorOfChunk.seg.getAtIndex(ValueLayout.JAVA_INT, chunk) * CudaOptim.ROW_BYTES;
+            long start = startOfChunk.seg.getAtIndex(ValueLayout.JAVA_LONG, chunk);
+            long n = table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_N);
+            Mem param = new Mem(table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_PARAM), "adamw_multi param");
+            Mem grad = new Mem(table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_GRAD), "adamw_multi grad");
+            Mem m = new Mem(table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_M), "adamw_multi m");
+            Mem v = new Mem(table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_V), "adamw_multi v");
+            adamwRange(param, grad, table.seg.get(ValueLayout.JAVA_INT, row + CudaOptim.OFF_GDT), m, v, start,
+                    Math.min(start + chunkSize, n), a.f32(9), a.f32(5), a.f32(6), a.f32(7), a.f32(8),
+                    table.seg.get(ValueLayout.JAVA_FLOAT, row + CudaOptim.OFF_WEIGHT_DECAY),
+                    table.seg.get(ValueLayout.JAVA_FLOAT, row + CudaOptim.OFF_BC1),
+                    table.seg.get(ValueLayout.JAVA_FLOAT, row + CudaOptim.OFF_BC2));
+        }
+    }
+
+    /** adamw.cu's solder_adamw_element over elements [from, to), the gradient times gradScale. */
+    private static void adamwRange(Mem param, Mem grad, int gdt, Mem m, Mem v, long from, long to, float gradScale,
+                                   float lr, float b1, float b2, float eps, float wd, float bc1, float bc2) {
         float decay = lr * wd;
-        for (long i = 0; i < n; i++) {
-            float g = grad.load(a.i32(2), i);
+        for (long i = from; i < to; i++) {
+            float g = grad.load(gdt, i) * gradScale;
             float p = param.load(0, i);
             p = p - p * decay;
             float mi = m.load(0, i) * b1 + g * (1f - b1);

@@ -1,0 +1,57 @@
+package dev.solder.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The AdamW kernels' own code (adamw.cu), run WITHOUT a GPU: {@code src/test/cpp/adamw_host_model.cpp}
+ * compiles the .cu with g++ and runs the blocks and threads one after another.
+ *
+ * <p>What it proves: the table row {@code SolderAdamwTensor} has exactly the layout that
+ * {@link CudaOptim#adamwAll} writes; and one {@code solder_adamw_multi} launch over several
+ * parameters (chunks crossing parameters and ending mid-parameter, fewer blocks than chunks, a
+ * bf16 gradient, a clipping scale, per-parameter decay and bias corrections) updates every
+ * element to the same bits as one {@code solder_adamw} launch per parameter on pre-scaled
+ * gradients — the kernel whose GPU results CudaParityGpuTest compares with the CPU. What it
+ * cannot: anything about the hardware (CudaParityGpuTest runs adamwAll against the CPU there).
+ */
+class AdamwHostModelTest {
+
+    @Test
+    void multiTensorKernelMatchesThePerParameterKernel(@TempDir Path dir) {
+        Optional<Path> gxx = CudaSourceFiles.onPath("g++");
+        assumeTrue(gxx.isPresent(), "g++ not found: cannot run the AdamW kernels on the host model");
+        Path src = Path.of("src/test/cpp/adamw_host_model.cpp").toAbsolutePath();
+        Path exe = dir.resolve("adamw_host_model");
+        CudaSourceFiles.Result build = CudaSourceFiles.exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2",
+                "-w", "-I", CudaSourceFiles.sourceDir().toAbsolutePath().toString(), "-o", exe.toString(),
+                src.toString()));
+        assumeTrue(!build.output().contains("unrecognized command-line option '-std=c++20'"), "this g++ has no C++20");
+        assertEquals(0, build.code(), "host build of adamw_host_model.cpp failed:\n" + build.output());
+
+        long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
+        CudaSourceFiles.Result run = CudaSourceFiles.exec(dir, null, List.of(exe.toString(), Long.toString(seed)));
+        String what = "adamw host model (seed " + seed + ")";
+        assertEquals(0, run.code(), what + ":\n" + run.output());
+        String[] lines = run.output().trim().split("\n");
+        String layout = "layout size " + CudaOptim.ROW_BYTES + " param " + CudaOptim.OFF_PARAM + " grad "
+                + CudaOptim.OFF_GRAD + " m " + CudaOptim.OFF_M + " v " + CudaOptim.OFF_V + " n " + CudaOptim.OFF_N
+                + " weightDecay " + CudaOptim.OFF_WEIGHT_DECAY + " bc1 " + CudaOptim.OFF_BC1 + " bc2 " + CudaOptim.OFF_BC2
+                + " gdt " + CudaOptim.OFF_GDT;
+        assertEquals(layout, lines[0].trim(), what + ": the kernel's table row differs from what CudaOptim writes");
+        String last = lines[lines.length - 1].trim();
+        String[] f = last.split("\\s+");
+        assertEquals("mismatches", f[0], what + ": " + run.output());
+        assertEquals(0, Long.parseLong(f[1]), what + ": elements differing from the per-parameter kernel:\n" + run.output());
+        double maxErr = Double.parseDouble(f[5]);
+        assertTrue(maxErr < 1e-6, what + ": parameters off a float64 AdamW step by " + maxErr + " (relative to |p| + 1)");
+        assertEquals(7508, Long.parseLong(f[3]), what + ": elements checked");
+    }
+}
