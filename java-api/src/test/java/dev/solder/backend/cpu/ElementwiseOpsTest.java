@@ -191,6 +191,36 @@ class ElementwiseOpsTest {
     }
 
     @Test
+    void bulkRunsArePhiloxElementByElement() {
+        // apply() and mask() work a vector of consecutive elements at a time: check every element
+        // of runs at odd offsets and lengths, some crossing the 2^32 index boundary.
+        for (int t = 0; t < 200; t++) {
+            long seed = gc.rng.nextLong();
+            int n = 1 + gc.rng.nextInt(70);
+            long index0 = t % 4 == 0 ? (1L << 32) - gc.rng.nextInt(40) : gc.rng.nextLong(1L << 40);
+            float p = (float) gc.rng.nextDouble();
+            int threshold = CpuPhilox.threshold(p);
+            float[] buf = new float[n + 3];
+            for (int i = 0; i < buf.length; i++) {
+                buf[i] = (float) gc.rng.nextGaussian();
+            }
+            float[] in = buf.clone();
+            boolean[] keep = new boolean[n + 5];
+            CpuPhilox.apply(seed, index0, threshold, 1.5f, buf, 3, n);
+            CpuPhilox.mask(seed, index0, threshold, keep, 5, n);
+            for (int j = 0; j < n; j++) {
+                boolean k = Philox.keep(seed, index0 + j, p);
+                String at = "seed " + seed + " index " + (index0 + j) + " p " + p;
+                assertEquals(k ? in[3 + j] * 1.5f : 0f, buf[3 + j], 0f, "apply, " + at);
+                assertEquals(k, keep[5 + j], "mask, " + at);
+            }
+            for (int j = 0; j < 3; j++) {
+                assertEquals(in[j], buf[j], 0f, "apply touched element " + j + " before its run");
+            }
+        }
+    }
+
+    @Test
     void dropoutBackwardAppliesTheForwardMask() {
         long seed = gc.rng.nextLong();
         try (Scope s = Scope.open()) {
