@@ -12,11 +12,11 @@ import dev.solder.Tensor;
  * work in attention.cu (see the comment at its top for the whole data flow).
  *
  * <p>q, k, v, out are {@code [B, S, H·D]}: head h of position i is the D elements at column
- * {@code h·D} of row i, so per batch entry b the heads form a strided batch — matrices S×D with
- * row stride H·D, {@code D} elements apart. A strided batch has one stride, and the stride
- * between batch entries ({@code S·H·D}) differs from the one between heads ({@code D}), so each
- * product is one cuBLAS call per b, batched over the H heads, reading and writing the
- * {@code [B, S, H·D]} layout in place (no permute copies). The probabilities P
+ * {@code h·D} of row i, so the head matrices are S×D with row stride H·D: {@code D} elements
+ * apart along h, {@code S·H·D} along b. A strided batch has one stride, so each product is a
+ * loop over one of B and H of cuBLAS calls batched over the other ({@link #perHead}), reading
+ * and writing the {@code [B, S, H·D]} layout in place (no permute copies) — looping over the
+ * smaller: 12 launches a product for BERT-base at batch 32, not 32. The probabilities P
  * ({@code float32 [B, H, S, S]}, before dropout) are what the forward saves.
  */
 final class CudaAttention {
@@ -44,15 +44,48 @@ final class CudaAttention {
         long tokens() {
             return (long) b * s * hd;
         }
+    }
 
-        /** Byte offset of batch entry i in a [B, S, H·D] tensor of the given type. */
-        long tokenOffset(int i, DType t) {
-            return (long) i * s * hd * t.byteSize();
+    /**
+     * A GEMM operand or result holding one matrix per (b, h): element offsets {@code strideB}
+     * between batch entries and {@code strideH} between heads, rows {@code ld} apart.
+     */
+    private record Operand(long ptr, DType type, int ld, long strideB, long strideH) {
+        /** A head of a {@code [B, S, H·D]} tensor: S×D, row stride H·D. */
+        static Operand tokens(long ptr, DType type, Dims dm) {
+            return new Operand(ptr, type, dm.hd(), (long) dm.s() * dm.hd(), dm.d());
         }
 
-        /** Byte offset of batch entry i in the float32 [B, H, S, S] probabilities. */
-        long probOffset(int i) {
-            return (long) i * heads * s * s * Float.BYTES;
+        /** A head of the {@code [B, H, S, S]} probabilities (or their gradient): S×S, row stride S. */
+        static Operand probs(long ptr, DType type, Dims dm) {
+            return new Operand(ptr, type, dm.s(), (long) dm.heads() * dm.s() * dm.s(), (long) dm.s() * dm.s());
+        }
+
+        /** Where loop step {@code i} starts: batch entry i when batching over heads, else head i. */
+        long at(int i, boolean overHeads) {
+            return ptr + (overHeads ? strideB : strideH) * i * type.byteSize();
+        }
+
+        /** The stride of the batch a call covers. */
+        long batchStride(boolean overHeads) {
+            return overHeads ? strideH : strideB;
+        }
+    }
+
+    /**
+     * {@code c = alpha·op(a)·op(b)} for every (b, h) head: a loop over the smaller of B and H of
+     * strided-batched cuBLAS calls over the larger.
+     */
+    private static void perHead(CudaDevice d, Dims dm, boolean tA, boolean tB, int m, int n, int k, float alpha,
+                                Operand a, Operand b, Operand c) {
+        boolean overHeads = dm.heads() >= dm.b();
+        int loops = overHeads ? dm.b() : dm.heads();
+        int batch = overHeads ? dm.heads() : dm.b();
+        for (int i = 0; i < loops; i++) {
+            CudaGemm.rowMajor(d, tA, tB, m, n, k, alpha,
+                    a.at(i, overHeads), a.type(), a.ld(), a.batchStride(overHeads),
+                    b.at(i, overHeads), b.type(), b.ld(), b.batchStride(overHeads),
+                    0f, c.at(i, overHeads), c.type(), c.ld(), c.batchStride(overHeads), batch);
         }
     }
 
@@ -105,16 +138,11 @@ final class CudaAttention {
             long kp = t == k.dtype() ? ptr(k) : CudaGemm.toFloat32(d, tmp, ptr(k), k.dtype(), k.numel());
             long vp = t == v.dtype() ? ptr(v) : CudaGemm.toFloat32(d, tmp, ptr(v), v.dtype(), v.numel());
             int s = dm.s();
-            int hd = dm.hd();
             int dd = dm.d();
             int h = dm.heads();
             // scores = scale·Q·Kᵀ, float32 [B, H, S, S]
-            for (int b = 0; b < dm.b(); b++) {
-                CudaGemm.rowMajor(d, false, true, s, s, dd, scale,
-                        qp + dm.tokenOffset(b, t), t, hd, dd,
-                        kp + dm.tokenOffset(b, t), t, hd, dd,
-                        0f, probs + dm.probOffset(b), DType.FLOAT32, s, (long) s * s, h);
-            }
+            perHead(d, dm, false, true, s, s, dd, scale, Operand.tokens(qp, t, dm), Operand.tokens(kp, t, dm),
+                    Operand.probs(probs, DType.FLOAT32, dm));
             // P = softmax(scores + mask), in place; this is what the backward gets
             long rows = (long) dm.b() * h * s;
             // solder_attention_softmax_forward(float* scores, const void* keyMask, int mdt,
@@ -138,12 +166,8 @@ final class CudaAttention {
             boolean direct = ot == t || ot == DType.FLOAT32;
             DType ct = direct ? ot : DType.FLOAT32;
             long op = direct ? ptr(out) : tmp.alloc(dm.tokens() * Float.BYTES);
-            for (int b = 0; b < dm.b(); b++) {
-                CudaGemm.rowMajor(d, false, false, s, dd, s, 1f,
-                        pd + dm.probOffset(b) / Float.BYTES * t.byteSize(), t, s, (long) s * s,
-                        vp + dm.tokenOffset(b, t), t, hd, dd,
-                        0f, op + dm.tokenOffset(b, ct), ct, hd, dd, h);
-            }
+            perHead(d, dm, false, false, s, dd, s, 1f, Operand.probs(pd, t, dm), Operand.tokens(vp, t, dm),
+                    Operand.tokens(op, ct, dm));
             if (!direct) {
                 CudaCopy.convert(d, op, DType.FLOAT32, ptr(out), ot, dm.tokens());
             }
@@ -190,7 +214,6 @@ final class CudaAttention {
             return;
         }
         int s = dm.s();
-        int hd = dm.hd();
         int dd = dm.d();
         int h = dm.heads();
         DType f = DType.FLOAT32;
@@ -208,12 +231,8 @@ final class CudaAttention {
             // dV = Pdᵀ·dO
             if (dv != null) {
                 long dvp = dv.dtype() == f ? ptr(dv) : tmp.alloc(dm.tokens() * Float.BYTES);
-                for (int b = 0; b < dm.b(); b++) {
-                    CudaGemm.rowMajor(d, true, false, s, dd, s, 1f,
-                            pd + dm.probOffset(b), f, s, (long) s * s,
-                            gp + dm.tokenOffset(b, f), f, hd, dd,
-                            0f, dvp + dm.tokenOffset(b, f), f, hd, dd, h);
-                }
+                perHead(d, dm, true, false, s, dd, s, 1f, Operand.probs(pd, f, dm), Operand.tokens(gp, f, dm),
+                        Operand.tokens(dvp, f, dm));
                 if (dv.dtype() != f) {
                     CudaCopy.convert(d, dvp, f, ptr(dv), dv.dtype(), dm.tokens());
                 }
@@ -223,12 +242,8 @@ final class CudaAttention {
             }
             // G = dO·Vᵀ (the gradient of Pd), then in place: dS = softmax'(dropout'(G))
             long grad = tmp.alloc(dm.probs() * Float.BYTES);
-            for (int b = 0; b < dm.b(); b++) {
-                CudaGemm.rowMajor(d, false, true, s, s, dd, 1f,
-                        gp + dm.tokenOffset(b, f), f, hd, dd,
-                        vp + dm.tokenOffset(b, f), f, hd, dd,
-                        0f, grad + dm.probOffset(b), f, s, (long) s * s, h);
-            }
+            perHead(d, dm, false, true, s, s, dd, 1f, Operand.tokens(gp, f, dm), Operand.tokens(vp, f, dm),
+                    Operand.probs(grad, f, dm));
             long rows = (long) dm.b() * h * s;
             // solder_attention_softmax_backward(const float* P, float* grad, long long rows, int S,
             //                                   float dropoutP, long long seed)
@@ -238,12 +253,8 @@ final class CudaAttention {
             // dQ = scale·dS·K
             if (dq != null) {
                 long dqp = dq.dtype() == f ? ptr(dq) : tmp.alloc(dm.tokens() * Float.BYTES);
-                for (int b = 0; b < dm.b(); b++) {
-                    CudaGemm.rowMajor(d, false, false, s, dd, s, scale,
-                            grad + dm.probOffset(b), f, s, (long) s * s,
-                            kp + dm.tokenOffset(b, f), f, hd, dd,
-                            0f, dqp + dm.tokenOffset(b, f), f, hd, dd, h);
-                }
+                perHead(d, dm, false, false, s, dd, s, scale, Operand.probs(grad, f, dm), Operand.tokens(kp, f, dm),
+                        Operand.tokens(dqp, f, dm));
                 if (dq.dtype() != f) {
                     CudaCopy.convert(d, dqp, f, ptr(dq), dq.dtype(), dm.tokens());
                 }
@@ -251,12 +262,8 @@ final class CudaAttention {
             // dK = scale·dSᵀ·Q
             if (dk != null) {
                 long dkp = dk.dtype() == f ? ptr(dk) : tmp.alloc(dm.tokens() * Float.BYTES);
-                for (int b = 0; b < dm.b(); b++) {
-                    CudaGemm.rowMajor(d, true, false, s, dd, s, scale,
-                            grad + dm.probOffset(b), f, s, (long) s * s,
-                            qp + dm.tokenOffset(b, f), f, hd, dd,
-                            0f, dkp + dm.tokenOffset(b, f), f, hd, dd, h);
-                }
+                perHead(d, dm, true, false, s, dd, s, scale, Operand.probs(grad, f, dm), Operand.tokens(qp, f, dm),
+                        Operand.tokens(dkp, f, dm));
                 if (dk.dtype() != f) {
                     CudaCopy.convert(d, dkp, f, ptr(dk), dk.dtype(), dm.tokens());
                 }

@@ -678,6 +678,7 @@ abstract class CudaParitySuite {
 
     @Test
     void attentionFloat32() {
+        // B ≤ H loops over b, batched over heads; B > H the other way round.
         checkAttention(2, 37, 3, 13, DType.FLOAT32, "none", 0f);
         checkAttention(3, 19, 2, 8, DType.FLOAT32, "int32", 0f);
     }
@@ -691,6 +692,8 @@ abstract class CudaParitySuite {
     @Test
     void attentionBfloat16() {
         checkAttention(2, 29, 2, 24, DType.BFLOAT16, "int32", 0.1f);
+        // More batch entries than heads: the products loop over heads, batched over b.
+        checkAttention(5, 17, 2, 24, DType.BFLOAT16, "int32", 0.1f);
     }
 
     // ------------------------------------------------------------------ losses
