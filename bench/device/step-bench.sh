@@ -13,3 +13,8 @@ for shape in "32 128" "8 64"; do
       --precision "$prec" 2>&1 | tail -1
   done
 done
+# The bf16 step again with every fused kernel forced on (flash attention, multi-tensor AdamW, fused
+# LayerNorm): what validating them would buy.
+timeout 150 "$JAVA" $JAVA_OPTS -Dsolder.kernels=fused -cp "$CP" dev.solder.bench.BertTrainStep --device cuda \
+  --batch 32 --seq 128 --steps 20 --warmup 5 --precision bf16 2>&1 | grep -E "^(BERT step|mean)" | tr '\n' ' '
+echo "(-Dsolder.kernels=fused)"

@@ -113,9 +113,10 @@ public final class BertTrainStep {
                     finite = scaler.unscale(model.parameters());
                     scaler.update(finite);
                 }
-                GradClip.clipGradNorm(model.parameters(), 1.0);
+                // As the Trainer does: the clip coefficient is fused into the AdamW update.
+                double norm = GradClip.totalNorm(model.parameters());
                 if (finite) {
-                    opt.step();
+                    opt.step(GradClip.coefficient(norm, 1.0));
                 }
                 opt.zeroGrad();
                 tGold.backend().synchronize(device);
