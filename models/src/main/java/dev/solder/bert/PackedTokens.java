@@ -70,14 +70,14 @@ final class PackedTokens {
                 || attentionMask.dim(1) != seq) {
             return null;    // the padded path reports the shape error
         }
-        long[] mask = attentionMask.toLongArray();
+        boolean[] mask = tokens(attentionMask);
         int real = 0;
         for (int b = 0; b < batch; b++) {
-            if (mask[b * seq] == 0) {
+            if (!mask[b * seq]) {
                 return null;
             }
             for (int s = 0; s < seq; s++) {
-                real += mask[b * seq + s] != 0 ? 1 : 0;
+                real += mask[b * seq + s] ? 1 : 0;
             }
         }
         if (real == batch * seq) {
@@ -91,7 +91,7 @@ final class PackedTokens {
             first[b] = t;
             for (int s = 0; s < seq; s++) {
                 int flat = b * seq + s;
-                if (mask[flat] != 0) {
+                if (mask[flat]) {
                     rows[t] = flat;
                     spread[flat] = t++;
                 } else {
@@ -100,6 +100,23 @@ final class PackedTokens {
             }
         }
         return new PackedTokens(batch, seq, rows, spread, first);
+    }
+
+    /** Which positions are tokens: nonzero, as the attention op reads any mask dtype. */
+    private static boolean[] tokens(Tensor mask) {
+        boolean[] t = new boolean[Math.toIntExact(mask.numel())];
+        if (mask.dtype().isFloating()) {
+            float[] v = mask.toFloatArray();
+            for (int i = 0; i < t.length; i++) {
+                t[i] = v[i] != 0f;
+            }
+        } else {
+            long[] v = mask.toLongArray();
+            for (int i = 0; i < t.length; i++) {
+                t[i] = v[i] != 0;
+            }
+        }
+        return t;
     }
 
     private static int[] firstOfFull(int batch, int seq) {

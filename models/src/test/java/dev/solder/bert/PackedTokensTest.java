@@ -63,6 +63,9 @@ class PackedTokensTest {
             // Padding positions hold a copy of their sequence's first token.
             assertArrayEquals(new float[] {0, 1, 0, 3, 3, 3}, p.spread(p.pack(padded)).toFloatArray());
             assertArrayEquals(new float[] {0, 3}, p.firstTokens(p.pack(padded)).toFloatArray());
+            // A float mask counts any nonzero as a token, as the attention op does.
+            PackedTokens f = PackedTokens.of(ids, Tensor.of(new float[] {1, 0.5f, 0, 1, 0, 0}, 2, 3));
+            assertEquals(3, f.tokens());
         }
     }
 
