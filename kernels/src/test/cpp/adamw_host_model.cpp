@@ -20,29 +20,8 @@
 #include <random>
 #include <vector>
 
-#define __device__
-#define __forceinline__ inline
-#define __global__
-#define asm(...)
+#include "cuda_host_shim.h"
 
-struct SolderDim3 {
-    unsigned x, y, z;
-};
-static SolderDim3 threadIdx, blockIdx, blockDim, gridDim;
-
-static inline float __uint_as_float(unsigned u) {
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-static inline unsigned __float_as_uint(float f) {
-    unsigned u;
-    std::memcpy(&u, &f, 4);
-    return u;
-}
-static inline unsigned __umulhi(unsigned a, unsigned b) {
-    return (unsigned)(((unsigned long long)a * b) >> 32);
-}
 // Used by solder_common.cuh's block reductions, which adamw.cu does not call.
 template <class T>
 static inline T __shfl_xor_sync(unsigned, T, int) {

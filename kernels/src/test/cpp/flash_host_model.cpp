@@ -27,41 +27,8 @@
 #include <thread>
 #include <vector>
 
-#define __device__
-#define __forceinline__ inline
-#define __global__
-#define __launch_bounds__(n)
-#define __shared__ static
-#define __align__(n) __attribute__((aligned(n)))
-#define asm(...)
-
-struct SolderDim3 {
-    unsigned x, y, z;
-};
-thread_local SolderDim3 threadIdx;
-static SolderDim3 blockIdx, blockDim, gridDim;
-
-static inline unsigned __umulhi(unsigned a, unsigned b) {
-    return (unsigned)(((unsigned long long)a * b) >> 32);
-}
-static inline float __uint_as_float(unsigned u) {
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-static inline unsigned __float_as_uint(float f) {
-    unsigned u;
-    std::memcpy(&u, &f, 4);
-    return u;
-}
-static inline float __int_as_float(int i) {
-    float f;
-    std::memcpy(&f, &i, 4);
-    return f;
-}
-[[noreturn]] static inline void __trap() {
-    std::abort();
-}
+#define SOLDER_HOST_THREADS 1
+#include "cuda_host_shim.h"
 
 struct Warp {
     std::barrier<> bar{32};
