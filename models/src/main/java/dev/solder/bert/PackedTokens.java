@@ -19,7 +19,7 @@ import dev.solder.Tensor;
  *
  * <p>For sequence classification only the first token of each sequence reaches the pooler,
  * so the last layer can also drop every other row right after its attention op:
- * {@link #firstTokens()} picks them.
+ * {@link #firstTokens(Tensor)} picks them.
  *
  * <p>The index tensors belong to the current scope, like the activations they index: the
  * backward reads them.
