@@ -62,11 +62,8 @@ public final class GradClip {
      * ({@code error_if_nonfinite=False}). Returns the norm before clipping.
      */
     public static double clipGradNorm(Iterable<Tensor> params, double maxNorm) {
-        if (!(maxNorm >= 0)) {
-            throw new IllegalArgumentException("clipGradNorm: maxNorm must be >= 0, got " + maxNorm);
-        }
         double total = totalNorm(params);
-        float c = coefficient(total, maxNorm);
+        float c = coefficient(total, maxNorm);     // rejects a negative or NaN maxNorm
         // torch multiplies unconditionally by the clamped coefficient; multiplying by exactly
         // 1.0 changes nothing, so skip that work (NaN still goes through, as in torch).
         if (c != 1f) {

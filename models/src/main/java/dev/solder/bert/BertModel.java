@@ -142,7 +142,7 @@ public final class BertModel extends Module {
         if (pooler == null) {
             throw new IllegalStateException("BERT: this encoder was built without a pooler (add_pooling_layer=False)");
         }
-        PackedTokens packed = inputIds.rank() == 2 ? PackedTokens.of(inputIds, attentionMask) : null;
+        PackedTokens packed = PackedTokens.of(inputIds, attentionMask);
         if (packed == null) {
             return forward(inputIds, tokenTypeIds, attentionMask).pooled();
         }
