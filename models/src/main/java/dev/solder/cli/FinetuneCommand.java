@@ -142,8 +142,8 @@ final class FinetuneCommand implements Callable<Integer> {
             description = "default ${DEFAULT-VALUE} (HF's is 500)")
     long loggingSteps;
 
-    @Option(names = "--eval-strategy", defaultValue = "epoch", paramLabel = "S", description = "no, steps or epoch "
-            + "(default ${DEFAULT-VALUE})")
+    @Option(names = "--eval-strategy", defaultValue = "no", paramLabel = "S", description = "no, steps or epoch "
+            + "(default ${DEFAULT-VALUE}, as HF: one evaluation after training)")
     String evalStrategy;
 
     @Option(names = "--eval-steps", defaultValue = "0", paramLabel = "N", description = "with --eval-strategy steps "

@@ -38,7 +38,7 @@ class FinetuneCommandTest {
             code = new CommandLine(new SolderCli()).setErr(new PrintWriter(err)).execute("finetune", "--model", modelDir.toString(),
                     "--task", "csv", "--data-dir", tmp.toString(), "--output-dir", out.toString(), "--num-train-epochs", "1",
                     "--learning-rate", "1e-3", "--logging-steps", "2", "--device", "cpu", "--save-steps", "4",
-                    "--save-total-limit", "1");
+                    "--save-total-limit", "1", "--eval-strategy", "epoch");
         } finally {
             System.setOut(old);
         }

@@ -40,7 +40,8 @@ class TrainerTest {
         Dataset eval = TinyBert.sentiment("tiny/eval", 96, 2).tokenized(tok, 16);
         Path out = tmp.resolve("run");
         var args = TrainingArguments.builder().outputDir(out).numTrainEpochs(3).perDeviceTrainBatchSize(16)
-                .learningRate(5e-3).loggingSteps(10).saveSteps(40).saveTotalLimit(1).disableTqdm(true).seed(42).build();
+                .learningRate(5e-3).loggingSteps(10).saveSteps(40).saveTotalLimit(1).disableTqdm(true).seed(42)
+                .evalStrategy(IntervalStrategy.EPOCH).build();
         var log = new ByteArrayOutputStream();
         try (BertForSequenceClassification model = TinyBert.model(tok.vocabSize(), 2, 7, 0.1f);
              Trainer trainer = new Trainer(model, args, train, eval, Metrics.accuracy())) {
@@ -118,6 +119,29 @@ class TrainerTest {
         n.fieldNames().forEachRemaining(l::add);
         return l;
     }
+    @Test
+    void byDefaultEvaluatesOnlyWhenAskedAsHfDoes() throws IOException {
+        // HF's eval_strategy defaults to "no": train() logs no evaluation; evaluate() adds one.
+        BertTokenizer tok = TinyBert.tokenizer(tmp.resolve("tok"));
+        Dataset train = TinyBert.sentiment("tiny/train", 32, 1).tokenized(tok, 16);
+        Dataset eval = TinyBert.sentiment("tiny/eval", 16, 2).tokenized(tok, 16);
+        var args = TrainingArguments.builder().outputDir(tmp.resolve("default-eval")).numTrainEpochs(2)
+                .perDeviceTrainBatchSize(8).loggingSteps(2).disableTqdm(true).savePlot(false).build();
+        assertEquals(IntervalStrategy.NO, args.evalStrategy());
+        try (BertForSequenceClassification model = TinyBert.model(tok.vocabSize(), 2, 7, 0.1f);
+             Trainer trainer = new Trainer(model, args, train, eval, Metrics.accuracy())) {
+            trainer.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+            trainer.train();
+            assertEquals(0, evalEntries(trainer), "evaluations logged during training");
+            trainer.evaluate(true);   // nothing to reuse: it evaluates
+            assertEquals(1, evalEntries(trainer));
+        }
+    }
+
+    private static long evalEntries(Trainer trainer) {
+        return trainer.state().logHistory.stream().filter(e -> e.containsKey("eval_loss")).count();
+    }
+
 
     @Test
     void nanLossStopsWithStepAndEpoch() throws IOException {

@@ -304,8 +304,8 @@ final class CpuElementwise {
                 }
                 // One loop per function: each stays monomorphic, so C2 keeps the vectors in registers.
                 switch (fn) {
-                    case GELU -> gelu(xb, len);
-                    case GELU_GRAD -> geluGrad(xb, gb, len);
+                    case GELU -> CpuMath.gelu(xb, null, len);
+                    case GELU_GRAD -> CpuMath.gelu(xb, gb, len);
                     case GELU_TANH -> geluTanh(xb, len);
                     case GELU_TANH_GRAD -> geluTanhGrad(xb, gb, len);
                     case TANH -> tanh(xb, len);
@@ -316,72 +316,42 @@ final class CpuElementwise {
         });
     }
 
-    private static void gelu(float[] x, int n) {
-        for (int j = 0; j < n; j += DL) {
-            VectorMask<Float> m = CpuFloats.F_HALF.indexInRange(j, n);
-            DoubleVector v = widen(x, j, m);
-            narrow(v.mul(CpuMath.phi(v, CpuMath.gaussExp(v))), x, j, m);
-        }
-    }
-
-    /** {@code d/dx x·Φ(x) = Φ(x) + x·φ(x)}. */
-    private static void geluGrad(float[] x, float[] g, int n) {
-        for (int j = 0; j < n; j += DL) {
-            VectorMask<Float> m = CpuFloats.F_HALF.indexInRange(j, n);
-            DoubleVector v = widen(x, j, m);
-            DoubleVector e = CpuMath.gaussExp(v);
-            DoubleVector d = CpuMath.phi(v, e).add(v.mul(e).mul(CpuMath.INV_SQRT_2PI));
-            narrow(widen(g, j, m).mul(d), x, j, m);
-        }
-    }
-
     /** {@code 0.5·x·(1 + tanh(u)) = x·σ(2u)}: no cancellation for negative x. */
     private static void geluTanh(float[] x, int n) {
         for (int j = 0; j < n; j += DL) {
-            VectorMask<Float> m = CpuFloats.F_HALF.indexInRange(j, n);
-            DoubleVector v = widen(x, j, m);
-            narrow(v.mul(CpuMath.sigmoid(v.mul(v).mul(K1).add(1.0).mul(v).mul(2 * K0))), x, j, m);
+            VectorMask<Float> m = CpuFloats.tail(j, n);
+            DoubleVector v = CpuFloats.widen(x, j, m);
+            CpuFloats.narrow(v.mul(CpuMath.sigmoid(v.mul(v).mul(K1).add(1.0).mul(v).mul(2 * K0))), x, j, m);
         }
     }
 
     /** {@code d/dx x·σ(2u) = σ + x·σ(1 − σ)·2u'}, {@code u' = √(2/π)(1 + 3·0.044715x²)}. */
     private static void geluTanhGrad(float[] x, float[] g, int n) {
         for (int j = 0; j < n; j += DL) {
-            VectorMask<Float> m = CpuFloats.F_HALF.indexInRange(j, n);
-            DoubleVector v = widen(x, j, m);
+            VectorMask<Float> m = CpuFloats.tail(j, n);
+            DoubleVector v = CpuFloats.widen(x, j, m);
             DoubleVector x2 = v.mul(v);
             DoubleVector s = CpuMath.sigmoid(x2.mul(K1).add(1.0).mul(v).mul(2 * K0));
             DoubleVector du = x2.mul(3 * K1).add(1.0).mul(2 * K0);
             DoubleVector oneMinus = DoubleVector.broadcast(CpuFloats.D, 1.0).sub(s);
-            narrow(widen(g, j, m).mul(s.add(v.mul(s).mul(oneMinus).mul(du))), x, j, m);
+            CpuFloats.narrow(CpuFloats.widen(g, j, m).mul(s.add(v.mul(s).mul(oneMinus).mul(du))), x, j, m);
         }
     }
 
     private static void tanh(float[] x, int n) {
         for (int j = 0; j < n; j += DL) {
-            VectorMask<Float> m = CpuFloats.F_HALF.indexInRange(j, n);
-            narrow(CpuMath.tanh(widen(x, j, m)), x, j, m);
+            VectorMask<Float> m = CpuFloats.tail(j, n);
+            CpuFloats.narrow(CpuMath.tanh(CpuFloats.widen(x, j, m)), x, j, m);
         }
     }
 
     /** {@code dy·(1 − y²)} from the forward output y. */
     private static void tanhGrad(float[] y, float[] g, int n) {
         for (int j = 0; j < n; j += DL) {
-            VectorMask<Float> m = CpuFloats.F_HALF.indexInRange(j, n);
-            DoubleVector v = widen(y, j, m);
-            narrow(widen(g, j, m).mul(DoubleVector.broadcast(CpuFloats.D, 1.0).sub(v.mul(v))), y, j, m);
+            VectorMask<Float> m = CpuFloats.tail(j, n);
+            DoubleVector v = CpuFloats.widen(y, j, m);
+            CpuFloats.narrow(CpuFloats.widen(g, j, m).mul(DoubleVector.broadcast(CpuFloats.D, 1.0).sub(v.mul(v))), y, j, m);
         }
-    }
-
-    /** Rounds float64 lanes to float32 into {@code buf[j..]} (masked at the tail). */
-    private static void narrow(DoubleVector r, float[] buf, int j, VectorMask<Float> m) {
-        ((FloatVector) r.convertShape(VectorOperators.D2F, CpuFloats.F_HALF, 0)).intoArray(buf, j, m);
-    }
-
-    /** Lanes {@code [j, j + DL)} of a float buffer as float64 (masked at the tail). */
-    private static DoubleVector widen(float[] buf, int j, VectorMask<Float> m) {
-        return (DoubleVector) FloatVector.fromArray(CpuFloats.F_HALF, buf, j, m)
-                .convertShape(VectorOperators.F2D, CpuFloats.D, 0);
     }
 
     // ------------------------------------------------------------------ dropout

@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -245,5 +246,29 @@ final class CpuFloats {
         }
         int mid = (lo + hi) >>> 1;
         return pairwise(v, lo, mid) + pairwise(v, mid, hi);
+    }
+
+    /**
+     * Lanes {@code [j, j + D.length())} of a float buffer as float64; {@code m} masks a buffer's
+     * tail, null for a full vector (a plain load: masked ones cost more on AVX2).
+     */
+    static DoubleVector widen(float[] buf, int j, VectorMask<Float> m) {
+        FloatVector f = m == null ? FloatVector.fromArray(F_HALF, buf, j) : FloatVector.fromArray(F_HALF, buf, j, m);
+        return (DoubleVector) f.convertShape(VectorOperators.F2D, D, 0);
+    }
+
+    /** Rounds float64 lanes to float32 into {@code buf[j..]}; {@code m} as in {@link #widen}. */
+    static void narrow(DoubleVector r, float[] buf, int j, VectorMask<Float> m) {
+        FloatVector f = (FloatVector) r.convertShape(VectorOperators.D2F, F_HALF, 0);
+        if (m == null) {
+            f.intoArray(buf, j);
+        } else {
+            f.intoArray(buf, j, m);
+        }
+    }
+
+    /** The mask {@link #widen} and {@link #narrow} take for lanes from {@code j} of {@code n}: null when all are in. */
+    static VectorMask<Float> tail(int j, int n) {
+        return j + D.length() <= n ? null : F_HALF.indexInRange(j, n);
     }
 }

@@ -19,8 +19,8 @@ import jdk.incubator.vector.VectorOperators;
  * inputs give bit-equal outputs wherever they sit.
  */
 final class CpuMath {
-    static final double INV_SQRT2 = 0.70710678118654752440;
-    static final double INV_SQRT_2PI = 0.39894228040143267794;
+    private static final double INV_SQRT2 = 0.70710678118654752440;
+    private static final double INV_SQRT_2PI = 0.39894228040143267794;
     private static final double INV_SQRT_PI = 0.56418958354775628695;
 
     // erf(z) = z·(A4 z⁶ + A0 z⁴ + …)/(…) for |z| <= 0.46875 (Cody's A and B).
@@ -46,67 +46,75 @@ final class CpuMath {
     private CpuMath() {
     }
 
-    /** {@code e^{−x²/2}}, computed as {@code e^{−z²}} with {@code z = x/√2} exactly as {@link #phi} needs it. */
-    static DoubleVector gaussExp(DoubleVector x) {
-        DoubleVector z = x.mul(INV_SQRT2);
-        return z.mul(z).neg().lanewise(VectorOperators.EXP);
-    }
-
     /**
-     * {@code Φ(x)}, the standard normal CDF, given {@code e = }{@link #gaussExp gaussExp(x)}
-     * (callers that also need the density {@code φ(x) = e/√(2π)} compute it once).
+     * Exact GELU over a work buffer, in place: {@code x[i] = x[i]·Φ(x[i])}, or with {@code dy}
+     * non-null its derivative times {@code dy}, {@code x[i] = dy[i]·(Φ(x) + x·φ(x))}; float32 in
+     * and out, float64 inside, lanes {@code [0, n)}.
+     *
+     * <p>The loop lives here, with {@code Φ} written out in its body, on purpose: as a method of
+     * its own taking and returning vectors, {@code Φ} is too large for C2 to inline, so every
+     * call boxed its vector arguments and result on the heap, which made the whole GELU about
+     * three times slower than its arithmetic.
      */
-    static DoubleVector phi(DoubleVector x, DoubleVector e) {
-        DoubleVector z = x.mul(INV_SQRT2);
-        DoubleVector y = z.abs();
-        DoubleVector ysq = y.mul(y);
+    static void gelu(float[] x, float[] dy, int n) {
+        var d = CpuFloats.D;
+        for (int j = 0; j < n; j += d.length()) {
+            VectorMask<Float> m = CpuFloats.tail(j, n);
+            DoubleVector v = CpuFloats.widen(x, j, m);
+            DoubleVector z = v.mul(INV_SQRT2);
+            DoubleVector y = z.abs();
+            DoubleVector ysq = y.mul(y);
+            DoubleVector e = ysq.neg().lanewise(VectorOperators.EXP);   // e^{−z²} = e^{−x²/2}
 
-        // Middle interval, which holds most activations: erfc(y) = e·P(y)/Q(y). Horner with
-        // fused multiply-adds: half the dependent steps of Cody's (p + c)·y form, and exact-er.
-        DoubleVector num = DoubleVector.broadcast(CpuFloats.D, C[8]);
-        DoubleVector den = y.add(DD[0]);
-        num = num.fma(y, DoubleVector.broadcast(CpuFloats.D, C[0]));
-        for (int i = 1; i < 8; i++) {
-            num = num.fma(y, DoubleVector.broadcast(CpuFloats.D, C[i]));
-            den = den.fma(y, DoubleVector.broadcast(CpuFloats.D, DD[i]));
-        }
-        DoubleVector erfc = e.mul(num.div(den));
+            // Middle interval, which holds most activations: erfc(y) = e·P(y)/Q(y). Horner with
+            // fused multiply-adds: half the dependent steps of Cody's (p + c)·y form, and exact-er.
+            DoubleVector num = DoubleVector.broadcast(d, C[8]);
+            DoubleVector den = y.add(DD[0]);
+            num = num.fma(y, DoubleVector.broadcast(d, C[0]));
+            for (int i = 1; i < 8; i++) {
+                num = num.fma(y, DoubleVector.broadcast(d, C[i]));
+                den = den.fma(y, DoubleVector.broadcast(d, DD[i]));
+            }
+            DoubleVector erfc = e.mul(num.div(den));
 
-        VectorMask<Double> far = y.compare(VectorOperators.GT, 4.0);
-        if (far.anyTrue()) {
-            DoubleVector inv = DoubleVector.broadcast(CpuFloats.D, 1.0).div(ysq);
-            DoubleVector pn = DoubleVector.broadcast(CpuFloats.D, P[5]);
-            DoubleVector qd = inv.add(Q[0]);
-            for (int i = 0; i < 5; i++) {
-                pn = pn.fma(inv, DoubleVector.broadcast(CpuFloats.D, P[i]));
+            VectorMask<Double> far = y.compare(VectorOperators.GT, 4.0);
+            if (far.anyTrue()) {
+                DoubleVector inv = DoubleVector.broadcast(d, 1.0).div(ysq);
+                DoubleVector pn = DoubleVector.broadcast(d, P[5]);
+                DoubleVector qd = inv.add(Q[0]);
+                for (int i = 0; i < 5; i++) {
+                    pn = pn.fma(inv, DoubleVector.broadcast(d, P[i]));
+                }
+                for (int i = 1; i < 5; i++) {
+                    qd = qd.fma(inv, DoubleVector.broadcast(d, Q[i]));
+                }
+                DoubleVector r = inv.mul(pn).div(qd);
+                DoubleVector tail = e.mul(DoubleVector.broadcast(d, INV_SQRT_PI).sub(r).div(y));
+                // Past y ≈ 27 e underflows to 0 and so does the tail, which is the right limit.
+                erfc = erfc.blend(tail, far);
             }
-            for (int i = 1; i < 5; i++) {
-                qd = qd.fma(inv, DoubleVector.broadcast(CpuFloats.D, Q[i]));
-            }
-            DoubleVector r = inv.mul(pn).div(qd);
-            DoubleVector tail = e.mul(DoubleVector.broadcast(CpuFloats.D, INV_SQRT_PI).sub(r).div(y));
-            // Past y ≈ 27 e underflows to 0 and so does the tail, which is the right limit.
-            erfc = erfc.blend(tail, far);
-        }
-        // Φ = ½·erfc(|z|) for z < 0, 1 − ½·erfc(|z|) otherwise.
-        DoubleVector half = erfc.mul(0.5);
-        DoubleVector cdf = half.blend(DoubleVector.broadcast(CpuFloats.D, 1.0).sub(half),
-                z.compare(VectorOperators.GE, 0.0));
+            // Φ = ½·erfc(|z|) for z < 0, 1 − ½·erfc(|z|) otherwise.
+            DoubleVector half = erfc.mul(0.5);
+            DoubleVector cdf = half.blend(DoubleVector.broadcast(d, 1.0).sub(half),
+                    z.compare(VectorOperators.GE, 0.0));
 
-        VectorMask<Double> near = y.compare(VectorOperators.LE, 0.46875);
-        if (near.anyTrue()) {
-            DoubleVector an = DoubleVector.broadcast(CpuFloats.D, A[4]);
-            DoubleVector bd = ysq.add(B[0]);
-            for (int i = 0; i < 4; i++) {
-                an = an.fma(ysq, DoubleVector.broadcast(CpuFloats.D, A[i]));
+            VectorMask<Double> near = y.compare(VectorOperators.LE, 0.46875);
+            if (near.anyTrue()) {
+                DoubleVector an = DoubleVector.broadcast(d, A[4]);
+                DoubleVector bd = ysq.add(B[0]);
+                for (int i = 0; i < 4; i++) {
+                    an = an.fma(ysq, DoubleVector.broadcast(d, A[i]));
+                }
+                for (int i = 1; i < 4; i++) {
+                    bd = bd.fma(ysq, DoubleVector.broadcast(d, B[i]));
+                }
+                DoubleVector erf = z.mul(an).div(bd);
+                cdf = cdf.blend(erf.mul(0.5).add(0.5), near);
             }
-            for (int i = 1; i < 4; i++) {
-                bd = bd.fma(ysq, DoubleVector.broadcast(CpuFloats.D, B[i]));
-            }
-            DoubleVector erf = z.mul(an).div(bd);
-            cdf = cdf.blend(erf.mul(0.5).add(0.5), near);
+            DoubleVector out = dy == null ? v.mul(cdf)
+                    : CpuFloats.widen(dy, j, m).mul(cdf.add(v.mul(e).mul(INV_SQRT_2PI)));   // d/dx x·Φ(x) = Φ + x·φ
+            CpuFloats.narrow(out, x, j, m);
         }
-        return cdf;
     }
 
     /** {@code tanh(x)} as {@code −t/(t + 2)} with {@code t = expm1(−2|x|)}: no cancellation near 0 or ±∞. */
