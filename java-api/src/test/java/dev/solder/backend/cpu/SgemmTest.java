@@ -77,6 +77,27 @@ class SgemmTest {
     }
 
     @Test
+    void unitsShareOutEvenlyOverTheThreads() {
+        // A 344-row batch on 2 threads: 3 row blocks; 3 column blocks would leave one thread a
+        // fifth unit while the other waits.
+        assertEquals(4, SgemmBlocked.columnBlocks(2, 3, 1, 48));
+        assertEquals(2, SgemmBlocked.columnBlocks(2, 4, 1, 48));     // 8 units already
+        assertEquals(1, SgemmBlocked.columnBlocks(1, 3, 1, 48));     // one thread: as given
+        assertEquals(3, SgemmBlocked.columnBlocks(2, 3, 1, 3));      // no more panels to cut
+        for (int threads = 2; threads <= 8; threads++) {
+            for (int mBlocks = 1; mBlocks <= 40; mBlocks++) {
+                for (int u0 = 1; u0 <= 6; u0++) {
+                    int u = SgemmBlocked.columnBlocks(threads, mBlocks, u0, 1000);
+                    String what = threads + " threads, " + mBlocks + " row blocks, " + u0 + " column blocks";
+                    assertTrue(u >= u0 && (long) mBlocks * u >= 4L * threads, what + " -> " + u);
+                    assertEquals(0, (long) mBlocks * u % threads, what + " -> " + u);
+                    assertTrue(u < u0 + threads || u <= Math.ceilDiv(4 * threads, mBlocks) + threads, what + " -> " + u);
+                }
+            }
+        }
+    }
+
+    @Test
     void columnBlockEdges() {
         // Wider than one C block (NU) and than one packed column block (NC).
         int nu = SgemmBlocked.NU + GemmKernel.NR + 3;
