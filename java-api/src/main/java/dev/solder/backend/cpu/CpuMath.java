@@ -54,7 +54,10 @@ final class CpuMath {
      * <p>The loop lives here, with {@code Φ} written out in its body, on purpose: as a method of
      * its own taking and returning vectors, {@code Φ} is too large for C2 to inline, so every
      * call boxed its vector arguments and result on the heap, which made the whole GELU about
-     * three times slower than its arithmetic.
+     * three times slower than its arithmetic. For the same reason the three rational forms are
+     * written out rather than shared through a helper taking vectors: C2 compiled such a helper's
+     * loops on their own and refused to inline it ("inlining prohibited by policy"), and the
+     * boxing came back.
      */
     static void gelu(float[] x, float[] dy, int n) {
         var d = CpuFloats.D;
