@@ -164,6 +164,16 @@ public final class Autograd {
     }
 
     private static void accumulateLeaf(Tensor leaf, Tensor g) {
+        if (leaf.grad == null && g.freshGradient && !g.isClosed() && g.dtype() == DType.FLOAT32
+                && g.device().equals(leaf.device())) {
+            // Made for this input alone by its op: take it out of its scope instead of copying it.
+            g.freshGradient = false;
+            if (g.owner != null) {
+                g.owner.disown(g);
+            }
+            leaf.grad = g;
+            return;
+        }
         if (leaf.grad == null) {
             Tensor copy = Tensor.emptyUnscoped(g.shape(), DType.FLOAT32, leaf.device());
             copy.backend().copy(g, copy);

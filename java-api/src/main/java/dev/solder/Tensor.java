@@ -43,6 +43,12 @@ public final class Tensor implements AutoCloseable {
     Autograd.Node gradFn;
     /** Accumulated gradient of a leaf. */
     Tensor grad;
+    /**
+     * Set by an op on a float32 gradient it made for one input and references nowhere else
+     * ({@code Ops.freshGradient}): the autograd engine may adopt it as a leaf's first gradient
+     * instead of copying it.
+     */
+    boolean freshGradient;
     private String name;
 
     private Tensor(Storage storage, Backend backend, long offset, int[] shape, long[] strides, DType dtype, boolean scoped) {

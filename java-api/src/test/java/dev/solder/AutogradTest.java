@@ -32,6 +32,48 @@ class AutogradTest {
     }
 
     @Test
+    void aWeightAdoptsTheGradientItsOpMadeAndKeepsItAfterTheScope() {
+        // linear's backward makes dW for w alone, so w.grad becomes that tensor (no copy): it
+        // must outlive the batch scope that made it, and later batches must add into it.
+        var g = new Generator(seed);
+        Tensor w = Tensor.randn(g, 3, 4).requiresGrad(true);
+        Tensor b = Tensor.randn(g, 3).requiresGrad(true);
+        Tensor x = Tensor.randn(g, 5, 4);
+        float[] xv = x.toFloatArray();
+        for (int micro = 1; micro <= 2; micro++) {
+            try (var s = Scope.open()) {
+                Ops.linear(x, w, b).sum().backward();   // dW[o, i] = Σ_n x[n, i], db[o] = 5
+                assertTrue(s.size() > 0);
+            }
+            assertTrue(!w.grad().isClosed() && !b.grad().isClosed(), "gradients freed with the scope (seed " + seed + ")");
+            float[] dw = w.grad().toFloatArray();
+            for (int o = 0; o < 3; o++) {
+                for (int i = 0; i < 4; i++) {
+                    double col = 0;
+                    for (int n = 0; n < 5; n++) {
+                        col += xv[n * 4 + i];
+                    }
+                    assertEquals(micro * col, dw[o * 4 + i], 1e-4, "dW[" + o + ", " + i + "] after " + micro + " (seed " + seed + ")");
+                }
+            }
+            assertArrayEquals(new float[] {5 * micro, 5 * micro, 5 * micro}, b.grad().toFloatArray(), 1e-5f);
+        }
+        w.zeroGrad();
+        b.zeroGrad();
+        // Two weights fed the same op's output: each gets its own gradient.
+        try (var s = Scope.open()) {
+            Tensor w2 = Tensor.randn(g, 3, 4).requiresGrad(true);
+            Ops.linear(x, w, null).add(Ops.linear(x, w2, null)).sum().backward();
+            assertTrue(w.grad() != w2.grad());
+            assertArrayEquals(w.grad().toFloatArray(), w2.grad().toFloatArray(), 0f);
+            w2.zeroGrad();
+        }
+        w.close();
+        b.close();
+        x.close();
+    }
+
+    @Test
     void sharedSubexpressionsSumTheirGradients() {
         var g = new Generator(seed);
         try (var s = Scope.open()) {
