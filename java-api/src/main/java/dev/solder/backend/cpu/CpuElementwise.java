@@ -8,7 +8,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Elementwise ops and whole-tensor sums: {@code add}/{@code mul} with suffix broadcasting,

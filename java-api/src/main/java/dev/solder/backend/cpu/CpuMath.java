@@ -5,8 +5,8 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Float64 special functions on {@link CpuFloats#D} vectors: the normal CDF {@code Φ} (for exact
- * GELU) and the logistic function (for the tanh GELU).
+ * Float64 special functions on {@link CpuFloats#D} vectors: exact GELU through the normal CDF
+ * {@code Φ}, tanh, and the logistic function (for the tanh GELU).
  *
  * <p>{@code Φ(x) = ½·erfc(−x/√2)} uses W. J. Cody's rational Chebyshev approximations to erf
  * and erfc (Math. Comp. 23, 1969, pp. 631–638; coefficients as in his netlib SPECFUN
