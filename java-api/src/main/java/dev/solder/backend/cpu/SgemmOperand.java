@@ -25,6 +25,15 @@ record SgemmOperand(MemorySegment seg, long off, int ld, boolean trans, boolean 
         return seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, idx << 2);
     }
 
+    /**
+     * Whether packing may read this operand a vector at a time: float32 in a native segment
+     * or one over a {@code byte[]} (the Vector API reads no other heap segments). bfloat16
+     * goes through {@link #load}'s widening.
+     */
+    boolean vectorLoads() {
+        return !bf16 && (seg.isNative() || seg.heapBase().map(o -> o instanceof byte[]).orElse(false));
+    }
+
     /** The operand whose element (0, 0) is element {@code (row, col)} of this one's {@code op(X)}. */
     SgemmOperand at(long row, long col) {
         return shifted(trans ? col * ld + row : row * ld + col);

@@ -3,7 +3,11 @@ package dev.solder.backend.cpu;
 import static dev.solder.backend.cpu.GemmKernel.MR;
 import static dev.solder.backend.cpu.GemmKernel.NR;
 
+import java.nio.ByteOrder;
 import java.util.Arrays;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Copies blocks of {@code op(A)} and {@code op(B)} into the contiguous layout the
@@ -20,20 +24,39 @@ import java.util.Arrays;
  * </ul>
  *
  * Zero padding lets every tile run the full-size kernel; only the write-back is clipped.
+ *
+ * <p>Where a depth step's MR (A stored {@code [k, m]}) or NR (B stored {@code [k, n]})
+ * floats are neighbours in memory, a full tile is copied a vector at a time: one 4-lane
+ * vector for A, two for B. Element by element these two cases cost 2.4 and 1.0 ns a float
+ * on the 2-core Zen 3 (an inner loop of 4 or 16 with a bfloat16 test and a bounds check per
+ * element), which for a weight gradient {@code dW = dYᵀ·X} of a 300-token batch was about
+ * a seventh of the product's time. The other two cases are transposes and stay scalar.
  */
 final class SgemmPack {
+    /** MR floats: one depth step of an A micro-panel. */
+    private static final VectorSpecies<Float> A_STEP = FloatVector.SPECIES_128;
+    private static final VectorSpecies<Float> B_HALF = GemmKernel.SPECIES;
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+
     private SgemmPack() {
     }
 
     /** Packs {@code alpha · op(A)[i0:i0+mc, p0:p0+kc]} into {@code dst}. */
     static void packA(SgemmOperand a, int i0, int mc, int p0, int kc, float alpha, float[] dst) {
+        boolean vector = a.trans() && a.vectorLoads() && MR == A_STEP.length();
         for (int t = 0, row = 0; row < mc; t++, row += MR) {
             int d = t * MR * kc;
             int rows = Math.min(MR, mc - row);
             if (rows < MR) {
                 Arrays.fill(dst, d, d + MR * kc, 0f);
             }
-            if (a.trans()) {
+            if (vector && rows == MR) {
+                long at = (a.off() + (long) p0 * a.ld() + i0 + row) << 2;
+                long step = (long) a.ld() << 2;
+                for (int p = 0, o = d; p < kc; p++, o += MR, at += step) {
+                    FloatVector.fromMemorySegment(A_STEP, a.seg(), at, ORDER).mul(alpha).intoArray(dst, o);
+                }
+            } else if (a.trans()) {
                 // Stored [k, m]: a depth step reads MR neighbouring floats.
                 for (int p = 0; p < kc; p++) {
                     long base = a.off() + (long) (p0 + p) * a.ld() + i0 + row;
@@ -61,6 +84,8 @@ final class SgemmPack {
      */
     static void packB(SgemmOperand b, int p0, int kc, int j0, int nc, int panelLo, int panelHi,
             float[] dst, int dstOff) {
+        boolean vector = !b.trans() && b.vectorLoads();
+        int half = B_HALF.length();
         for (int q = panelLo; q < panelHi; q++) {
             int col = q * NR;
             int cols = Math.min(NR, nc - col);
@@ -68,7 +93,14 @@ final class SgemmPack {
             if (cols < NR) {
                 Arrays.fill(dst, d, d + NR * kc, 0f);
             }
-            if (b.trans()) {
+            if (vector && cols == NR) {
+                long at = (b.off() + (long) p0 * b.ld() + j0 + col) << 2;
+                long step = (long) b.ld() << 2;
+                for (int p = 0, o = d; p < kc; p++, o += NR, at += step) {
+                    FloatVector.fromMemorySegment(B_HALF, b.seg(), at, ORDER).intoArray(dst, o);
+                    FloatVector.fromMemorySegment(B_HALF, b.seg(), at + 4L * half, ORDER).intoArray(dst, o + half);
+                }
+            } else if (b.trans()) {
                 // Stored [n, k]: each column of op(B) is a contiguous row in memory.
                 for (int j = 0; j < cols; j++) {
                     long base = b.off() + (long) (j0 + col + j) * b.ld() + p0;

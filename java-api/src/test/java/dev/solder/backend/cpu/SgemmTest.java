@@ -32,6 +32,8 @@ class SgemmTest {
 
     private final Random rnd = new Random(SEED);
     private Arena arena;
+    /** Whether {@link #allocate} puts matrices on the heap, in {@code byte[]}s, instead of native memory. */
+    private boolean heapBytes;
 
     @BeforeEach
     void open() {
@@ -161,15 +163,15 @@ class SgemmTest {
             MemorySegment b = confined.allocate(4L * k * n, 64);
             MemorySegment c = confined.allocate(4L * m * n, 64);
             for (long i = 0; i < (long) m * k; i++) {
-                a.setAtIndex(ValueLayout.JAVA_FLOAT, i, 1f);
+                a.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, 1f);
             }
             for (long i = 0; i < (long) k * n; i++) {
-                b.setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f);
+                b.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, 0.5f);
             }
             Sgemm.gemm(false, false, m, n, k, 1f, a, 0, k, DType.FLOAT32, b, 0, n, DType.FLOAT32, 0f,
                     c, 0, n);
             for (long i = 0; i < (long) m * n; i++) {
-                assertEquals(100f, c.getAtIndex(ValueLayout.JAVA_FLOAT, i), "seed=" + SEED);
+                assertEquals(100f, c.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i), "seed=" + SEED);
             }
         }
     }
@@ -207,6 +209,21 @@ class SgemmTest {
     }
 
     @Test
+    void byteArraySegmentsTakeTheVectorPaths() {
+        // Segments over byte[] take vector packing and vector C like native ones; exactly
+        // sized, so a vector read past a matrix's end throws.
+        heapBytes = true;
+        int nr = GemmKernel.NR;
+        for (int[] s : List.of(new int[] {33, 65, 17}, new int[] {130, 97, 301}, new int[] {9, 3 * nr, 40})) {
+            for (int t = 0; t < 4; t++) {
+                check(1, (t & 1) != 0, (t & 2) != 0, s[0], s[1], s[2], 0.5f, 1f, DType.FLOAT32,
+                        DType.FLOAT32, false, false);
+            }
+        }
+        check(3, true, false, 21, 2 * nr + 1, 50, 1f, 0f, DType.BFLOAT16, DType.FLOAT32, false, true);
+    }
+
+    @Test
     void zeroDepthScalesC() {
         for (float beta : new float[] {0f, 1f, -2f}) {
             check(1, false, false, 5, 9, 0, 1f, beta, DType.FLOAT32, DType.FLOAT32, false, false);
@@ -222,7 +239,7 @@ class SgemmTest {
         Sgemm.gemm(false, false, 6, 5, 4, 0f, a, 0, 4, DType.FLOAT32, b, 0, 5, DType.FLOAT32, 2f, c,
                 0, 5);
         for (int i = 0; i < 30; i++) {
-            assertEquals(6f, c.getAtIndex(ValueLayout.JAVA_FLOAT, i), "seed=" + SEED + " element " + i);
+            assertEquals(6f, c.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i), "seed=" + SEED + " element " + i);
         }
     }
 
@@ -235,7 +252,7 @@ class SgemmTest {
         Sgemm.gemmBatched(0, false, false, 2, 2, 2, 1f, none, 0, 4, 2, DType.FLOAT32, none, 0, 4, 2,
                 DType.FLOAT32, 0f, c, 0, 4, 2);
         for (int i = 0; i < 4; i++) {
-            assertEquals(SENTINEL, c.getAtIndex(ValueLayout.JAVA_FLOAT, i), "seed=" + SEED);
+            assertEquals(SENTINEL, c.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i), "seed=" + SEED);
         }
     }
 
@@ -295,7 +312,7 @@ class SgemmTest {
                 for (int j = 0; j < n; j++) {
                     float v = beta == 0f ? Float.NaN : rnd.nextFloat() * 2 - 1;
                     c0[q][i * n + j] = v;
-                    c.setAtIndex(ValueLayout.JAVA_FLOAT, cOff + q * strideC + (long) i * ldc + j, v);
+                    c.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, cOff + q * strideC + (long) i * ldc + j, v);
                 }
             }
         }
@@ -321,7 +338,7 @@ class SgemmTest {
                     double cOld = beta == 0f ? 0 : c0[q][i * n + j];
                     double want = alpha * sum + beta * cOld;
                     double scale = Math.abs(alpha) * mag + Math.abs(beta * cOld);
-                    float got = c.getAtIndex(ValueLayout.JAVA_FLOAT,
+                    float got = c.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED,
                             cOff + q * strideC + (long) i * ldc + j);
                     if (!(Math.abs(got - want) <= tol * scale + 1e-30)) {
                         fail(what + ": C[" + q + "][" + i + ", " + j + "] = " + got + ", expected "
@@ -337,7 +354,7 @@ class SgemmTest {
             long inMatrix = rel - q * strideC;
             boolean inside = rel >= 0 && q < batch && inMatrix < cExtent && inMatrix % ldc < n;
             if (!inside) {
-                assertEquals(SENTINEL, c.getAtIndex(ValueLayout.JAVA_FLOAT, e),
+                assertEquals(SENTINEL, c.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, e),
                         what + ": C padding element " + e + " was written");
             }
         }
@@ -356,8 +373,7 @@ class SgemmTest {
         long stride = extent + rnd.nextInt(3);
         long elems = off + (batch - 1) * stride + extent;
         boolean bf16 = type == DType.BFLOAT16;
-        MemorySegment seg = arena.allocate(Math.max(1, elems) * type.byteSize(), 64)
-                .asSlice(0, elems * type.byteSize());
+        MemorySegment seg = allocate(elems * type.byteSize());
         // NaN everywhere first: padding that is read poisons the result.
         for (long e = 0; e < elems; e++) {
             put(seg, e, Float.NaN, bf16);
@@ -379,18 +395,26 @@ class SgemmTest {
         return new Stored(seg, off, stride, ld, values);
     }
 
+    /** An exactly sized segment of {@code bytes}: native, or over a {@code byte[]} (vector-readable heap memory). */
+    private MemorySegment allocate(long bytes) {
+        if (heapBytes) {
+            return MemorySegment.ofArray(new byte[Math.toIntExact(bytes)]);
+        }
+        return arena.allocate(Math.max(1, bytes), 64).asSlice(0, bytes);
+    }
+
     private static void put(MemorySegment seg, long e, float v, boolean bf16) {
         if (bf16) {
-            seg.setAtIndex(ValueLayout.JAVA_SHORT, e, DType.floatToBf16(v));
+            seg.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, e, DType.floatToBf16(v));
         } else {
-            seg.setAtIndex(ValueLayout.JAVA_FLOAT, e, v);
+            seg.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, e, v);
         }
     }
 
     private MemorySegment filled(long elems, float v) {
-        MemorySegment s = arena.allocate(Math.max(1, elems) * 4, 64).asSlice(0, elems * 4);
+        MemorySegment s = allocate(elems * 4);
         for (long e = 0; e < elems; e++) {
-            s.setAtIndex(ValueLayout.JAVA_FLOAT, e, v);
+            s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, e, v);
         }
         return s;
     }
