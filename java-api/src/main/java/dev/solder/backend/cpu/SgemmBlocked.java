@@ -93,7 +93,7 @@ final class SgemmBlocked {
         int tiles = ceilDiv(m, MR);
         int mBlocks = Math.min(tiles, ceilDiv(m, MC));
         int mcMax = ceilDiv(tiles, mBlocks) * MR;
-        boolean vectorC = c.isNative() || c.heapBase().map(o -> o instanceof byte[]).orElse(false);
+        boolean vectorC = SgemmOperand.vectorAccessible(c);
 
         float[] bPack = SCRATCH.get().b(k * ncMax);
         for (int j0 = 0; j0 < n; j0 += ncMax) {

@@ -26,12 +26,16 @@ record SgemmOperand(MemorySegment seg, long off, int ld, boolean trans, boolean 
     }
 
     /**
-     * Whether packing may read this operand a vector at a time: float32 in a native segment
-     * or one over a {@code byte[]} (the Vector API reads no other heap segments). bfloat16
-     * goes through {@link #load}'s widening.
+     * Whether packing may read this operand a vector at a time: float32 in a segment the
+     * Vector API can read. bfloat16 goes through {@link #load}'s widening.
      */
     boolean vectorLoads() {
-        return !bf16 && (seg.isNative() || seg.heapBase().map(o -> o instanceof byte[]).orElse(false));
+        return !bf16 && vectorAccessible(seg);
+    }
+
+    /** Whether the Vector API can read and write {@code seg}: native memory, or a heap segment over a {@code byte[]}. */
+    static boolean vectorAccessible(MemorySegment seg) {
+        return seg.isNative() || seg.heapBase().map(o -> o instanceof byte[]).orElse(false);
     }
 
     /** The operand whose element (0, 0) is element {@code (row, col)} of this one's {@code op(X)}. */
