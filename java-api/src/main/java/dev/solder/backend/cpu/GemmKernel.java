@@ -31,7 +31,7 @@ final class GemmKernel {
     /** Columns of a register tile: two vectors. */
     static final int NR = 2 * L;
 
-    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
     private GemmKernel() {
     }

@@ -2,8 +2,8 @@ package dev.solder.backend.cpu;
 
 import static dev.solder.backend.cpu.GemmKernel.MR;
 import static dev.solder.backend.cpu.GemmKernel.NR;
+import static dev.solder.backend.cpu.GemmKernel.ORDER;
 
-import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import jdk.incubator.vector.FloatVector;
@@ -37,7 +37,6 @@ final class SgemmPack {
     /** MR floats: one depth step of an A micro-panel. */
     private static final VectorSpecies<Float> A_STEP = FloatVector.SPECIES_128;
     private static final VectorSpecies<Float> B_HALF = GemmKernel.SPECIES;
-    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
     private SgemmPack() {
     }
