@@ -7,6 +7,9 @@
 // forward and backward launches. Labels outside [0, C) other than the ignore index are
 // reported through an error buffer the Java side checks after the launch.
 //
+// The fused path (-Dsolder.kernels=fused, KernelPaths.FusedOp.CROSS_ENTROPY) computes the
+// forward and the unit-dloss backward in one kernel, further down.
+//
 // MSE's forward is a reduction (reduce.cu, mode SQDIFF, scaled by 1/n); its backward is
 // elementwise and lives here.
 
@@ -131,6 +134,64 @@ extern "C" __global__ void solder_cross_entropy_backward(const void* logits, int
             float p = expf(solder_load(logits, ldt, base + j) - m) / s;
             float d = p - (j == label ? 1.0f : 0.0f);
             solder_store(dlogits, ddt, base + j, g * d / cnt);
+        }
+    }
+}
+
+// ====================================================================== fused path
+// solder_cross_entropy_fused_forward: the loss rows AND the gradient for dloss = 1 from one
+// visit of each row, for training, where a backward always follows. The unfused path reads
+// the logits twice in the forward (max, Σexp) and three times again in the backward; here the
+// row is read three times in all (max, Σexp, then p − onehot), and the autograd backward only
+// multiplies the saved gradient by dloss (one elementwise pass over a float32 [N, C]).
+// Per row it does what solder_cross_entropy_forward and solder_cross_entropy_backward do, the
+// same operations in the same order, so rowLoss has the same bits as the forward's and
+// dlogits the same bits as the backward's with dloss = 1 (1·d/cnt = d/cnt): FusedParitySuite
+// and the host model (fused_host_model.cpp) check both. count comes from solder_count_labels,
+// launched first; a bad label is reported exactly as by the forward.
+// Launch: block 256 (8 rows), grid-stride over row groups — LaunchConfig.rows.
+extern "C" __global__ void solder_cross_entropy_fused_forward(const void* logits, int ldt, const void* labels,
+                                                              int ydt, long long ignoreIndex, long long rows,
+                                                              int classes, const float* count, float* rowLoss,
+                                                              float* dlogits, int* err, long long* errInfo) {
+    int lane = threadIdx.x & 31;
+    long long warpsPerBlock = blockDim.x >> 5;
+    float cnt = count[0];
+    for (long long r = (long long)blockIdx.x * warpsPerBlock + (threadIdx.x >> 5); r < rows;
+         r += (long long)gridDim.x * warpsPerBlock) {
+        long long base = r * classes;
+        long long label = solder_load_index(labels, ydt, r);
+        bool bad = label != ignoreIndex && (label < 0 || label >= classes);
+        if (label == ignoreIndex || bad) {
+            if (lane == 0) {
+                rowLoss[r] = 0.0f;
+                if (bad && atomicCAS(err, 0, 1) == 0) {
+                    errInfo[0] = r;
+                    errInfo[1] = label;
+                }
+            }
+            for (int j = lane; j < classes; j += 32) {
+                dlogits[base + j] = 0.0f;
+            }
+            continue;
+        }
+        float m = -__int_as_float(0x7f800000);
+        for (int j = lane; j < classes; j += 32) {
+            m = fmaxf(m, solder_load(logits, ldt, base + j));
+        }
+        m = solder_warp_max(m);
+        float s = 0.0f;
+        for (int j = lane; j < classes; j += 32) {
+            s += expf(solder_load(logits, ldt, base + j) - m);
+        }
+        s = solder_warp_sum(s);
+        if (lane == 0) {
+            rowLoss[r] = (m + logf(s)) - solder_load(logits, ldt, base + label);
+        }
+        for (int j = lane; j < classes; j += 32) {
+            float p = expf(solder_load(logits, ldt, base + j) - m) / s;
+            float d = p - (j == label ? 1.0f : 0.0f);
+            dlogits[base + j] = d / cnt;
         }
     }
 }

@@ -27,58 +27,7 @@
 #include <thread>
 #include <vector>
 
-#define SOLDER_HOST_THREADS 1
-#include "cuda_host_shim.h"
-
-struct Warp {
-    std::barrier<> bar{32};
-    double xbuf[32];
-    unsigned a[32][4];
-    unsigned b[32][2];
-};
-
-struct Block {
-    std::barrier<> bar;
-    std::atomic<int> orAcc{0};
-    std::vector<std::unique_ptr<Warp>> warps;
-    explicit Block(int threads) : bar(threads) {
-        for (int w = 0; w < threads / 32; w++) {
-            warps.push_back(std::make_unique<Warp>());
-        }
-    }
-};
-
-static Block* gBlock;
-thread_local Warp* tWarp;
-thread_local int tLane;
-
-static inline void __syncthreads() {
-    gBlock->bar.arrive_and_wait();
-}
-
-static inline int __syncthreads_or(int v) {
-    gBlock->bar.arrive_and_wait();
-    if (threadIdx.x == 0) {
-        gBlock->orAcc = 0;
-    }
-    gBlock->bar.arrive_and_wait();
-    if (v) {
-        gBlock->orAcc.fetch_or(1);
-    }
-    gBlock->bar.arrive_and_wait();
-    int r = gBlock->orAcc.load();
-    gBlock->bar.arrive_and_wait();
-    return r;
-}
-
-template <class T>
-static inline T __shfl_xor_sync(unsigned, T v, int off) {
-    tWarp->xbuf[tLane] = (double)v;
-    tWarp->bar.arrive_and_wait();
-    T r = (T)tWarp->xbuf[tLane ^ off];
-    tWarp->bar.arrive_and_wait();
-    return r;
-}
+#include "host_threads.h"
 
 static unsigned solder_host_pack_bf16(float lo, float hi);
 static unsigned solder_host_pack_f16(float lo, float hi);
@@ -140,31 +89,6 @@ static void solder_host_mma(float* c, const unsigned* a, const unsigned* b, int 
     w->bar.arrive_and_wait();
     for (int q = 0; q < 4; q++) {
         c[q] = d[q];
-    }
-}
-
-template <class F>
-static void launch(int gx, int gy, int threads, F kernel) {
-    gridDim = {(unsigned)gx, (unsigned)gy, 1};
-    blockDim = {(unsigned)threads, 1, 1};
-    for (int by = 0; by < gy; by++) {
-        for (int bx = 0; bx < gx; bx++) {
-            blockIdx = {(unsigned)bx, (unsigned)by, 0};
-            Block blk(threads);
-            gBlock = &blk;
-            std::vector<std::thread> th;
-            for (int t = 0; t < threads; t++) {
-                th.emplace_back([&, t] {
-                    threadIdx = {(unsigned)t, 0, 0};
-                    tWarp = blk.warps[t / 32].get();
-                    tLane = t % 32;
-                    kernel();
-                });
-            }
-            for (auto& x : th) {
-                x.join();
-            }
-        }
     }
 }
 

@@ -781,10 +781,23 @@ public final class Ops {
         Tensor lc = logits.contiguousNoGrad();
         Tensor yc = labels.contiguousNoGrad();
         Tensor loss = Tensor.empty(new int[0], DType.FLOAT32, logits.device());
-        logits.backend().crossEntropy(lc, yc, ignoreIndex, loss);
+        if (!Autograd.needsGraph(logits)) {
+            logits.backend().crossEntropy(lc, yc, ignoreIndex, loss);
+            return loss;
+        }
+        // Training: a backend may hand back the gradient for dloss = 1 from the forward's pass.
+        Tensor unit = logits.backend().crossEntropyWithGrad(lc, yc, ignoreIndex, loss);
+        if (unit != null && unit.owner == null && Scope.current() != null) {
+            Scope.current().adopt(unit);
+        }
         return Autograd.record("crossEntropy", loss, g -> {
             Tensor d = Tensor.empty(logits.shape(), DType.FLOAT32, logits.device());
-            logits.backend().crossEntropyBackward(lc, yc, ignoreIndex, g.contiguousNoGrad(), d);
+            if (unit != null) {
+                logits.backend().mul(unit, g.contiguousNoGrad(), d);
+                unit.close();           // a graph runs backward once
+            } else {
+                logits.backend().crossEntropyBackward(lc, yc, ignoreIndex, g.contiguousNoGrad(), d);
+            }
             return new Tensor[] {d, null};
         }, logits, labels);
     }

@@ -248,6 +248,21 @@ public interface Backend {
     /** {@code dlogits = dloss·(softmax − onehot)/count} (zero rows for ignored labels). */
     void crossEntropyBackward(Tensor logits, Tensor labels, int ignoreIndex, Tensor dloss, Tensor dlogits);
 
+    /**
+     * {@link #crossEntropy} for training: writes {@code loss} and may also return, computed in
+     * the same pass over the logits, the gradient for {@code dloss = 1} — a new float32
+     * {@code [N, C]} tensor holding {@code (softmax − onehot)/count} (zero rows for ignored
+     * labels), owned by the caller, the values {@link #crossEntropyBackward} writes with a
+     * dloss of 1. The caller then gets the gradient for any dloss by one multiplication instead
+     * of a second pass over the logits. Returns null when this backend has no such pass (the
+     * default: it only runs {@link #crossEntropy}); the caller then runs
+     * {@link #crossEntropyBackward} later.
+     */
+    default Tensor crossEntropyWithGrad(Tensor logits, Tensor labels, int ignoreIndex, Tensor loss) {
+        crossEntropy(logits, labels, ignoreIndex, loss);
+        return null;
+    }
+
     /** Mean squared error into a one-element tensor. */
     void mse(Tensor pred, Tensor target, Tensor loss);
 

@@ -369,6 +369,12 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public Tensor crossEntropyWithGrad(Tensor logits, Tensor labels, int ignoreIndex, Tensor loss) {
+        return call(loss, "crossEntropyWithGrad", d -> CudaLoss.crossEntropyWithGrad(d, logits, labels, ignoreIndex, loss),
+                "logits", logits, "labels", labels);
+    }
+
+    @Override
     public void mse(Tensor pred, Tensor target, Tensor loss) {
         run(loss, "mse", d -> CudaLoss.mse(d, pred, target, loss), "pred", pred, "target", target);
     }

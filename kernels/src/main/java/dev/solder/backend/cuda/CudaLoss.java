@@ -3,6 +3,7 @@ package dev.solder.backend.cuda;
 import static dev.solder.backend.cuda.DeviceTensors.code;
 import static dev.solder.backend.cuda.DeviceTensors.ptr;
 
+import dev.solder.DType;
 import dev.solder.Tensor;
 
 /** Cross-entropy with an ignore index, and MSE (loss.cu, reduce.cu). */
@@ -50,6 +51,54 @@ final class CudaLoss {
                         + labels.describe() + " is outside [0, " + classes + ") and is not the ignore index "
                         + ignoreIndex);
             }
+        }
+    }
+
+    /**
+     * {@link #crossEntropy} that, on the fused path, also returns the gradient for dloss = 1 from
+     * the same pass (loss.cu's solder_cross_entropy_fused_forward): count, fused rows, reduce —
+     * three launches where forward plus backward take four, and the logits read three times
+     * instead of five. Off the fused path it runs {@link #crossEntropy} and returns null.
+     */
+    static Tensor crossEntropyWithGrad(CudaDevice d, Tensor logits, Tensor labels, int ignoreIndex, Tensor loss) {
+        checkLogits("crossEntropy", logits, labels);
+        long rows = logits.dim(0);
+        int classes = logits.dim(1);
+        String unsupported = rows == 0 || classes == 0 ? "empty logits " + logits.describe() : null;
+        if (!KernelPaths.useFused(KernelPaths.FusedOp.CROSS_ENTROPY, unsupported)) {
+            crossEntropy(d, logits, labels, ignoreIndex, loss);
+            return null;
+        }
+        Tensor unit = Tensor.empty(logits.shape(), DType.FLOAT32, logits.device());
+        try (CudaDevice.Temps tmp = d.temps()) {
+            long count = tmp.alloc(Float.BYTES);
+            long rowLoss = tmp.alloc(rows * Float.BYTES);
+            Launch.of(d, Kernel.COUNT_LABELS, LaunchConfig.single())
+                    .ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows).ptr(count)
+                    .run();
+            d.resetErrors();
+            // solder_cross_entropy_fused_forward(const void* logits, int ldt, const void* labels, int ydt,
+            //     long long ignoreIndex, long long rows, int classes, const float* count, float* rowLoss,
+            //     float* dlogits, int* err, long long* errInfo)
+            Launch.of(d, Kernel.CROSS_ENTROPY_FUSED_FORWARD, LaunchConfig.rows(rows))
+                    .ptr(ptr(logits)).i32(code(logits.dtype())).ptr(ptr(labels)).i32(code(labels.dtype()))
+                    .i64(ignoreIndex).i64(rows).i32(classes).ptr(count).ptr(rowLoss).ptr(ptr(unit))
+                    .ptr(d.errorFlagPtr()).ptr(d.errorInfoPtr())
+                    .run();
+            Launch.of(d, Kernel.CROSS_ENTROPY_REDUCE, LaunchConfig.single())
+                    .ptr(rowLoss).ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows)
+                    .ptr(ptr(loss)).i32(code(loss.dtype()))
+                    .run();
+            long[] err = d.readErrors();
+            if (err != null) {
+                throw new IllegalArgumentException("crossEntropy: label " + err[1] + " at row " + err[0] + " of "
+                        + labels.describe() + " is outside [0, " + classes + ") and is not the ignore index "
+                        + ignoreIndex);
+            }
+            return unit;
+        } catch (RuntimeException | Error e) {
+            unit.close();
+            throw e;
         }
     }
 

@@ -124,6 +124,9 @@ enum Kernel {
     CROSS_ENTROPY_BACKWARD("solder_cross_entropy_backward", "const void* logits, int ldt, const void* labels, "
             + "int ydt, long long ignoreIndex, const void* dloss, int dldt, const float* count, void* dlogits, "
             + "int ddt, long long rows, int classes"),
+    CROSS_ENTROPY_FUSED_FORWARD("solder_cross_entropy_fused_forward", "const void* logits, int ldt, "
+            + "const void* labels, int ydt, long long ignoreIndex, long long rows, int classes, const float* count, "
+            + "float* rowLoss, float* dlogits, int* err, long long* errInfo"),
     MSE_BACKWARD("solder_mse_backward", "const void* pred, int pdt, const void* target, int tdt, "
             + "const void* dloss, int dldt, void* dpred, int ddt, long long n"),
     // adamw.cu

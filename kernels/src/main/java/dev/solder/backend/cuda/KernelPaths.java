@@ -66,7 +66,12 @@ final class KernelPaths {
          * AdamW over every parameter in one launch, the clip coefficient fused in (adamw.cu's
          * solder_adamw_multi); the other path is one scale and one solder_adamw launch per parameter.
          */
-        ADAMW_ALL("adamwAll");
+        ADAMW_ALL("adamwAll"),
+        /**
+         * Cross-entropy whose forward also writes the gradient for dloss = 1 (loss.cu's
+         * solder_cross_entropy_fused_forward), taken by {@code crossEntropyWithGrad} in training.
+         */
+        CROSS_ENTROPY("crossEntropyWithGrad");
 
         final String opName;
 

@@ -305,6 +305,7 @@ final class FakeDeviceApi implements DeviceApi {
             case CROSS_ENTROPY_REDUCE -> crossEntropyReduce(a);
             case COUNT_LABELS -> countLabels(a);
             case CROSS_ENTROPY_BACKWARD -> crossEntropyBackward(a);
+            case CROSS_ENTROPY_FUSED_FORWARD -> crossEntropyFusedForward(a);
             case MSE_BACKWARD -> mseBackward(a);
             case ADAMW -> adamw(a);
             case ADAMW_MULTI -> adamwMulti(a, c);
@@ -1181,6 +1182,49 @@ final class FakeDeviceApi implements DeviceApi {
             for (int j = 0; j < classes; j++) {
                 float p = (float) Math.exp(logits.load(a.i32(1), base + j) - m) / s;
                 d.store(a.i32(9), base + j, g * (p - (j == label ? 1f : 0f)) / cnt);
+            }
+        }
+    }
+
+    private void crossEntropyFusedForward(Args a) {
+        Mem logits = a.mem(0);
+        Mem labels = a.mem(2);
+        long ignore = a.i64(4);
+        long rows = a.i64(5);
+        int classes = a.i32(6);
+        float cnt = a.mem(7).load(0, 0);
+        Mem rowLoss = a.mem(8);
+        Mem d = a.mem(9);
+        Mem err = a.mem(10);
+        Mem info = a.mem(11);
+        for (long r = 0; r < rows; r++) {
+            long base = r * classes;
+            long label = labels.loadIndex(a.i32(3), r);
+            boolean bad = label != ignore && (label < 0 || label >= classes);
+            if (label == ignore || bad) {
+                rowLoss.store(0, r, 0f);
+                if (bad && err.loadInt(0) == 0) {
+                    err.storeInt(0, 1);
+                    info.storeLong(0, r);
+                    info.storeLong(1, label);
+                }
+                for (int j = 0; j < classes; j++) {
+                    d.store(0, base + j, 0f);
+                }
+                continue;
+            }
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < classes; j++) {
+                m = Math.max(m, logits.load(a.i32(1), base + j));
+            }
+            float s = 0;
+            for (int j = 0; j < classes; j++) {
+                s += (float) Math.exp(logits.load(a.i32(1), base + j) - m);
+            }
+            rowLoss.store(0, r, (m + (float) Math.log(s)) - logits.load(a.i32(1), base + label));
+            for (int j = 0; j < classes; j++) {
+                float p = (float) Math.exp(logits.load(a.i32(1), base + j) - m) / s;
+                d.store(0, base + j, (p - (j == label ? 1f : 0f)) / cnt);
             }
         }
     }

@@ -266,6 +266,99 @@ abstract class FusedParitySuite {
         assertClose("layerNorm width 77 under fused", ref, out, F32);
     }
 
+    // ------------------------------------------------------------------ cross-entropy
+
+    @Test
+    void fusedCrossEntropyMatchesTwinAndCpu() {
+        for (int classes : new int[] {3, 77}) {
+            for (DType dt : new DType[] {DType.FLOAT32, DType.BFLOAT16}) {
+                checkCrossEntropy(rows(), classes, dt, 1f);
+            }
+        }
+        checkCrossEntropy(rows(), 5, DType.FLOAT32, 0.37f);   // a dloss other than 1
+    }
+
+    /**
+     * Loss and logits gradient through {@code Ops.crossEntropy(...).backward()} on the CPU and on
+     * both CUDA paths; a few rows carry the ignore index. With dloss = 1 the fused path gives the
+     * twin's bits (the same arithmetic; the backward multiplies by 1).
+     */
+    private void checkCrossEntropy(int rows, int classes, DType dt, float dloss) {
+        String w = "crossEntropy [" + rows + ", " + classes + "] " + dt + " dloss " + dloss;
+        Tensor logits = as(randn(rows, classes).mul(3f), dt);
+        int[] y = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            y[r] = r % 7 == 3 ? Ops.IGNORE_INDEX : (int) (g.nextFloat() * classes);
+        }
+        List<Tensor[]> results = new ArrayList<>();
+        for (Mode m : new Mode[] {null, Mode.FUSED, Mode.CUBLAS}) {
+            Device dev = m == null ? Device.cpu() : GPU;
+            results.add(with(m == null ? Mode.CUBLAS : m, () -> {
+                // fresh copies: on the CPU `to` would hand back the very tensors closed below
+                Tensor leaf = Tensor.of(logits.toFloatArray(), rows, classes).to(dt).to(dev);
+                leaf.requiresGrad(true);
+                Tensor lab = Tensor.ofInts(y, rows).to(dev);
+                Tensor[] r = new Tensor[2];
+                try (Scope s = Scope.open()) {
+                    Tensor loss = Ops.crossEntropy(leaf, lab);
+                    r[0] = s.keep(snapshot(loss));
+                    (dloss == 1f ? loss : Ops.scale(loss, dloss)).backward();
+                }
+                r[1] = snapshot(leaf.grad());
+                leaf.close();
+                lab.close();
+                return r;
+            }));
+        }
+        Tensor[] cpu = results.get(0);
+        Tensor[] fused = results.get(1);
+        Tensor[] twin = results.get(2);
+        for (Tensor[] r : new Tensor[][] {fused, twin}) {
+            String which = w + (r == fused ? " (fused)" : " (cuBLAS-only)");
+            assertClose(which + " loss", cpu[0], r[0], F32);
+            assertClose(which + " dlogits", cpu[1], r[1], F32);
+        }
+        if (dloss == 1f) {
+            assertArrayEquals(bits(twin[0]), bits(fused[0]), w + ": fused loss differs from the twin's" + at());
+            assertArrayEquals(bits(twin[1]), bits(fused[1]), w + ": fused dlogits differ from the twin's" + at());
+        }
+        float[] grad = fused[1].toFloatArray();
+        for (int j = 0; j < classes; j++) {
+            assertEquals(0f, grad[3 * classes + j], w + ": an ignored row has a gradient" + at());
+        }
+    }
+
+    @Test
+    void crossEntropyWithGradReturnsTheUnitGradientOnlyOnTheFusedPath() {
+        int rows = 9;
+        int classes = 4;
+        Tensor logits = gpu(randn(rows, classes));
+        int[] y = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            y[r] = r % classes;
+        }
+        Tensor labels = gpu(Tensor.ofInts(y, rows));
+        Tensor loss = poisoned(DType.FLOAT32);
+        assertEquals(null, with(Mode.CUBLAS, () -> cuda.crossEntropyWithGrad(logits, labels, -100, loss)),
+                "the cuBLAS-only path has no one-pass gradient");
+        Tensor unit = with(Mode.FUSED, () -> cuda.crossEntropyWithGrad(logits, labels, -100, loss));
+        assertNotNull(unit, "the fused path returns the gradient for dloss = 1");
+        try {
+            Tensor ref = cpuOut(DType.FLOAT32, rows, classes);
+            CPU.crossEntropyBackward(logits.to(Device.cpu()), labels.to(Device.cpu()), -100, Tensor.of(new float[] {1f}),
+                    ref);
+            assertClose("unit dlogits", ref, unit, F32);
+        } finally {
+            unit.close();
+        }
+        // a label outside [0, C): a clear error naming label and row, nothing leaked (checked after the test)
+        y[5] = 7;
+        Tensor bad = gpu(Tensor.ofInts(y, rows));
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> with(Mode.FUSED, () -> cuda.crossEntropyWithGrad(logits, bad, -100, loss)));
+        assertTrue(e.getMessage().contains("label 7 at row 5"), e.getMessage());
+    }
+
     // ------------------------------------------------------------------ linear + GELU
 
     @Test

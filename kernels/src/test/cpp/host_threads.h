@@ -1,0 +1,111 @@
+// host_threads.h — CUDA's thread model on the host, for the host models (flash_host_model.cpp,
+// fused_host_model.cpp) that compile kernels of src/main/cuda with g++ and run them without a GPU.
+//
+// Every CUDA thread of a block is a std::thread (threadIdx is thread_local); blocks run one
+// after another. __syncthreads is a block barrier; a warp shuffle goes through the warp's
+// exchange buffer between two warp barriers, so every lane must reach it, as on the GPU with a
+// full mask. atomicCAS is a lock-protected compare-and-swap. The Warp also carries the operand
+// exchange the mma.sync model of flash_host_model.cpp uses.
+//
+// Include this instead of cuda_host_shim.h, then the .cu file, then call launch(gx, gy, threads, body).
+
+#ifndef SOLDER_HOST_THREADS_H
+#define SOLDER_HOST_THREADS_H
+
+#include <atomic>
+#include <barrier>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#define SOLDER_HOST_THREADS 1
+#include "cuda_host_shim.h"
+
+struct Warp {
+    std::barrier<> bar{32};
+    double xbuf[32];
+    unsigned a[32][4];
+    unsigned b[32][2];
+};
+
+struct Block {
+    std::barrier<> bar;
+    std::atomic<int> orAcc{0};
+    std::vector<std::unique_ptr<Warp>> warps;
+    explicit Block(int threads) : bar(threads) {
+        for (int w = 0; w < threads / 32; w++) {
+            warps.push_back(std::make_unique<Warp>());
+        }
+    }
+};
+
+static Block* gBlock;
+thread_local Warp* tWarp;
+thread_local int tLane;
+
+static inline void __syncthreads() {
+    gBlock->bar.arrive_and_wait();
+}
+
+static inline int __syncthreads_or(int v) {
+    gBlock->bar.arrive_and_wait();
+    if (threadIdx.x == 0) {
+        gBlock->orAcc = 0;
+    }
+    gBlock->bar.arrive_and_wait();
+    if (v) {
+        gBlock->orAcc.fetch_or(1);
+    }
+    gBlock->bar.arrive_and_wait();
+    int r = gBlock->orAcc.load();
+    gBlock->bar.arrive_and_wait();
+    return r;
+}
+
+template <class T>
+static inline T __shfl_xor_sync(unsigned, T v, int off) {
+    tWarp->xbuf[tLane] = (double)v;
+    tWarp->bar.arrive_and_wait();
+    T r = (T)tWarp->xbuf[tLane ^ off];
+    tWarp->bar.arrive_and_wait();
+    return r;
+}
+
+static std::mutex gAtomicLock;
+
+static inline int atomicCAS(int* p, int expected, int desired) {
+    std::lock_guard<std::mutex> hold(gAtomicLock);
+    int old = *p;
+    if (old == expected) {
+        *p = desired;
+    }
+    return old;
+}
+
+template <class F>
+static void launch(int gx, int gy, int threads, F kernel) {
+    gridDim = {(unsigned)gx, (unsigned)gy, 1};
+    blockDim = {(unsigned)threads, 1, 1};
+    for (int by = 0; by < gy; by++) {
+        for (int bx = 0; bx < gx; bx++) {
+            blockIdx = {(unsigned)bx, (unsigned)by, 0};
+            Block blk(threads);
+            gBlock = &blk;
+            std::vector<std::thread> th;
+            for (int t = 0; t < threads; t++) {
+                th.emplace_back([&, t] {
+                    threadIdx = {(unsigned)t, 0, 0};
+                    tWarp = blk.warps[t / 32].get();
+                    tLane = t % 32;
+                    kernel();
+                });
+            }
+            for (auto& x : th) {
+                x.join();
+            }
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,79 @@
+package dev.solder.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The fused path's one-pass kernels run WITHOUT a GPU: {@code src/test/cpp/fused_host_model.cpp}
+ * compiles loss.cu (and the .cu files it names) with g++, every CUDA thread a host thread
+ * ({@code host_threads.h}), and runs each fused kernel next to the unfused kernels it replaces.
+ *
+ * <p>What it proves: the fused cross-entropy writes the same bits as the unfused forward and
+ * backward (dloss = 1), is within float32 rounding of a float64 reference, and reports a bad label
+ * as the unfused kernel does. What it cannot: anything about the hardware (FusedKernelsGpuTest
+ * compares the same kernels with the CPU on a GPU).
+ */
+class FusedHostModelTest {
+    @TempDir
+    static Path dir;
+    private static Path exe;
+    private static long seed;
+
+    @BeforeAll
+    static void build() {
+        Optional<Path> gxx = CudaSourceFiles.onPath("g++");
+        assumeTrue(gxx.isPresent(), "g++ not found: cannot run the fused kernels on the host model");
+        Path src = Path.of("src/test/cpp/fused_host_model.cpp").toAbsolutePath();
+        exe = dir.resolve("fused_host_model");
+        CudaSourceFiles.Result b = CudaSourceFiles.exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2",
+                "-pthread", "-w", "-I", CudaSourceFiles.sourceDir().toAbsolutePath().toString(), "-o", exe.toString(),
+                src.toString()));
+        assumeTrue(!b.output().contains("unrecognized command-line option '-std=c++20'"),
+                "this g++ has no C++20 (std::barrier)");
+        assertEquals(0, b.code(), "host build of fused_host_model.cpp failed:\n" + b.output());
+        seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
+    }
+
+    /** Runs the model with {@code args} and a per-case seed; returns its output lines. */
+    private static String[] run(String what, long caseSeed, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(exe.toString());
+        cmd.addAll(List.of(args));
+        cmd.add(Long.toUnsignedString(caseSeed));
+        CudaSourceFiles.Result r = CudaSourceFiles.exec(dir, null, cmd);
+        assertEquals(0, r.code(), what + ":\n" + r.output());
+        return r.output().trim().split("\n");
+    }
+
+    @Test
+    void fusedCrossEntropyGivesTheUnfusedKernelsBits() {
+        // rows × classes × dtype: a warp-wide row (3 classes), a ragged one (77), a wide one (1000)
+        String[] cases = {"37 77 0", "37 3 1", "21 1000 0", "9 33 1"};
+        for (int c = 0; c < cases.length; c++) {
+            long caseSeed = seed + c;
+            String what = "fused cross-entropy host model rows classes dt = " + cases[c] + " (seed " + caseSeed
+                    + ", -Dsolder.test.seed=" + seed + ")";
+            String[] a = cases[c].split(" ");
+            String[] lines = run(what, caseSeed, "ce", a[0], a[1], a[2]);
+            String[] f = lines[0].trim().split("\\s+");
+            assertEquals("mismatches", f[1], what + ": " + lines[0]);
+            assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels: " + lines[0]);
+            assertEquals(Long.parseLong(a[0]), Long.parseLong(f[4]), what + ": rows checked");
+            assertTrue(Double.parseDouble(f[6]) < 1e-6, what + ": loss off the float64 reference: " + lines[0]);
+            assertTrue(Double.parseDouble(f[8]) < 1e-6, what + ": dlogits off the float64 reference: " + lines[0]);
+            long row = Long.parseLong(a[0]) / 2;
+            long label = Long.parseLong(a[1]) + 2;
+            assertEquals("ce badLabel fused " + row + " " + label + " unfused " + row + " " + label, lines[1].trim(),
+                    what + ": the bad label is reported by both kernels");
+        }
+    }
+}
