@@ -12,6 +12,9 @@
 // time) and handles those of its bucket; a run of equal ids is summed in a register before
 // one read-modify-write. Each dtable element is thus written by exactly one thread, adding
 // the rows in ascending position order — the same bits on every run, no atomics.
+//
+// The fused path's BERT embeddings (forward in layernorm.cu, beside the fused LayerNorm) end
+// their backward here: one launch scatters dh into the word, token-type and position tables.
 
 #include "solder_common.cuh"
 
@@ -40,22 +43,23 @@ extern "C" __global__ void solder_embedding_forward(const void* ids, int idt, co
 
 #define SOLDER_EMB_TILE 128
 
-// dtable[ids[n], c] += dy[n, c] for every position n whose id is in [0, vocab) and is not
-// paddingIdx (pass -1 for none). dtable is float32 [vocab, cols] and must be zeroed first.
-// Launch: block 128, grid (ceil(cols/128), buckets); block (bx, b) handles the ids with
-// id % buckets == b, thread x column bx·128 + x.
-extern "C" __global__ void solder_embedding_backward(const void* ids, int idt, const void* dy, int dydt,
-                                                     float* dtable, long long rows, int cols, long long vocab,
-                                                     long long paddingIdx, int buckets) {
+// One block's share of the deterministic scatter-add: dtable[id(n), c] += dy[n, c] for the rows
+// n whose id(n) = ids[n % idPeriod] is in [0, vocab), is not paddingIdx (-1 for none) and falls
+// in this block's bucket (id % buckets == bucket); this thread owns column colTile·128 + x.
+// Positions are visited in ascending order, a run of equal ids summed in a register first.
+// Every thread of the block must call it (it stages ids through shared memory).
+__device__ __forceinline__ void solder_embedding_scatter(const void* ids, int idt, long long idPeriod,
+                                                         const void* dy, int dydt, float* dtable, long long rows,
+                                                         int cols, long long vocab, long long paddingIdx,
+                                                         int buckets, long long bucket, int colTile) {
     __shared__ long long tile[SOLDER_EMB_TILE];
-    int c = blockIdx.x * SOLDER_EMB_TILE + threadIdx.x;
-    long long bucket = blockIdx.y;
+    int c = colTile * SOLDER_EMB_TILE + threadIdx.x;
     long long cur = -1;
     float acc = 0.0f;
     for (long long base = 0; base < rows; base += SOLDER_EMB_TILE) {
         __syncthreads();  // the previous tile is consumed
         if (base + threadIdx.x < rows) {
-            tile[threadIdx.x] = solder_load_index(ids, idt, base + threadIdx.x);
+            tile[threadIdx.x] = solder_load_index(ids, idt, (base + threadIdx.x) % idPeriod);
         }
         __syncthreads();
         long long left = rows - base;
@@ -79,5 +83,55 @@ extern "C" __global__ void solder_embedding_backward(const void* ids, int idt, c
     }
     if (c < cols && cur >= 0) {
         dtable[cur * cols + c] += acc;
+    }
+}
+
+// dtable[ids[n], c] += dy[n, c] for every position n whose id is in [0, vocab) and is not
+// paddingIdx (pass -1 for none). dtable is float32 [vocab, cols] and must be zeroed first.
+// Launch: block 128, grid (ceil(cols/128), buckets); block (bx, b) handles the ids with
+// id % buckets == b, thread x column bx·128 + x.
+extern "C" __global__ void solder_embedding_backward(const void* ids, int idt, const void* dy, int dydt,
+                                                     float* dtable, long long rows, int cols, long long vocab,
+                                                     long long paddingIdx, int buckets) {
+    solder_embedding_scatter(ids, idt, rows, dy, dydt, dtable, rows, cols, vocab, paddingIdx, buckets, blockIdx.y,
+                             blockIdx.x);
+}
+
+// The fused path's backward of BERT's embeddings (after the fused LayerNorm backward has made
+// dh, float32 [rows, cols]): the three scatter-adds of solder_embedding_backward in ONE launch.
+// The grid's y blocks are the word table's buckets, then the type table's, then the position
+// table's; token n's position id is positionIds[n % seq]. dword (skipping wordPaddingIdx),
+// dtype, dposition are float32, zeroed first; a null one is skipped. Each table's elements get
+// the same bits as solder_embedding_backward would give them, except the position table, whose
+// unfused path first sums dh over the batch (sumToSuffix, in double) and then scatters.
+// Launch: block 128, grid (ceil(cols/128), wordBuckets + typeBuckets + positionBuckets).
+extern "C" __global__ void solder_embeddings_backward_fused(const float* dh, long long rows, int cols,
+                                                            const void* ids, int idt, float* dword, long long wordRows,
+                                                            long long wordPaddingIdx, int wordBuckets,
+                                                            const void* typeIds, int tdt, float* dtype,
+                                                            long long typeRows, int typeBuckets,
+                                                            const void* positionIds, int pdt, long long seq,
+                                                            float* dposition, long long positionRows,
+                                                            int positionBuckets) {
+    long long y = blockIdx.y;
+    if (y < wordBuckets) {
+        if (dword != 0) {
+            solder_embedding_scatter(ids, idt, rows, dh, SOLDER_F32, dword, rows, cols, wordRows, wordPaddingIdx,
+                                     wordBuckets, y, blockIdx.x);
+        }
+        return;
+    }
+    y -= wordBuckets;
+    if (y < typeBuckets) {
+        if (dtype != 0) {
+            solder_embedding_scatter(typeIds, tdt, rows, dh, SOLDER_F32, dtype, rows, cols, typeRows, -1, typeBuckets,
+                                     y, blockIdx.x);
+        }
+        return;
+    }
+    y -= typeBuckets;
+    if (dposition != 0) {
+        solder_embedding_scatter(positionIds, pdt, seq, dh, SOLDER_F32, dposition, rows, cols, positionRows, -1,
+                                 positionBuckets, y, blockIdx.x);
     }
 }

@@ -236,12 +236,38 @@ __device__ __forceinline__ void solder_vstore_f32(float* p, long long e, const f
     }
 }
 
+// Where the fused forward's h comes from. A source is a small per-thread struct: select(r) is
+// called by every lane at the start of row r, then load(v, h) fills the N values of the row's
+// 16-byte unit v. The LayerNorm's own source reads x + residual; BERT's embeddings read the sum
+// of three table rows (SolderLnfEmbeddingSource, below) — one statistics-and-store body for both.
+template <int COLS, int DT>
+struct SolderLnfResidualSource {
+    const void* x;
+    const void* res;
+    long long vbase;
+    __device__ __forceinline__ void select(long long r) {
+        vbase = r * (COLS / SolderVec<DT>::N);
+    }
+    __device__ __forceinline__ void load(int v, float* h) const {
+        const int N = SolderVec<DT>::N;
+        solder_vload<DT>(x, vbase + v, h);
+        if (res != 0) {
+            float rv[N];
+            solder_vload<DT>(res, vbase + v, rv);
+#pragma unroll
+            for (int e = 0; e < N; e++) {
+                h[e] = SolderVec<DT>::round(h[e] + rv[e]);
+            }
+        }
+    }
+};
+
 // One row per warp. Lane l owns vectors l, l+32, ... of the row (VPL of them; the last may
 // be past the row's end when COLS/N is not a multiple of 32, e.g. 384 bf16 = 48 vectors).
-template <int COLS, int DT>
-__device__ __forceinline__ void solder_lnf_forward_rows(const void* x, const void* res, const void* gamma,
-                                                        int gdt, const void* beta, int bdt, float eps, void* out,
-                                                        void* hOut, float* mean, float* rstd, long long rows) {
+template <int COLS, int DT, class Source>
+__device__ __forceinline__ void solder_lnf_forward_rows(Source src, const void* gamma, int gdt, const void* beta,
+                                                        int bdt, float eps, void* out, void* hOut, float* mean,
+                                                        float* rstd, long long rows) {
     const int N = SolderVec<DT>::N;
     const int NV = COLS / N;
     const int VPL = (NV + 31) / 32;
@@ -252,19 +278,12 @@ __device__ __forceinline__ void solder_lnf_forward_rows(const void* x, const voi
         long long vbase = r * NV;
         float h[VPL * N];
         float s = 0.0f;
+        src.select(r);
 #pragma unroll
         for (int k = 0; k < VPL; k++) {
             int v = lane + 32 * k;
             if (v < NV) {
-                solder_vload<DT>(x, vbase + v, h + k * N);
-                if (res != 0) {
-                    float rv[N];
-                    solder_vload<DT>(res, vbase + v, rv);
-#pragma unroll
-                    for (int e = 0; e < N; e++) {
-                        h[k * N + e] = SolderVec<DT>::round(h[k * N + e] + rv[e]);
-                    }
-                }
+                src.load(v, h + k * N);
 #pragma unroll
                 for (int e = 0; e < N; e++) {
                     s += h[k * N + e];
@@ -318,18 +337,124 @@ extern "C" __global__ void __launch_bounds__(256) solder_layernorm_fused_forward
         void* out, void* hOut, float* mean, float* rstd, long long rows, int cols) {
     if (dt == SOLDER_F32) {
         switch (cols) {
-            case 384: solder_lnf_forward_rows<384, SOLDER_F32>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
-            case 768: solder_lnf_forward_rows<768, SOLDER_F32>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
-            case 1024: solder_lnf_forward_rows<1024, SOLDER_F32>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 384: solder_lnf_forward_rows<384, SOLDER_F32>(SolderLnfResidualSource<384, SOLDER_F32>{x, res, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 768: solder_lnf_forward_rows<768, SOLDER_F32>(SolderLnfResidualSource<768, SOLDER_F32>{x, res, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 1024: solder_lnf_forward_rows<1024, SOLDER_F32>(SolderLnfResidualSource<1024, SOLDER_F32>{x, res, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
             default: break;
         }
     } else if (dt == SOLDER_BF16) {
         switch (cols) {
-            case 384: solder_lnf_forward_rows<384, SOLDER_BF16>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
-            case 768: solder_lnf_forward_rows<768, SOLDER_BF16>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
-            case 1024: solder_lnf_forward_rows<1024, SOLDER_BF16>(x, res, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 384: solder_lnf_forward_rows<384, SOLDER_BF16>(SolderLnfResidualSource<384, SOLDER_BF16>{x, res, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 768: solder_lnf_forward_rows<768, SOLDER_BF16>(SolderLnfResidualSource<768, SOLDER_BF16>{x, res, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+            case 1024: solder_lnf_forward_rows<1024, SOLDER_BF16>(SolderLnfResidualSource<1024, SOLDER_BF16>{x, res, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
             default: break;
         }
+    }
+}
+
+// ---------------------------------------------------------------- BERT's embeddings
+
+// The embeddings' source: token r (of rows = B·S) reads row ids[r] of `word`, typeIds[r] of
+// `type` and positionIds[r % seq] of `position` (the position ids are one [S] vector for every
+// sequence, as HF's position_ids buffer), and h = (word + type) + position, each sum rounded to
+// DT — the two adds of the unfused path (BertEmbeddings: add(add(word, type), position)).
+// An id outside its table reads zeros, as solder_embedding_forward does, and the first one sets
+// err[0] = 1, errInfo = {table·rows + r, id} with table 0 word, 1 type, 2 position.
+// The embeddings' tables and ids, as the kernel receives them.
+struct SolderEmbeddingTables {
+    const void* ids;
+    int idt;
+    const void* typeIds;
+    int tdt;
+    const void* positionIds;
+    int pdt;
+    long long seq;
+    const void* word;
+    long long wordRows;
+    const void* type;
+    long long typeRows;
+    const void* position;
+    long long positionRows;
+    long long rows;
+    int* err;
+    long long* errInfo;
+};
+
+template <int COLS, int DT>
+struct SolderLnfEmbeddingSource {
+    SolderEmbeddingTables a;
+    long long w, t, p;  // unit offsets of the token's three table rows; −1: a bad id (zeros)
+
+    __device__ __forceinline__ long long unit(long long id, long long vocab, int table, long long r) const {
+        if (id >= 0 && id < vocab) {
+            return id * (COLS / SolderVec<DT>::N);
+        }
+        if ((threadIdx.x & 31) == 0 && atomicCAS(a.err, 0, 1) == 0) {
+            a.errInfo[0] = table * a.rows + r;
+            a.errInfo[1] = id;
+        }
+        return -1;
+    }
+    __device__ __forceinline__ void select(long long r) {
+        w = unit(solder_load_index(a.ids, a.idt, r), a.wordRows, 0, r);
+        t = unit(solder_load_index(a.typeIds, a.tdt, r), a.typeRows, 1, r);
+        p = unit(solder_load_index(a.positionIds, a.pdt, r % a.seq), a.positionRows, 2, r);
+    }
+    __device__ __forceinline__ static void row(const void* table, long long base, int v, float* x) {
+        if (base >= 0) {
+            solder_vload<DT>(table, base + v, x);
+        } else {
+#pragma unroll
+            for (int e = 0; e < SolderVec<DT>::N; e++) {
+                x[e] = 0.0f;
+            }
+        }
+    }
+    __device__ __forceinline__ void load(int v, float* h) const {
+        const int N = SolderVec<DT>::N;
+        float b[N];
+        float c[N];
+        row(a.word, w, v, h);
+        row(a.type, t, v, b);
+        row(a.position, p, v, c);
+#pragma unroll
+        for (int e = 0; e < N; e++) {
+            h[e] = SolderVec<DT>::round(SolderVec<DT>::round(h[e] + b[e]) + c[e]);
+        }
+    }
+};
+
+template <int DT>
+__device__ __forceinline__ void solder_lnf_embedding_cols(const SolderEmbeddingTables& a, int cols,
+                                                          const void* gamma, int gdt, const void* beta, int bdt,
+                                                          float eps, void* out, void* hOut, float* mean, float* rstd) {
+    switch (cols) {
+        case 384: solder_lnf_forward_rows<384, DT>(SolderLnfEmbeddingSource<384, DT>{a, 0, 0, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, a.rows); break;
+        case 768: solder_lnf_forward_rows<768, DT>(SolderLnfEmbeddingSource<768, DT>{a, 0, 0, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, a.rows); break;
+        case 1024: solder_lnf_forward_rows<1024, DT>(SolderLnfEmbeddingSource<1024, DT>{a, 0, 0, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, a.rows); break;
+        default: break;
+    }
+}
+
+// BERT's embeddings up to (not including) their dropout, in one pass: per token, gather the
+// word, token-type and position rows, h = (word + type) + position, then the fused LayerNorm
+// (the same statistics and stores as solder_layernorm_fused_forward, through the source
+// above). Replaces three gathers, two adds and a LayerNorm (six launches, five [rows, cols]
+// intermediates). Tables, out and hOut (may be null) are all of dtype dt ∈ {float32, bfloat16},
+// cols ∈ {384, 768, 1024}, every table row and pointer 16-byte aligned (the Java side checks);
+// ids of any integer dtype. Other cases return without writing.
+// Launch: block 256 (8 warps = 8 tokens), grid-stride over token groups — LaunchConfig.rows.
+extern "C" __global__ void __launch_bounds__(256) solder_embeddings_layernorm_fused_forward(
+        const void* ids, int idt, const void* typeIds, int tdt, const void* positionIds, int pdt, long long seq,
+        const void* word, long long wordRows, const void* type, long long typeRows, const void* position,
+        long long positionRows, int dt, const void* gamma, int gdt, const void* beta, int bdt, float eps, void* out,
+        void* hOut, float* mean, float* rstd, long long rows, int cols, int* err, long long* errInfo) {
+    SolderEmbeddingTables a{ids, idt, typeIds, tdt, positionIds, pdt, seq, word, wordRows, type, typeRows,
+                            position, positionRows, rows, err, errInfo};
+    if (dt == SOLDER_F32) {
+        solder_lnf_embedding_cols<SOLDER_F32>(a, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd);
+    } else if (dt == SOLDER_BF16) {
+        solder_lnf_embedding_cols<SOLDER_BF16>(a, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd);
     }
 }
 

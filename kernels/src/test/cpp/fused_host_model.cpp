@@ -1,16 +1,26 @@
-// fused_host_model.cpp — runs the fused path's cross-entropy kernel (loss.cu) on the HOST next to
-// the unfused kernels it replaces, for machines without a GPU (FusedHostModelTest compiles it
-// with g++ and checks what it prints). Threads, barriers and shuffles: host_threads.h.
+// fused_host_model.cpp — runs the fused path's one-pass kernels on the HOST next to the unfused
+// kernels they replace, for machines without a GPU (FusedHostModelTest compiles it with g++ and
+// checks what it prints). Threads, barriers and shuffles: host_threads.h. What it cannot check:
+// the GPU's expf/logf/sqrtf and its scheduling.
 //
-// What it checks: solder_cross_entropy_fused_forward gives, bit for bit, the rowLoss of
+// ce: solder_cross_entropy_fused_forward (loss.cu) gives, bit for bit, the rowLoss of
 // solder_cross_entropy_forward and the dlogits of solder_cross_entropy_backward with dloss = 1
 // (as loss.cu promises), both against a float64 reference, and reports a bad label as the
-// unfused forward does. What it cannot: the GPU's expf/logf and its scheduling.
-//
-// Usage: fused_host_model ce ROWS CLASSES DT SEED   (DT 0 float32, 1 bfloat16 logits). Prints
+// unfused forward does.
+//   fused_host_model ce ROWS CLASSES DT SEED   (DT 0 float32, 1 bfloat16 logits) prints
 //   ce mismatches M rows R maxLossErr E1 maxGradErr E2
 //   ce badLabel fused ROW LABEL unfused ROW LABEL
 // (every fourth row ignored; the second run puts label CLASSES + 2 at row ROWS / 2).
+//
+// emb: solder_embeddings_layernorm_fused_forward (layernorm.cu) against h summed on the host in
+// the unfused order ((word + type) + position, rounded to DT after each add) fed to
+// solder_layernorm_fused_forward: h, out, mean, rstd bit for bit; and
+// solder_embeddings_backward_fused (embedding.cu) against three solder_embedding_backward
+// launches (the position ids spread to one per token): every table gradient bit for bit; out and
+// the gradients also against float64 references; a bad token-type id reported with its table.
+//   fused_host_model emb B S COLS DT SEED prints
+//   emb mismatches M tokens T maxOutErr E1 maxGradErr E2
+//   emb badId CODE ID        (CODE = table·rows + token, as CudaEmbeddings decodes it)
 
 #include <cmath>
 #include <cstdio>
@@ -21,6 +31,8 @@
 #include <vector>
 
 #include "host_threads.h"
+#include "embedding.cu"
+#include "layernorm.cu"
 #include "loss.cu"
 
 static unsigned bitsOf(float f) {
@@ -156,10 +168,211 @@ static int ce(long long rows, int classes, int dt, unsigned long long seed) {
     return 0;
 }
 
+// ------------------------------------------------------------------ emb
+
+// A table as the kernels read it (float32 or bf16 halves) and the values they see.
+struct Table {
+    std::vector<float> f32;
+    std::vector<unsigned short> bf16;
+    std::vector<float> value;
+    int dt;
+    void* ptr() { return dt == SOLDER_F32 ? (void*)f32.data() : (void*)bf16.data(); }
+    float at(long long i) const { return value[i]; }
+};
+
+static Table makeTable(long long n, int dt, std::mt19937_64& rng, float scale) {
+    std::normal_distribution<float> nd(0.0f, scale);
+    Table t;
+    t.dt = dt;
+    for (long long i = 0; i < n; i++) {
+        float x = nd(rng);
+        if (dt == SOLDER_F32) {
+            t.f32.push_back(x);
+            t.value.push_back(x);
+        } else {
+            unsigned short h = solder_f32_to_bf16(x);
+            t.bf16.push_back(h);
+            t.value.push_back(solder_bf16_to_f32(h));
+        }
+    }
+    return t;
+}
+
+static Table emptyLike(long long n, int dt) {
+    Table t;
+    t.dt = dt;
+    t.f32.assign(dt == SOLDER_F32 ? n : 0, NAN);
+    t.bf16.assign(dt == SOLDER_BF16 ? n : 0, 0x7fc0);
+    return t;
+}
+
+static float valueOf(const Table& t, long long i) {
+    return t.dt == SOLDER_F32 ? t.f32[i] : solder_bf16_to_f32(t.bf16[i]);
+}
+
+static float roundTo(int dt, float v) {
+    return dt == SOLDER_F32 ? v : solder_bf16_to_f32(solder_f32_to_bf16(v));
+}
+
+static int emb(int B, int S, int cols, int dt, unsigned long long seed) {
+    std::mt19937_64 rng(seed);
+    const long long rows = (long long)B * S;
+    const long long V = 40, TV = 2, PV = S + 2;
+    Table word = makeTable(V * cols, dt, rng, 1.0f);
+    Table type = makeTable(TV * cols, dt, rng, 1.0f);
+    Table pos = makeTable(PV * cols, dt, rng, 1.0f);
+    std::vector<float> gamma(cols), beta(cols);
+    std::uniform_real_distribution<float> ud(0.5f, 1.5f);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (int j = 0; j < cols; j++) {
+        gamma[j] = ud(rng);
+        beta[j] = nd(rng);
+    }
+    std::vector<long long> ids(rows), types(rows), positions(S), spread(rows);
+    for (long long n = 0; n < rows; n++) {
+        ids[n] = n % 4 == 3 ? 0 : (long long)(rng() % V);  // 0 doubles as the padding id
+        types[n] = n % S > S / 2;
+    }
+    for (int i = 0; i < S; i++) {
+        positions[i] = i + 1;
+    }
+    for (long long n = 0; n < rows; n++) {
+        spread[n] = positions[n % S];
+    }
+    int err = 0;
+    long long errInfo[2] = {-1, -1};
+    const float eps = 1e-12f;
+    auto rowBlocks = [&] { return (int)((rows + 7) / 8); };
+
+    // fused forward
+    Table out = emptyLike(rows * cols, dt), h = emptyLike(rows * cols, dt);
+    std::vector<float> mean(rows, NAN), rstd(rows, NAN);
+    launch(rowBlocks(), 1, 256, [&] {
+        solder_embeddings_layernorm_fused_forward(ids.data(), SOLDER_I64, types.data(), SOLDER_I64, positions.data(),
+                                                  SOLDER_I64, S, word.ptr(), V, type.ptr(), TV, pos.ptr(), PV, dt,
+                                                  gamma.data(), SOLDER_F32, beta.data(), SOLDER_F32, eps, out.ptr(),
+                                                  h.ptr(), mean.data(), rstd.data(), rows, cols, &err, errInfo);
+    });
+    // unfused: h summed here in the unfused order, then the fused LayerNorm
+    Table hRef = emptyLike(rows * cols, dt), outRef = emptyLike(rows * cols, dt);
+    for (long long n = 0; n < rows; n++) {
+        for (int j = 0; j < cols; j++) {
+            float v = roundTo(dt, roundTo(dt, word.at(ids[n] * cols + j) + type.at(types[n] * cols + j))
+                                      + pos.at(positions[n % S] * cols + j));
+            if (dt == SOLDER_F32) {
+                hRef.f32[n * cols + j] = v;
+            } else {
+                hRef.bf16[n * cols + j] = solder_f32_to_bf16(v);
+            }
+        }
+    }
+    std::vector<float> meanRef(rows, NAN), rstdRef(rows, NAN);
+    launch(rowBlocks(), 1, 256, [&] {
+        solder_layernorm_fused_forward(hRef.ptr(), nullptr, dt, gamma.data(), SOLDER_F32, beta.data(), SOLDER_F32, eps,
+                                       outRef.ptr(), nullptr, meanRef.data(), rstdRef.data(), rows, cols);
+    });
+    long mismatches = err != 0;
+    for (long long i = 0; i < rows * cols; i++) {
+        mismatches += bitsOf(valueOf(h, i)) != bitsOf(valueOf(hRef, i));
+        mismatches += bitsOf(valueOf(out, i)) != bitsOf(valueOf(outRef, i));
+    }
+    for (long long n = 0; n < rows; n++) {
+        mismatches += bitsOf(mean[n]) != bitsOf(meanRef[n]);
+        mismatches += bitsOf(rstd[n]) != bitsOf(rstdRef[n]);
+    }
+    // float64 LayerNorm of the rounded sums
+    double maxOutErr = 0;
+    for (long long n = 0; n < rows; n++) {
+        double mu = 0, var = 0;
+        for (int j = 0; j < cols; j++) {
+            mu += valueOf(hRef, n * cols + j);
+        }
+        mu /= cols;
+        for (int j = 0; j < cols; j++) {
+            double d = valueOf(hRef, n * cols + j) - mu;
+            var += d * d;
+        }
+        double rs = 1.0 / std::sqrt(var / cols + eps);
+        for (int j = 0; j < cols; j++) {
+            double y = (valueOf(hRef, n * cols + j) - mu) * rs * gamma[j] + beta[j];
+            maxOutErr = std::max(maxOutErr, std::fabs(y - valueOf(out, n * cols + j)) / (std::fabs(y) + 1));
+        }
+    }
+
+    // backward: dh from a random dy through the fused LayerNorm backward, then the scatters
+    std::vector<float> dy(rows * cols), dh(rows * cols, NAN);
+    for (auto& v : dy) {
+        v = nd(rng);
+    }
+    launch(1, 1, 256, [&] {
+        solder_layernorm_fused_backward(dy.data(), SOLDER_F32, h.ptr(), dt, gamma.data(), SOLDER_F32, mean.data(),
+                                        rstd.data(), dh.data(), rows, cols, rows, nullptr, nullptr);
+    });
+    const int tile = SOLDER_EMB_TILE;
+    int tiles = (cols + tile - 1) / tile;
+    std::vector<float> dW(V * cols, 0.0f), dT(TV * cols, 0.0f), dP(PV * cols, 0.0f);
+    launch(tiles, (int)(V + TV + PV), tile, [&] {
+        solder_embeddings_backward_fused(dh.data(), rows, cols, ids.data(), SOLDER_I64, dW.data(), V, 0, (int)V,
+                                         types.data(), SOLDER_I64, dT.data(), TV, (int)TV, positions.data(), SOLDER_I64,
+                                         S, dP.data(), PV, (int)PV);
+    });
+    std::vector<float> rW(V * cols, 0.0f), rT(TV * cols, 0.0f), rP(PV * cols, 0.0f);
+    launch(tiles, (int)V, tile, [&] {
+        solder_embedding_backward(ids.data(), SOLDER_I64, dh.data(), SOLDER_F32, rW.data(), rows, cols, V, 0, (int)V);
+    });
+    launch(tiles, (int)TV, tile, [&] {
+        solder_embedding_backward(types.data(), SOLDER_I64, dh.data(), SOLDER_F32, rT.data(), rows, cols, TV, -1,
+                                  (int)TV);
+    });
+    launch(tiles, (int)PV, tile, [&] {
+        solder_embedding_backward(spread.data(), SOLDER_I64, dh.data(), SOLDER_F32, rP.data(), rows, cols, PV, -1,
+                                  (int)PV);
+    });
+    double maxGradErr = 0;
+    auto compare = [&](const std::vector<float>& got, const std::vector<float>& ref, const std::vector<long long>& idOf,
+                       long long period, long long pad) {
+        std::vector<double> exact(got.size(), 0.0);
+        for (long long n = 0; n < rows; n++) {
+            long long id = idOf[n % period];
+            if (id == pad) {
+                continue;
+            }
+            for (int j = 0; j < cols; j++) {
+                exact[id * cols + j] += dh[n * cols + j];
+            }
+        }
+        for (size_t i = 0; i < got.size(); i++) {
+            mismatches += bitsOf(got[i]) != bitsOf(ref[i]);
+            maxGradErr = std::max(maxGradErr, std::fabs(exact[i] - got[i]) / (std::fabs(exact[i]) + 1));
+        }
+    };
+    compare(dW, rW, ids, rows, 0);
+    compare(dT, rT, types, rows, -1);
+    compare(dP, rP, positions, S, -1);
+    std::printf("emb mismatches %ld tokens %lld maxOutErr %.3e maxGradErr %.3e\n", mismatches, rows, maxOutErr,
+                maxGradErr);
+
+    // a token-type id outside its 2-row table
+    types[rows - 2] = 7;
+    err = 0;
+    launch(rowBlocks(), 1, 256, [&] {
+        solder_embeddings_layernorm_fused_forward(ids.data(), SOLDER_I64, types.data(), SOLDER_I64, positions.data(),
+                                                  SOLDER_I64, S, word.ptr(), V, type.ptr(), TV, pos.ptr(), PV, dt,
+                                                  gamma.data(), SOLDER_F32, beta.data(), SOLDER_F32, eps, out.ptr(),
+                                                  h.ptr(), mean.data(), rstd.data(), rows, cols, &err, errInfo);
+    });
+    std::printf("emb badId %lld %lld\n", err ? errInfo[0] : -1LL, err ? errInfo[1] : -1LL);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc == 6 && std::strcmp(argv[1], "ce") == 0) {
         return ce(std::atoll(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]), std::strtoull(argv[5], nullptr, 10));
     }
-    std::fprintf(stderr, "usage: fused_host_model ce ROWS CLASSES DT SEED\n");
+    if (argc == 7 && std::strcmp(argv[1], "emb") == 0) {
+        return emb(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
+                   std::strtoull(argv[6], nullptr, 10));
+    }
+    std::fprintf(stderr, "usage: fused_host_model ce ROWS CLASSES DT SEED | emb B S COLS DT SEED\n");
     return 2;
 }

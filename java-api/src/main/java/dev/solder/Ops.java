@@ -688,6 +688,86 @@ public final class Ops {
         return g;
     }
 
+    /**
+     * BERT's embeddings before their dropout, as one op: the rows of {@code word},
+     * {@code type} and {@code position} picked by {@code ids [B, S]}, {@code typeIds [B, S]} and
+     * {@code positionIds [S]} (the same positions for every sequence), summed as
+     * {@code (word + type) + position} and layer-normalised with {@code gamma}, {@code beta},
+     * {@code eps}: {@code [B, S, H]}. The same values and gradients as
+     * {@code layerNorm(add(add(embedding(ids, word), embedding(typeIds, type)), embedding(positionIds, position)))};
+     * a backend may compute it in one pass (the CUDA fused path does: one launch forward, three
+     * table gradients in one launch backward). Row {@code wordPaddingIdx} of {@code word} (−1:
+     * none) never receives a gradient.
+     *
+     * <pre>{@code
+     * Generator g = new Generator(42);
+     * Tensor word = Tensor.randn(g, 100, 8), type = Tensor.randn(g, 2, 8), position = Tensor.randn(g, 16, 8);
+     * Tensor ids = Tensor.ofInts(new int[] {1, 57, 2, 1, 9, 0}, 2, 3);         // two sequences of 3
+     * Tensor types = Tensor.zeros(DType.INT32, Device.cpu(), 2, 3);
+     * Tensor positions = Tensor.arange(0, 3);                                  // [S]
+     * Tensor h = Ops.embeddingsLayerNorm(ids, types, positions, word, type, position,
+     *         Tensor.ones(8), Tensor.zeros(8), 1e-12f, 0);                     // [2, 3, 8]
+     * }</pre>
+     */
+    public static Tensor embeddingsLayerNorm(Tensor ids, Tensor typeIds, Tensor positionIds, Tensor word, Tensor type,
+                                             Tensor position, Tensor gamma, Tensor beta, float eps, int wordPaddingIdx) {
+        String op = "embeddingsLayerNorm";
+        check(op, ids, typeIds, positionIds, word, type, position, gamma, beta);
+        for (Tensor t : new Tensor[] {ids, typeIds, positionIds}) {
+            if (t.dtype().isFloating()) {
+                throw new IllegalArgumentException(op + ": ids " + t.describe() + " must be int32 or int64");
+            }
+        }
+        if (ids.rank() != 2 || !Arrays.equals(ids.shape(), typeIds.shape()) || positionIds.rank() != 1
+                || positionIds.dim(0) != ids.dim(1)) {
+            throw new IllegalArgumentException(op + ": ids " + ids.describe() + ", typeIds " + typeIds.describe()
+                    + ", positionIds " + positionIds.describe() + " must be [B, S], [B, S] and [S]");
+        }
+        floating(op, word, type, position, gamma, beta);
+        int width = word.rank() == 2 ? word.dim(1) : -1;
+        for (Tensor t : new Tensor[] {word, type, position}) {
+            if (t.rank() != 2 || t.dim(1) != width || t.dtype() != word.dtype()) {
+                throw new IllegalArgumentException(op + ": tables word " + word.describe() + ", type " + type.describe()
+                        + ", position " + position.describe() + " must be [rows, H] of one dtype");
+            }
+        }
+        if (gamma.rank() != 1 || gamma.dim(0) != width || beta.rank() != 1 || beta.dim(0) != width) {
+            throw new IllegalArgumentException(op + ": gamma " + gamma.describe() + " / beta " + beta.describe()
+                    + " must be [" + width + "]");
+        }
+        if (wordPaddingIdx < -1 || wordPaddingIdx >= word.dim(0)) {
+            throw new IllegalArgumentException(op + ": wordPaddingIdx " + wordPaddingIdx + " outside " + word.describe());
+        }
+        if (Autocast.current() != null) {   // LayerNorm runs in float32 under autocast, as layerNorm does
+            gamma = Autocast.widen(gamma);
+            beta = Autocast.widen(beta);
+        }
+        Tensor ic = ids.contiguousNoGrad();
+        Tensor tc = typeIds.contiguousNoGrad();
+        Tensor pc = positionIds.contiguousNoGrad();
+        Tensor gc = gamma.contiguousNoGrad();
+        int[] shape = {ids.dim(0), ids.dim(1), width};
+        int rows = ids.dim(0) * ids.dim(1);
+        Tensor out = Tensor.empty(shape, word.dtype(), word.device());
+        Tensor h = Tensor.empty(shape, word.dtype(), word.device());
+        Tensor mean = Tensor.empty(new int[] {rows}, DType.FLOAT32, word.device());
+        Tensor rstd = Tensor.empty(new int[] {rows}, DType.FLOAT32, word.device());
+        word.backend().embeddingsLayerNorm(ic, tc, pc, word.contiguousNoGrad(), type.contiguousNoGrad(),
+                position.contiguousNoGrad(), gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
+        Tensor g0 = gamma;
+        Tensor b0 = beta;
+        return Autograd.record(op, out, g -> {
+            Tensor dw = word.requiresGrad() ? freshGradient(word) : null;
+            Tensor dt = type.requiresGrad() ? freshGradient(type) : null;
+            Tensor dp = position.requiresGrad() ? freshGradient(position) : null;
+            Tensor dg = g0.requiresGrad() ? Tensor.empty(g0.shape(), DType.FLOAT32, word.device()) : null;
+            Tensor db = b0.requiresGrad() ? Tensor.empty(b0.shape(), DType.FLOAT32, word.device()) : null;
+            word.backend().embeddingsLayerNormBackward(g.contiguousNoGrad(), h, gc, mean, rstd, ic, tc, pc,
+                    wordPaddingIdx, dw, dt, dp, dg, db);
+            return new Tensor[] {null, null, null, dw, dt, dp, dg, db};
+        }, ids, typeIds, positionIds, word, type, position, gamma, beta);
+    }
+
     // ====================================================================== attention
 
     /**

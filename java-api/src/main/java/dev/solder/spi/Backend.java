@@ -1,5 +1,6 @@
 package dev.solder.spi;
 
+import dev.solder.DType;
 import dev.solder.Device;
 import dev.solder.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -214,6 +215,66 @@ public interface Backend {
      * the row {@code paddingIdx} (if ≥ 0) gets no gradient.
      */
     void embeddingBackward(Tensor ids, Tensor dy, int paddingIdx, Tensor dtable);
+
+    /**
+     * BERT's embeddings up to their dropout: for token {@code n} of {@code ids [B, S]} (and
+     * {@code typeIds [B, S]}), with {@code s = n mod S} its position,
+     * {@code h = (word[ids[n]] + type[typeIds[n]]) + position[positionIds[s]]}, each sum rounded to
+     * {@code word}'s dtype, then {@code out = } {@link #layerNorm}{@code (h)}. {@code positionIds}
+     * is {@code [S]}, the same for every sequence (HF's {@code position_ids}). Writes {@code out}
+     * and {@code hOut} ({@code [B, S, H]}, h for the backward) and the per-token float32
+     * {@code mean} and {@code rstd}. Ids outside a table throw, naming the table.
+     *
+     * <p>The default composes {@link #embedding}, {@link #add} and {@link #layerNorm} exactly as
+     * {@code Ops.embedding}, {@code Ops.add} and {@code Ops.layerNorm} would (the same bits); a
+     * backend may do it in one pass.
+     */
+    default void embeddingsLayerNorm(Tensor ids, Tensor typeIds, Tensor positionIds, Tensor word, Tensor type,
+                                     Tensor position, Tensor gamma, Tensor beta, float eps, Tensor out, Tensor hOut,
+                                     Tensor mean, Tensor rstd) {
+        int[] rowShape = hOut.shape();
+        int[] posShape = {positionIds.dim(0), word.dim(1)};
+        try (Tensor w = Tensor.empty(rowShape, word.dtype(), word.device());
+             Tensor t = Tensor.empty(rowShape, type.dtype(), word.device());
+             Tensor p = Tensor.empty(posShape, position.dtype(), word.device());
+             Tensor wt = Tensor.empty(rowShape, word.dtype(), word.device())) {
+            embedding(ids, word, w);
+            embedding(typeIds, type, t);
+            embedding(positionIds, position, p);
+            add(w, t, 1f, 1f, wt);
+            add(wt, p, 1f, 1f, hOut);
+            layerNorm(hOut, null, gamma, beta, eps, out, null, mean, rstd);
+        }
+    }
+
+    /**
+     * Gradients of {@link #embeddingsLayerNorm} from {@code dy [B, S, H]}: the tables'
+     * {@code dword} (no gradient for row {@code wordPaddingIdx} if ≥ 0), {@code dtype},
+     * {@code dposition} (float32, overwritten; each may be null) and {@code dgamma}, {@code dbeta}
+     * (as {@link #layerNormBackward}). The default composes {@link #layerNormBackward},
+     * {@link #sumToSuffix} (the position rows, summed over the batch) and
+     * {@link #embeddingBackward}, the bits autograd gets from the unfused ops.
+     */
+    default void embeddingsLayerNormBackward(Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd, Tensor ids,
+                                             Tensor typeIds, Tensor positionIds, int wordPaddingIdx, Tensor dword,
+                                             Tensor dtype, Tensor dposition, Tensor dgamma, Tensor dbeta) {
+        try (Tensor dh = Tensor.empty(h.shape(), DType.FLOAT32, h.device())) {
+            layerNormBackward(dy, h, gamma, mean, rstd, dh, dgamma, dbeta);
+            if (dword != null) {
+                embeddingBackward(ids, dh, wordPaddingIdx, dword);
+            }
+            if (dtype != null) {
+                embeddingBackward(typeIds, dh, -1, dtype);
+            }
+            if (dposition != null) {
+                try (Tensor ps = Tensor.empty(new int[] {positionIds.dim(0), h.dim(-1)}, DType.FLOAT32,
+                        h.device())) {
+                    sumToSuffix(dh, ps);
+                    embeddingBackward(positionIds, ps, -1, dposition);
+                }
+            }
+        }
+    }
 
     // ---------------------------------------------------------------- attention
 

@@ -41,8 +41,10 @@ public final class BertEmbeddings extends Module {
         }
         Tensor positions = Tensor.arange(0, s, DType.INT64, inputIds.device());
         Tensor types = tokenTypeIds != null ? tokenTypeIds : Tensor.zeros(DType.INT64, inputIds.device(), b, s);
-        Tensor sum = Ops.add(Ops.add(word.forward(inputIds), tokenType.forward(types)), position.forward(positions));
-        return dropout.forward(norm.forward(sum));
+        // One op for gather, sum and LayerNorm: a backend may fuse it (the CUDA fused path does).
+        Tensor h = Ops.embeddingsLayerNorm(inputIds, types, positions, word.weight(), tokenType.weight(),
+                position.weight(), norm.weight(), norm.bias(), norm.eps(), word.paddingIdx());
+        return dropout.forward(h);
     }
 
     /** The word embedding table (tied to the MLM decoder). */

@@ -334,6 +334,36 @@ public final class CudaBackend implements Backend {
                 "ids", ids, "dy", dy, "dtable", dtable);
     }
 
+    @Override
+    public void embeddingsLayerNorm(Tensor ids, Tensor typeIds, Tensor positionIds, Tensor word, Tensor type,
+                                    Tensor position, Tensor gamma, Tensor beta, float eps, Tensor out, Tensor hOut,
+                                    Tensor mean, Tensor rstd) {
+        if (!KernelPaths.useFused(KernelPaths.FusedOp.EMBEDDINGS,
+                CudaEmbeddings.forwardUnsupported(word, type, position, out, hOut))) {
+            Backend.super.embeddingsLayerNorm(ids, typeIds, positionIds, word, type, position, gamma, beta, eps, out,
+                    hOut, mean, rstd);
+            return;
+        }
+        run(out, "embeddingsLayerNorm", d -> CudaEmbeddings.forward(d, ids, typeIds, positionIds, word, type, position,
+                gamma, beta, eps, out, hOut, mean, rstd), "ids", ids, "typeIds", typeIds, "positionIds", positionIds,
+                "word", word, "type", type, "position", position, "out", out);
+    }
+
+    @Override
+    public void embeddingsLayerNormBackward(Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd, Tensor ids,
+                                            Tensor typeIds, Tensor positionIds, int wordPaddingIdx, Tensor dword,
+                                            Tensor dtype, Tensor dposition, Tensor dgamma, Tensor dbeta) {
+        if (!KernelPaths.useFused(KernelPaths.FusedOp.EMBEDDINGS_BACKWARD,
+                CudaEmbeddings.backwardUnsupported(dy, h, dword, dtype, dposition))) {
+            Backend.super.embeddingsLayerNormBackward(dy, h, gamma, mean, rstd, ids, typeIds, positionIds,
+                    wordPaddingIdx, dword, dtype, dposition, dgamma, dbeta);
+            return;
+        }
+        run(h, "embeddingsLayerNormBackward", d -> CudaEmbeddings.backward(d, dy, h, gamma, mean, rstd, ids, typeIds,
+                positionIds, wordPaddingIdx, dword, dtype, dposition, dgamma, dbeta), "dy", dy, "h", h, "ids", ids,
+                "dword", dword, "dtype", dtype, "dposition", dposition);
+    }
+
     // ---------------------------------------------------------------- attention
 
     @Override

@@ -29,7 +29,7 @@ final class CudaFused {
         return false;
     }
 
-    private static boolean vectorType(DType t) {
+    static boolean vectorType(DType t) {
         return t == DType.FLOAT32 || t == DType.BFLOAT16;
     }
 
@@ -61,7 +61,7 @@ final class CudaFused {
         return misaligned(ptrs);
     }
 
-    private static String misaligned(long... ptrs) {
+    static String misaligned(long... ptrs) {
         for (long p : ptrs) {
             if ((p & 15) != 0) {
                 return "a pointer not 16-byte aligned (0x" + Long.toHexString(p) + ")";

@@ -62,6 +62,11 @@ enum Kernel {
     LAYERNORM_FUSED_FORWARD("solder_layernorm_fused_forward", "const void* x, const void* res, int dt, "
             + "const void* gamma, int gdt, const void* beta, int bdt, float eps, void* out, void* hOut, "
             + "float* mean, float* rstd, long long rows, int cols"),
+    EMBEDDINGS_LAYERNORM_FUSED_FORWARD("solder_embeddings_layernorm_fused_forward", "const void* ids, int idt, "
+            + "const void* typeIds, int tdt, const void* positionIds, int pdt, long long seq, const void* word, "
+            + "long long wordRows, const void* type, long long typeRows, const void* position, long long positionRows, "
+            + "int dt, const void* gamma, int gdt, const void* beta, int bdt, float eps, void* out, void* hOut, "
+            + "float* mean, float* rstd, long long rows, int cols, int* err, long long* errInfo"),
     LAYERNORM_FUSED_BACKWARD("solder_layernorm_fused_backward", "const void* dy, int dydt, const void* h, int hdt, "
             + "const void* gamma, int gdt, const float* mean, const float* rstd, float* dh, long long rows, int cols, "
             + "long long rowsPerChunk, double* partGamma, double* partBeta"),
@@ -70,6 +75,11 @@ enum Kernel {
     // embedding.cu
     EMBEDDING_FORWARD("solder_embedding_forward", "const void* ids, int idt, const void* table, int tdt, "
             + "void* out, int odt, long long rows, int cols, long long vocab, int* err, long long* errInfo"),
+    EMBEDDINGS_BACKWARD_FUSED("solder_embeddings_backward_fused", "const float* dh, long long rows, int cols, "
+            + "const void* ids, int idt, float* dword, long long wordRows, long long wordPaddingIdx, int wordBuckets, "
+            + "const void* typeIds, int tdt, float* dtype, long long typeRows, int typeBuckets, "
+            + "const void* positionIds, int pdt, long long seq, float* dposition, long long positionRows, "
+            + "int positionBuckets"),
     EMBEDDING_BACKWARD("solder_embedding_backward", "const void* ids, int idt, const void* dy, int dydt, "
             + "float* dtable, long long rows, int cols, long long vocab, long long paddingIdx, int buckets"),
     // attention.cu

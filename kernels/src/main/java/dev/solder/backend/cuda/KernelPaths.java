@@ -71,7 +71,17 @@ final class KernelPaths {
          * Cross-entropy whose forward also writes the gradient for dloss = 1 (loss.cu's
          * solder_cross_entropy_fused_forward), taken by {@code crossEntropyWithGrad} in training.
          */
-        CROSS_ENTROPY("crossEntropyWithGrad");
+        CROSS_ENTROPY("crossEntropyWithGrad"),
+        /**
+         * BERT's embeddings: gather, sum and LayerNorm in one launch (layernorm.cu's
+         * solder_embeddings_layernorm_fused_forward).
+         */
+        EMBEDDINGS("embeddingsLayerNorm"),
+        /**
+         * Their backward: the fused LayerNorm backward, then the three tables' scatter-adds in one
+         * launch (embedding.cu's solder_embeddings_backward_fused).
+         */
+        EMBEDDINGS_BACKWARD("embeddingsLayerNormBackward");
 
         final String opName;
 

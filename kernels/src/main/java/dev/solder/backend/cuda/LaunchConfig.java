@@ -126,6 +126,16 @@ record LaunchConfig(int gridX, int gridY, int blockX, int blockY, int sharedByte
         return new LaunchConfig((int) tiles, embeddingBuckets(vocab), EMBEDDING_TILE, 1, 0);
     }
 
+    /**
+     * The fused embeddings backward's grid: 128-column tiles × (word + type + position buckets),
+     * the y blocks taken by the word table's buckets first, then the type table's, then the
+     * position table's.
+     */
+    static LaunchConfig embeddingsBackwardFused(long cols, int wordBuckets, int typeBuckets, int positionBuckets) {
+        LaunchConfig c = embeddingBackward(cols, 1);
+        return new LaunchConfig(c.gridX, wordBuckets + typeBuckets + positionBuckets, EMBEDDING_TILE, 1, 0);
+    }
+
     @Override
     public String toString() {
         return "grid " + gridX + "x" + gridY + ", block " + blockX + "x" + blockY

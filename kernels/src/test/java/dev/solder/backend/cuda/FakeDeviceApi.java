@@ -310,6 +310,8 @@ final class FakeDeviceApi implements DeviceApi {
             case ADAMW -> adamw(a);
             case ADAMW_MULTI -> adamwMulti(a, c);
             case LAYERNORM_FUSED_FORWARD -> layerNormFusedForward(a);
+            case EMBEDDINGS_LAYERNORM_FUSED_FORWARD -> embeddingsLayerNormFusedForward(a);
+            case EMBEDDINGS_BACKWARD_FUSED -> embeddingsBackwardFused(a, c);
             case LAYERNORM_FUSED_BACKWARD -> layerNormFusedBackward(a, c);
             case BIAS_GELU_FORWARD -> biasGeluForward(a);
             case BIAS_GELU_BACKWARD -> biasGeluBackward(a, c);
@@ -803,6 +805,88 @@ final class FakeDeviceApi implements DeviceApi {
         }
     }
 
+    private void embeddingsLayerNormFusedForward(Args a) {
+        int dt = a.i32(13);
+        long rows = a.i64(23);
+        int cols = a.i32(24);
+        String k = "solder_embeddings_layernorm_fused_forward";
+        requireFusedLayerNorm(k, cols, dt);
+        requireAligned(k, a.a[7], a.a[9], a.a[11], a.a[19], a.a[20]);
+        Mem[] tables = {a.mem(7), a.mem(9), a.mem(11)};
+        long[] tableRows = {a.i64(8), a.i64(10), a.i64(12)};
+        Mem[] ids = {a.mem(0), a.mem(2), a.mem(4)};
+        int[] idts = {a.i32(1), a.i32(3), a.i32(5)};
+        long seq = a.i64(6);
+        Mem gamma = a.mem(14);
+        Mem beta = a.mem(16);
+        float eps = a.f32(18);
+        Mem out = a.mem(19);
+        Mem hOut = a.mem(20);
+        Mem mean = a.mem(21);
+        Mem rstd = a.mem(22);
+        Mem err = a.mem(25);
+        Mem info = a.mem(26);
+        for (long r = 0; r < rows; r++) {
+            long[] base = new long[3];
+            for (int t = 0; t < 3; t++) {
+                long id = ids[t].loadIndex(idts[t], t == 2 ? r % seq : r);
+                base[t] = id >= 0 && id < tableRows[t] ? id * cols : -1;
+                if (base[t] < 0 && err.loadInt(0) == 0) {
+                    err.storeInt(0, 1);
+                    info.storeLong(0, t * rows + r);
+                    info.storeLong(1, id);
+                }
+            }
+            float[] h = new float[cols];
+            float s = 0;
+            for (int j = 0; j < cols; j++) {
+                float[] v = new float[3];
+                for (int t = 0; t < 3; t++) {
+                    v[t] = base[t] < 0 ? 0f : tables[t].load(dt, base[t] + j);
+                }
+                h[j] = round(dt, round(dt, v[0] + v[1]) + v[2]);
+                s += h[j];
+            }
+            float mu = s / cols;
+            float q = 0;
+            for (float v : h) {
+                q += (v - mu) * (v - mu);
+            }
+            float rs = 1f / (float) Math.sqrt(q / cols + eps);
+            for (int j = 0; j < cols; j++) {
+                if (hOut != null) {
+                    hOut.store(dt, r * cols + j, h[j]);
+                }
+                out.store(dt, r * cols + j, (h[j] - mu) * rs * gamma.load(a.i32(15), j) + beta.load(a.i32(17), j));
+            }
+            mean.store(0, r, mu);
+            rstd.store(0, r, rs);
+        }
+    }
+
+    private void embeddingsBackwardFused(Args a, LaunchConfig c) {
+        Mem dh = a.mem(0);
+        long rows = a.i64(1);
+        int cols = a.i32(2);
+        int wb = a.i32(8);
+        int tb = a.i32(13);
+        int pb = a.i32(19);
+        if (c.gridY() != wb + tb + pb) {
+            throw new AssertionError("solder_embeddings_backward_fused: grid " + c + " for " + wb + " + " + tb + " + "
+                    + pb + " buckets");
+        }
+        for (int y = 0; y < c.gridY(); y++) {
+            if (y < wb) {
+                scatter(c, a.mem(3), a.i32(4), rows, dh, 0, a.mem(5), rows, cols, a.i64(6), a.i64(7), wb, y);
+            } else if (y < wb + tb) {
+                scatter(c, a.mem(9), a.i32(10), rows, dh, 0, a.mem(11), rows, cols, a.i64(12), -1, tb, y - wb);
+            } else {
+                scatter(c, a.mem(14), a.i32(15), a.i64(16), dh, 0, a.mem(17), rows, cols, a.i64(18), -1, pb,
+                        y - wb - tb);
+            }
+        }
+    }
+
     private void layerNormFusedBackward(Args a, LaunchConfig c) {
         int dydt = a.i32(1);
         int hdt = a.i32(3);
@@ -998,30 +1082,39 @@ final class FakeDeviceApi implements DeviceApi {
         long padding = a.i64(8);
         int buckets = a.i32(9);
         for (int bucket = 0; bucket < c.gridY(); bucket++) {
-            for (int bx = 0; bx < c.gridX(); bx++) {
-                for (int tx = 0; tx < c.blockX(); tx++) {
-                    int col = bx * c.blockX() + tx;
-                    long cur = -1;
-                    float acc = 0;
-                    for (long n = 0; n < rows; n++) {
-                        long id = ids.loadIndex(a.i32(1), n);
-                        if (id < 0 || id >= vocab || id == padding || id % buckets != bucket) {
-                            continue;
-                        }
-                        if (col < cols) {
-                            if (id != cur) {
-                                if (cur >= 0) {
-                                    dtable.store(0, cur * cols + col, dtable.load(0, cur * cols + col) + acc);
-                                }
-                                cur = id;
-                                acc = 0;
+            scatter(c, ids, a.i32(1), rows, dy, a.i32(3), dtable, rows, cols, vocab, padding, buckets, bucket);
+        }
+    }
+
+    /** embedding.cu's solder_embedding_scatter for one bucket, every column tile (null dtable: skipped). */
+    private static void scatter(LaunchConfig c, Mem ids, int idt, long idPeriod, Mem dy, int dydt, Mem dtable, long rows,
+                                int cols, long vocab, long padding, int buckets, long bucket) {
+        if (dtable == null) {
+            return;
+        }
+        for (int bx = 0; bx < c.gridX(); bx++) {
+            for (int tx = 0; tx < c.blockX(); tx++) {
+                int col = bx * c.blockX() + tx;
+                long cur = -1;
+                float acc = 0;
+                for (long n = 0; n < rows; n++) {
+                    long id = ids.loadIndex(idt, n % idPeriod);
+                    if (id < 0 || id >= vocab || id == padding || id % buckets != bucket) {
+                        continue;
+                    }
+                    if (col < cols) {
+                        if (id != cur) {
+                            if (cur >= 0) {
+                                dtable.store(0, cur * cols + col, dtable.load(0, cur * cols + col) + acc);
                             }
-                            acc += dy.load(a.i32(3), n * cols + col);
+                            cur = id;
+                            acc = 0;
                         }
+                        acc += dy.load(dydt, n * cols + col);
                     }
-                    if (col < cols && cur >= 0) {
-                        dtable.store(0, cur * cols + col, dtable.load(0, cur * cols + col) + acc);
-                    }
+                }
+                if (col < cols && cur >= 0) {
+                    dtable.store(0, cur * cols + col, dtable.load(0, cur * cols + col) + acc);
                 }
             }
         }

@@ -19,8 +19,10 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>What it proves: the fused cross-entropy writes the same bits as the unfused forward and
  * backward (dloss = 1), is within float32 rounding of a float64 reference, and reports a bad label
- * as the unfused kernel does. What it cannot: anything about the hardware (FusedKernelsGpuTest
- * compares the same kernels with the CPU on a GPU).
+ * as the unfused kernel does; the fused BERT embeddings write the same h, out, mean and rstd as the
+ * unfused sums fed to the fused LayerNorm, their one-launch backward the same table gradients as
+ * three unfused scatter launches, and a bad id is reported with its table. What it cannot:
+ * anything about the hardware (FusedKernelsGpuTest compares the same kernels with the CPU on a GPU).
  */
 class FusedHostModelTest {
     @TempDir
@@ -74,6 +76,29 @@ class FusedHostModelTest {
             long label = Long.parseLong(a[1]) + 2;
             assertEquals("ce badLabel fused " + row + " " + label + " unfused " + row + " " + label, lines[1].trim(),
                     what + ": the bad label is reported by both kernels");
+        }
+    }
+
+    @Test
+    void fusedEmbeddingsGiveTheUnfusedKernelsBits() {
+        // B S width dtype: both vector widths (float32 4, bf16 8 a unit), 384 and 768 (units a lane)
+        String[] cases = {"2 9 384 0", "3 5 384 1", "1 7 768 0"};
+        for (int c = 0; c < cases.length; c++) {
+            long caseSeed = seed + 100 + c;
+            String what = "fused embeddings host model B S cols dt = " + cases[c] + " (seed " + caseSeed
+                    + ", -Dsolder.test.seed=" + seed + ")";
+            String[] a = cases[c].split(" ");
+            String[] lines = run(what, caseSeed, "emb", a[0], a[1], a[2], a[3]);
+            String[] f = lines[0].trim().split("\\s+");
+            long tokens = Long.parseLong(a[0]) * Long.parseLong(a[1]);
+            assertEquals("mismatches", f[1], what + ": " + lines[0]);
+            assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels: " + lines[0]);
+            assertEquals(tokens, Long.parseLong(f[4]), what + ": tokens checked");
+            double outTol = a[3].equals("0") ? 1e-5 : 8e-3;   // bf16 out is rounded to 8 bits
+            assertTrue(Double.parseDouble(f[6]) < outTol, what + ": out off the float64 LayerNorm: " + lines[0]);
+            assertTrue(Double.parseDouble(f[8]) < 1e-5, what + ": table gradients off the float64 sums: " + lines[0]);
+            // the token-type id 7 at token tokens − 2: table 1, reported as 1·tokens + token
+            assertEquals("emb badId " + (tokens + tokens - 2) + " 7", lines[1].trim(), what + ": the bad id's report");
         }
     }
 }

@@ -359,6 +359,138 @@ abstract class FusedParitySuite {
         assertTrue(e.getMessage().contains("label 7 at row 5"), e.getMessage());
     }
 
+    // ------------------------------------------------------------------ BERT embeddings
+
+    @Test
+    void fusedEmbeddingsMatchTwinAndCpu() {
+        checkEmbeddings(2, 9, 384, DType.FLOAT32);
+        checkEmbeddings(3, 5, 384, DType.BFLOAT16);
+        checkEmbeddings(1, 7, 768, DType.FLOAT32);
+    }
+
+    /** Ids with repeats and the padding id 0; positions 1..S (not 0..S-1: the op must use its ids). */
+    private Tensor[] embeddingIds(int b, int s, int vocab) {
+        int[] ids = new int[b * s];
+        int[] types = new int[b * s];
+        for (int n = 0; n < ids.length; n++) {
+            ids[n] = n % 4 == 3 ? 0 : (int) (g.nextFloat() * vocab);
+            types[n] = n % s > s / 2 ? 1 : 0;
+        }
+        long[] pos = new long[s];
+        for (int i = 0; i < s; i++) {
+            pos[i] = i + 1;
+        }
+        return new Tensor[] {Tensor.ofInts(ids, b, s), Tensor.ofInts(types, b, s), Tensor.ofLongs(pos, s)};
+    }
+
+    private void checkEmbeddings(int b, int s, int cols, DType dt) {
+        String w = "embeddingsLayerNorm [" + b + ", " + s + ", " + cols + "] " + dt;
+        int vocab = 50;
+        int rows = b * s;
+        Tensor[] ids = embeddingIds(b, s, vocab);
+        Tensor word = as(randn(vocab, cols), dt);
+        Tensor type = as(randn(2, cols), dt);
+        Tensor pos = as(randn(s + 2, cols), dt);
+        Tensor gamma = uniform(0.5f, 1.5f, cols);
+        Tensor beta = randn(cols);
+        Tensor ref = cpuOut(dt, b, s, cols);
+        Tensor refH = cpuOut(dt, b, s, cols);
+        Tensor refMean = cpuOut(DType.FLOAT32, rows);
+        Tensor refRstd = cpuOut(DType.FLOAT32, rows);
+        CPU.embeddingsLayerNorm(ids[0], ids[1], ids[2], word, type, pos, gamma, beta, 1e-12f, ref, refH, refMean, refRstd);
+        Tensor dy = randn(b, s, cols);
+        Tensor[] refGrads = {cpuOut(DType.FLOAT32, vocab, cols), cpuOut(DType.FLOAT32, 2, cols),
+            cpuOut(DType.FLOAT32, s + 2, cols), cpuOut(DType.FLOAT32, cols), cpuOut(DType.FLOAT32, cols)};
+        CPU.embeddingsLayerNormBackward(dy, refH, gamma, refMean, refRstd, ids[0], ids[1], ids[2], 0, refGrads[0],
+                refGrads[1], refGrads[2], refGrads[3], refGrads[4]);
+        String[] gradNames = {"dword", "dtype", "dposition", "dgamma", "dbeta"};
+
+        Tensor[] gids = {gpu(ids[0]), gpu(ids[1]), gpu(ids[2])};
+        Tensor gw = gpu(word, dt);
+        Tensor gt = gpu(type, dt);
+        Tensor gp = gpu(pos, dt);
+        Tensor gg = gpu(gamma);
+        Tensor gb = gpu(beta);
+        Tensor gdy = gpu(dy);
+        Tensor gh = gpu(refH, dt);
+        Tensor gm = gpu(refMean);
+        Tensor gr = gpu(refRstd);
+        List<Tensor> outs = new ArrayList<>();
+        for (Mode m : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            String which = w + (m == Mode.FUSED ? " (fused)" : " (cuBLAS-only)");
+            Tensor out = poisoned(dt, b, s, cols);
+            Tensor h = poisoned(dt, b, s, cols);
+            Tensor mean = poisoned(DType.FLOAT32, rows);
+            Tensor rstd = poisoned(DType.FLOAT32, rows);
+            with(m, () -> cuda.embeddingsLayerNorm(gids[0], gids[1], gids[2], gw, gt, gp, gg, gb, 1e-12f, out, h, mean,
+                    rstd));
+            assertClose(which + " out", ref, out, tolFor(dt));
+            assertArrayEquals(bits(refH), bits(h), which + " h (the rounded sums) differs from the CPU's" + at());
+            assertClose(which + " mean", refMean, mean, F32);
+            assertClose(which + " rstd", refRstd, rstd, F32);
+            outs.add(out);
+            Tensor[] grads = {poisoned(DType.FLOAT32, vocab, cols), poisoned(DType.FLOAT32, 2, cols),
+                poisoned(DType.FLOAT32, s + 2, cols), poisoned(DType.FLOAT32, cols), poisoned(DType.FLOAT32, cols)};
+            with(m, () -> cuda.embeddingsLayerNormBackward(gdy, gh, gg, gm, gr, gids[0], gids[1], gids[2], 0, grads[0],
+                    grads[1], grads[2], grads[3], grads[4]));
+            for (int i = 0; i < grads.length; i++) {
+                assertClose(which + " " + gradNames[i], refGrads[i], grads[i], F32);
+            }
+            float[] dword = grads[0].toFloatArray();
+            for (int c = 0; c < cols; c++) {
+                assertEquals(0f, dword[c], which + ": the padding row got a gradient" + at());
+            }
+        }
+        assertClose(w + " fused vs twin out", outs.get(1), outs.get(0), tolFor(dt));
+    }
+
+    @Test
+    void fusedEmbeddingsThroughAutogradAndABadIdNamesItsTable() {
+        int b = 2;
+        int s = 6;
+        int cols = 384;
+        Tensor[] ids = embeddingIds(b, s, 30);
+        List<Tensor[]> grads = new ArrayList<>();
+        Tensor[] params = {randn(30, cols), randn(2, cols), randn(s + 1, cols), uniform(0.5f, 1.5f, cols), randn(cols)};
+        Tensor dy = randn(b, s, cols);
+        for (Mode m : new Mode[] {null, Mode.FUSED}) {
+            Device dev = m == null ? Device.cpu() : GPU;
+            grads.add(with(m == null ? Mode.CUBLAS : m, () -> {
+                Tensor[] leaves = new Tensor[params.length];
+                for (int i = 0; i < params.length; i++) {
+                    leaves[i] = Tensor.of(params[i].toFloatArray(), params[i].shape()).to(dev);
+                    leaves[i].requiresGrad(true);
+                }
+                Tensor[] r = new Tensor[params.length + 1];
+                try (Scope sc = Scope.open()) {
+                    Tensor out = Ops.embeddingsLayerNorm(ids[0].to(dev), ids[1].to(dev), ids[2].to(dev), leaves[0],
+                            leaves[1], leaves[2], leaves[3], leaves[4], 1e-12f, 0);
+                    r[0] = sc.keep(snapshot(out));
+                    out.backward(dy.to(dev));
+                }
+                for (int i = 0; i < params.length; i++) {
+                    r[i + 1] = snapshot(leaves[i].grad());
+                    leaves[i].close();
+                }
+                return r;
+            }));
+        }
+        String[] names = {"out", "dword", "dtype", "dposition", "dgamma", "dbeta"};
+        for (int i = 0; i < names.length; i++) {
+            assertClose("Ops.embeddingsLayerNorm (fused) " + names[i], grads.get(0)[i], grads.get(1)[i], F32);
+        }
+        // a token-type id outside the 2-row table: the fused kernel names the table, token and id
+        int[] badTypes = new int[b * s];
+        badTypes[7] = 5;
+        Tensor bad = gpu(Tensor.ofInts(badTypes, b, s));
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> with(Mode.FUSED, () -> cuda.embeddingsLayerNorm(gpu(ids[0]), bad, gpu(ids[2]), gpu(params[0]),
+                        gpu(params[1]), gpu(params[2]), gpu(params[3]), gpu(params[4]), 1e-12f,
+                        poisoned(DType.FLOAT32, b, s, cols), poisoned(DType.FLOAT32, b, s, cols),
+                        poisoned(DType.FLOAT32, b * s), poisoned(DType.FLOAT32, b * s))));
+        assertTrue(e.getMessage().contains("type id 5 of token 7"), e.getMessage());
+    }
+
     // ------------------------------------------------------------------ linear + GELU
 
     @Test
