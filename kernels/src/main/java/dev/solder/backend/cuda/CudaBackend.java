@@ -199,6 +199,31 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        if (bias != null && KernelPaths.useFused(KernelPaths.FusedOp.LINEAR_BIAS,
+                CudaGemm.linearBiasUnsupported(x, w, bias, out))) {
+            run(out, "linear", d -> CudaGemm.linearBias(d, x, w, bias, out), "x", x, "w", w, "bias", bias, "out", out);
+            return;
+        }
+        Backend.super.linear(x, w, bias, out);
+    }
+
+    @Override
+    public void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor dbias) {
+        if (dw != null && dbias != null && KernelPaths.useFused(KernelPaths.FusedOp.LINEAR_BIAS_BACKWARD,
+                CudaGemm.linearBiasGradUnsupported(dy, x, dw, dbias))) {
+            run(dy, "linearBackward", d -> {
+                if (dx != null) {
+                    CudaGemm.matmul(d, dy, false, w, false, dx, 1f, 0f);
+                }
+                CudaGemm.linearBiasGrad(d, dy, x, dw, dbias);
+            }, "dy", dy, "x", x, "w", w, "dx", dx, "dw", dw, "dbias", dbias);
+            return;
+        }
+        Backend.super.linearBackward(dy, x, w, dx, dw, dbias);
+    }
+
+    @Override
     public void linearGelu(Tensor x, Tensor w, Tensor bias, Tensor preOut, Tensor out) {
         run(out, "linearGelu", d -> {
             CudaGemm.matmul(d, x, false, w, true, preOut, 1f, 0f);

@@ -41,6 +41,75 @@ final class CudaGemm {
                 beta, c, ct, ldc, sc, batch, tf32));
     }
 
+    // ------------------------------------------------------------------ fused path: cuBLASLt epilogues
+
+    /**
+     * Why {@code linear(x, w, bias, out)} cannot be one cuBLASLt call with the BIAS epilogue;
+     * null when it can: x, w, out and bias of one type, float32 or bfloat16 (the combinations
+     * CudaGpuTest ran the epilogue with), at least one row.
+     */
+    static String linearBiasUnsupported(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        DType t = x.dtype();
+        if (t != DType.FLOAT32 && t != DType.BFLOAT16) {
+            return "dtype " + t + " (float32, bfloat16)";
+        }
+        if (w.dtype() != t || out.dtype() != t || bias.dtype() != t) {
+            return "mixed dtypes (x " + t + ", w " + w.dtype() + ", bias " + bias.dtype() + ", out " + out.dtype() + ")";
+        }
+        if (!x.isContiguous() || !w.isContiguous() || !bias.isContiguous() || !out.isContiguous()) {
+            return "a non-contiguous view";
+        }
+        return x.numel() == 0 || w.numel() == 0 ? "an empty product" : null;
+    }
+
+    /** {@code out = x·wᵀ + bias} as one cuBLASLt call (BIAS epilogue); the caller checked {@link #linearBiasUnsupported}. */
+    static void linearBias(CudaDevice d, Tensor x, Tensor w, Tensor bias, Tensor out) {
+        int in = x.dim(-1);
+        int outF = w.dim(0);
+        long rows = x.numel() / in;
+        if (w.rank() != 2 || w.dim(1) != in || bias.numel() != outF || out.numel() != rows * outF || rows > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("linear: " + x.describe() + " · " + w.describe() + "ᵀ + " + bias.describe()
+                    + " does not fit " + out.describe());
+        }
+        d.api().ltGemm(new DeviceApi.LtGemm(false, true, (int) rows, outF, in, ptr(x), ptr(w), x.dtype(), in, in,
+                ptr(out), out.dtype(), outF, DeviceApi.LtEpilogue.BIAS, ptr(bias), bias.dtype(), tf32));
+    }
+
+    /**
+     * Why {@code dw = dyᵀ·x} and {@code dbias = Σ_rows dy} cannot be one cuBLASLt call with the
+     * BGRADB epilogue; null when they can: dy and x of one type (float32 or bfloat16), float32
+     * dw and dbias.
+     */
+    static String linearBiasGradUnsupported(Tensor dy, Tensor x, Tensor dw, Tensor dbias) {
+        DType t = dy.dtype();
+        if (t != DType.FLOAT32 && t != DType.BFLOAT16) {
+            return "dtype " + t + " (float32, bfloat16)";
+        }
+        if (x.dtype() != t) {
+            return "mixed dtypes (dy " + t + ", x " + x.dtype() + ")";
+        }
+        if (dw.dtype() != DType.FLOAT32 || dbias.dtype() != DType.FLOAT32) {
+            return "gradient dtypes dw " + dw.dtype() + ", dbias " + dbias.dtype() + " (float32)";
+        }
+        if (!dy.isContiguous() || !x.isContiguous() || !dw.isContiguous() || !dbias.isContiguous()) {
+            return "a non-contiguous view";
+        }
+        return dy.numel() == 0 || x.numel() == 0 ? "an empty product" : null;
+    }
+
+    /** {@code dw = dyᵀ·x} with {@code dbias = Σ_rows dy} from the same call (BGRADB epilogue). */
+    static void linearBiasGrad(CudaDevice d, Tensor dy, Tensor x, Tensor dw, Tensor dbias) {
+        int in = x.dim(-1);
+        int outF = dy.dim(-1);
+        long rows = dy.numel() / outF;
+        if (x.numel() != rows * in || dw.numel() != (long) outF * in || dbias.numel() != outF || rows > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("linearBackward: " + dy.describe() + "ᵀ · " + x.describe()
+                    + " does not fit dw " + dw.describe() + " and dbias " + dbias.describe());
+        }
+        d.api().ltGemm(new DeviceApi.LtGemm(true, false, outF, in, (int) rows, ptr(dy), ptr(x), dy.dtype(), outF, in,
+                ptr(dw), dw.dtype(), in, DeviceApi.LtEpilogue.BGRADB, ptr(dbias), dbias.dtype(), tf32));
+    }
+
     /** The Backend's matmul: {@code out = alpha·op(a)·op(b) + beta·out}, 2-D or batched 3-D. */
     static void matmul(CudaDevice d, Tensor a, boolean transA, Tensor b, boolean transB, Tensor out,
                        float alpha, float beta) {

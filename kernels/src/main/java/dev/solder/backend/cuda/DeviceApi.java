@@ -63,6 +63,40 @@ interface DeviceApi {
     /** One cuBLAS strided-batched GEMM, column-major. */
     void gemm(Gemm g);
 
+    /** One row-major cuBLASLt product with an epilogue ({@link LtGemm}); the fused path's linear. */
+    void ltGemm(LtGemm g);
+
+    /** The cuBLASLt epilogues the fused path uses. */
+    enum LtEpilogue {
+        /** {@code D += bias[n]} on every row, before D is rounded to its type. */
+        BIAS,
+        /** {@code bias[m] = Σ_k op(A)[m, k]} beside the product (a linear layer's bias gradient). */
+        BGRADB
+    }
+
+    /**
+     * Row-major {@code D = op(A)·op(B)} with one {@link LtEpilogue}: {@code op(A)} is {@code m×k},
+     * {@code op(B)} {@code k×n}, {@code D} {@code m×n}; {@code lda}, {@code ldb}, {@code ldd} are
+     * row strides. A and B share {@code abType}; D and the bias have their own types; {@code tf32}
+     * as in {@link Gemm}.
+     */
+    record LtGemm(boolean transA, boolean transB, int m, int n, int k, long a, long b, DType abType, int lda, int ldb,
+                  long d, DType dType, int ldd, LtEpilogue epilogue, long bias, DType biasType, boolean tf32) {
+        /** cuBLASLt's rules, checked before calling it. */
+        void validate() {
+            if (m <= 0 || n <= 0 || k <= 0) {
+                throw new IllegalArgumentException("ltGemm: bad sizes " + this);
+            }
+            if (lda < (transA ? m : k) || ldb < (transB ? k : n) || ldd < n) {
+                throw new IllegalArgumentException("ltGemm: row stride smaller than the row " + this);
+            }
+            if (!abType.isFloating() || !(dType == DType.FLOAT32 || dType == abType) || bias == 0
+                    || !biasType.isFloating()) {
+                throw new IllegalArgumentException("ltGemm: unsupported types or no bias " + this);
+            }
+        }
+    }
+
     /**
      * {@code C_i = alpha·op(A_i)·op(B_i) + beta·C_i} for {@code i < batch}, column-major as cuBLAS:
      * {@code op(A)} is {@code m×k}, {@code op(B)} {@code k×n}, {@code C} {@code m×n}; {@code lda},

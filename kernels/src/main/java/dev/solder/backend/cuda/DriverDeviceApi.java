@@ -2,17 +2,20 @@ package dev.solder.backend.cuda;
 
 import dev.solder.DType;
 import dev.solder.cuda.Cublas;
+import dev.solder.cuda.CublasLt;
 import dev.solder.cuda.CudaDataType;
 import dev.solder.cuda.CudaDriver;
 import dev.solder.cuda.CudaException;
 import dev.solder.cuda.KernelArgs;
+import dev.solder.cuda.LtMatmul;
 import java.lang.foreign.MemorySegment;
 
 /**
  * {@link DeviceApi} on a real GPU: the device's primary context, one non-blocking stream, the
  * stream-ordered allocator ({@code cuMemAllocAsync}, pool kept across synchronizations) or
  * plain {@code cuMemAlloc} where pools are unsupported, one cuBLAS handle on that stream
- * (created on the first GEMM), and the kernel module loaded on the first launch
+ * (created on the first GEMM), one cuBLASLt handle with a 32 MiB workspace and its cached plans
+ * (created on the first epilogue GEMM), and the kernel module loaded on the first launch
  * ({@link KernelImage}).
  */
 final class DriverDeviceApi implements DeviceApi {
@@ -25,6 +28,10 @@ final class DriverDeviceApi implements DeviceApi {
     private final long stream;
     private final boolean pools;
     private long cublas; // created on the first GEMM: elementwise work needs no cuBLAS
+    /** cuBLASLt handle, workspace and plans, created on the first epilogue GEMM (the fused path's). */
+    private LtMatmul ltMatmul;
+    /** NVIDIA's recommended cuBLASLt workspace on Hopper. */
+    static final long LT_WORKSPACE_BYTES = 32L << 20;
     private long module;
     private String moduleOrigin = "kernels not loaded yet";
     private final long[] functions = new long[Kernel.values().length];
@@ -212,6 +219,28 @@ final class DriverDeviceApi implements DeviceApi {
             case FLOAT16 -> CudaDataType.R_16F;
             default -> throw new IllegalArgumentException("cuBLAS cannot multiply " + t);
         };
+    }
+
+    @Override
+    public void ltGemm(LtGemm g) {
+        g.validate();
+        if (ltMatmul == null) {
+            long handle = CublasLt.create();
+            // outside the allocation pool: the workspace lives as long as the device does
+            long workspace = CudaDriver.memAlloc(LT_WORKSPACE_BYTES);
+            ltMatmul = new LtMatmul(handle, workspace, LT_WORKSPACE_BYTES);
+        }
+        Cublas.ComputeType compute = g.tf32() && g.abType() == DType.FLOAT32
+                ? Cublas.ComputeType.COMPUTE_32F_FAST_TF32 : Cublas.ComputeType.COMPUTE_32F;
+        CublasLt.Epilogue epilogue = switch (g.epilogue()) {
+            case BIAS -> CublasLt.Epilogue.BIAS;
+            case BGRADB -> CublasLt.Epilogue.BGRADB;
+        };
+        LtMatmul.Problem p = new LtMatmul.Problem(g.transA() ? Cublas.Operation.T : Cublas.Operation.N,
+                g.transB() ? Cublas.Operation.T : Cublas.Operation.N, g.m(), g.n(), g.k(), g.lda(), g.ldb(), g.ldd(),
+                dataType(g.abType()), dataType(g.abType()), dataType(g.dType()), compute, epilogue,
+                dataType(g.biasType()), g.n(), 1, 0, 0, 0);
+        ltMatmul.run(p, g.a(), g.b(), g.d(), g.bias(), 0, stream);
     }
 
     @Override

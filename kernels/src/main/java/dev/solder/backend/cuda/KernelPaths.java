@@ -81,7 +81,11 @@ final class KernelPaths {
          * Their backward: the fused LayerNorm backward, then the three tables' scatter-adds in one
          * launch (embedding.cu's solder_embeddings_backward_fused).
          */
-        EMBEDDINGS_BACKWARD("embeddingsLayerNormBackward");
+        EMBEDDINGS_BACKWARD("embeddingsLayerNormBackward"),
+        /** A linear layer's bias added in the GEMM's epilogue (cuBLASLt BIAS) instead of an add launch. */
+        LINEAR_BIAS("linear"),
+        /** dW and the bias gradient from one cuBLASLt call (BGRADB) instead of a GEMM and a column sum. */
+        LINEAR_BIAS_BACKWARD("linearBackward");
 
         final String opName;
 

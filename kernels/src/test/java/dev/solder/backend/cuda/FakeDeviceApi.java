@@ -33,6 +33,7 @@ final class FakeDeviceApi implements DeviceApi {
     private long used;
     int launches;
     int gemms;
+    int ltGemms;
 
     @Override
     public int ordinal() {
@@ -1425,6 +1426,41 @@ final class FakeDeviceApi implements DeviceApi {
                     }
                     c.store(ct, ci, (float) v);
                 }
+            }
+        }
+    }
+
+    /** cuBLASLt's row-major product with its epilogue: float64 sums, D and the bias rounded once. */
+    @Override
+    public void ltGemm(LtGemm g) {
+        ltGemms++;
+        g.validate();
+        int abt = DeviceTensors.code(g.abType());
+        int dt = DeviceTensors.code(g.dType());
+        int bt = DeviceTensors.code(g.biasType());
+        Mem a = new Mem(g.a(), "ltGemm A");
+        Mem b = new Mem(g.b(), "ltGemm B");
+        Mem d = new Mem(g.d(), "ltGemm D");
+        Mem bias = new Mem(g.bias(), "ltGemm bias");
+        for (int i = 0; i < g.m(); i++) {
+            double rowSum = 0;
+            for (int p = 0; p < g.k(); p++) {
+                rowSum += g.transA() ? a.load(abt, (long) p * g.lda() + i) : a.load(abt, (long) i * g.lda() + p);
+            }
+            for (int j = 0; j < g.n(); j++) {
+                double s = 0;
+                for (int p = 0; p < g.k(); p++) {
+                    float av = g.transA() ? a.load(abt, (long) p * g.lda() + i) : a.load(abt, (long) i * g.lda() + p);
+                    float bv = g.transB() ? b.load(abt, (long) j * g.ldb() + p) : b.load(abt, (long) p * g.ldb() + j);
+                    s += (double) av * bv;
+                }
+                if (g.epilogue() == LtEpilogue.BIAS) {
+                    s += bias.load(bt, j);
+                }
+                d.store(dt, (long) i * g.ldd() + j, (float) s);
+            }
+            if (g.epilogue() == LtEpilogue.BGRADB) {
+                bias.store(bt, i, (float) rowSum);
             }
         }
     }

@@ -491,6 +491,65 @@ abstract class FusedParitySuite {
         assertTrue(e.getMessage().contains("type id 5 of token 7"), e.getMessage());
     }
 
+    // ------------------------------------------------------------------ linear with bias (cuBLASLt epilogues)
+
+    @Test
+    void fusedLinearBiasMatchesTwinAndCpu() {
+        for (DType dt : new DType[] {DType.FLOAT32, DType.BFLOAT16}) {
+            checkLinearBias(29, 47, 67, dt);
+        }
+    }
+
+    private void checkLinearBias(int rows, int in, int outF, DType dt) {
+        String w = "linear [" + rows + ", " + in + "]·[" + outF + ", " + in + "]ᵀ + bias " + dt;
+        double tol = dt == DType.FLOAT32 ? gemmTol() : HALF;
+        Tensor x = as(randn(rows, in), dt);
+        Tensor wt = as(randn(outF, in).mul(0.3f), dt);
+        Tensor b = as(randn(outF), dt);
+        Tensor dy = as(randn(rows, outF), dt);     // autocast rounds the incoming gradient to x's type
+        Tensor ref = cpuOut(dt, rows, outF);
+        CPU.linear(x, wt, b, ref);
+        Tensor rdx = cpuOut(DType.FLOAT32, rows, in);
+        Tensor rdw = cpuOut(DType.FLOAT32, outF, in);
+        Tensor rdb = cpuOut(DType.FLOAT32, outF);
+        CPU.linearBackward(dy, x, wt, rdx, rdw, rdb);
+        Tensor gx = gpu(x, dt);
+        Tensor gw = gpu(wt, dt);
+        Tensor gb = gpu(b, dt);
+        Tensor gdy = gpu(dy, dt);
+        for (Mode m : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            String which = w + (m == Mode.FUSED ? " (fused)" : " (cuBLAS-only)");
+            KernelPaths.resetLog();
+            Tensor out = poisoned(dt, rows, outF);
+            Tensor dx = poisoned(DType.FLOAT32, rows, in);
+            Tensor dw = poisoned(DType.FLOAT32, outF, in);
+            Tensor db = poisoned(DType.FLOAT32, outF);
+            with(m, () -> {
+                cuda.linear(gx, gw, gb, out);
+                cuda.linearBackward(gdy, gx, gw, dx, dw, db);
+            });
+            assertClose(which + " out", ref, out, tol);
+            assertClose(which + " dx", rdx, dx, tol);
+            assertClose(which + " dw", rdw, dw, tol);
+            assertClose(which + " dbias", rdb, db, F32);
+            if (m == Mode.FUSED) {
+                assertTrue(KernelPaths.logged("linear -> fused: -Dsolder.kernels=fused")
+                        && KernelPaths.logged("linearBackward -> fused: -Dsolder.kernels=fused"),
+                        which + ": the epilogue path was not taken" + at());
+            }
+        }
+        // a float32 gradient against bf16 activations is not the epilogue's case: it falls back, and is right
+        if (dt == DType.BFLOAT16) {
+            Tensor dx = poisoned(DType.FLOAT32, rows, in);
+            Tensor dw = poisoned(DType.FLOAT32, outF, in);
+            Tensor db = poisoned(DType.FLOAT32, outF);
+            Tensor dy32 = gpu(dy, DType.FLOAT32);
+            with(Mode.FUSED, () -> cuda.linearBackward(dy32, gx, gw, dx, dw, db));
+            assertClose(w + " float32 dy (fallback) dw", rdw, dw, tol);
+            assertClose(w + " float32 dy (fallback) dbias", rdb, db, F32);
+        }
+    }
+
     // ------------------------------------------------------------------ linear + GELU
 
     @Test
