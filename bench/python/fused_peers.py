@@ -120,6 +120,62 @@ def cross_entropy(n, classes):
     report("cross-entropy fwd+bwd", f"[{n},{classes}]", "float32", time_ms(fb), bytes_=3.0 * n * classes * 4)
 
 
+def linear_bias(rows, inf, outf, dt):
+    x = torch.randn(rows, inf, device="cuda", dtype=dt)
+    w = torch.randn(outf, inf, device="cuda", dtype=dt)
+    b = torch.randn(outf, device="cuda", dtype=dt)
+    shape = f"{rows}x{inf}->{outf}"
+    mnk = 2.0 * rows * inf * outf
+    ms = time_ms(lambda: F.linear(x, w, b))
+    report("linear+bias fwd", shape, name(dt), ms, flops=mnk)
+    xr = x.clone().requires_grad_(True)
+    wr = w.clone().requires_grad_(True)
+    br = b.clone().requires_grad_(True)
+    dy = torch.randn(rows, outf, device="cuda", dtype=dt)
+
+    def fb():
+        F.linear(xr, wr, br).backward(dy)
+
+    report("linear+bias bwd", shape, name(dt), max(time_ms(fb) - ms, 1e-6), flops=2 * mnk)
+
+
+def dropout_layer_norm(rows, cols, xdt, dt):
+    """HF's BertSelfOutput tail under autocast: dropout on the bf16 dense output, + residual, LayerNorm."""
+    x = torch.randn(rows, cols, device="cuda", dtype=xdt)
+    res = torch.randn(rows, cols, device="cuda", dtype=dt)
+    w = torch.randn(cols, device="cuda", dtype=dt)
+    b = torch.randn(cols, device="cuda", dtype=dt)
+    n = rows * cols
+    ms = time_ms(lambda: F.layer_norm(F.dropout(x, 0.1, True) + res, (cols,), w, b, 1e-12))
+    report("dropout+res+LN fwd", f"[{rows},{cols}] x {name(xdt)}", name(dt), ms,
+           bytes_=n * (x.element_size() + 3.0 * res.element_size()))
+
+
+def embeddings(batch, seq, cols):
+    """BertEmbeddings without its dropout: three gathers, two adds, LayerNorm (float32 tables)."""
+    vocab = 30522
+    word = torch.randn(vocab, cols, device="cuda", requires_grad=True)
+    typ = torch.randn(2, cols, device="cuda", requires_grad=True)
+    pos = torch.randn(512, cols, device="cuda", requires_grad=True)
+    w = torch.randn(cols, device="cuda", requires_grad=True)
+    b = torch.randn(cols, device="cuda", requires_grad=True)
+    ids = torch.randint(0, vocab, (batch, seq), device="cuda")
+    types = (torch.arange(seq, device="cuda") > seq // 2).long().expand(batch, seq)
+    positions = torch.arange(seq, device="cuda")
+    dy = torch.randn(batch, seq, cols, device="cuda")
+    n = batch * seq * cols
+
+    def fwd():
+        return F.layer_norm(F.embedding(ids, word, padding_idx=0) + F.embedding(types, typ) + F.embedding(positions, pos),
+                            (cols,), w, b, 1e-12)
+
+    shape = f"B{batch} S{seq} H{cols}"
+    ms = time_ms(fwd)
+    report("embeddings+LN fwd", shape, "float32", ms, bytes_=n * 5.0 * 4)
+    report("embeddings+LN bwd", shape, "float32", max(time_ms(lambda: fwd().backward(dy)) - ms, 1e-6),
+           bytes_=(vocab * cols + n * 4) * 4.0)
+
+
 def main():
     if not torch.cuda.is_available():
         print("fused_peers.py: no CUDA device visible to PyTorch")
@@ -129,6 +185,10 @@ def main():
     for dt in (torch.bfloat16, torch.float32):
         layer_norm(4096, 768, dt)
         linear_gelu(4096, 768, 3072, dt)
+        linear_bias(4096, 768, 768, dt)
+    dropout_layer_norm(4096, 768, torch.bfloat16, torch.float32)
+    dropout_layer_norm(4096, 768, torch.float32, torch.float32)
+    embeddings(32, 128, 768)
     for s in (128, 512):
         attention(32, 12, 64, s, torch.bfloat16)
     cross_entropy(4096, 30522)

@@ -262,6 +262,48 @@ struct SolderLnfResidualSource {
     }
 };
 
+// x + residual where x was dropped out first (BertLayer's LayerNorm(dropout(dense) + input)),
+// the dropout of dropout.cu fused into the load: element i = r·COLS + j of x is kept when
+// solder_dropout_keep(seed, i, p), scaled by 1/(1 − p) and rounded to x's dtype XT — the value
+// solder_dropout would have stored — then added to the residual and rounded to h's dtype DT.
+// XT is DT, or bfloat16 next to a float32 residual (an autocast layer: the dense output is
+// bf16, the residual stream float32); then a unit of 4 floats takes 4 bf16 = one 8-byte load.
+struct alignas(8) SolderU2 {
+    unsigned int a, b;
+};
+
+template <int COLS, int DT, int XT>
+struct SolderLnfDropoutSource {
+    const void* x;
+    const void* res;
+    float p;
+    float scale;
+    unsigned long long seed;
+    long long vbase;
+    __device__ __forceinline__ void select(long long r) {
+        vbase = r * (COLS / SolderVec<DT>::N);
+    }
+    __device__ __forceinline__ void load(int v, float* h) const {
+        const int N = SolderVec<DT>::N;
+        float xv[N];
+        float rv[N];
+        if (XT == DT) {
+            solder_vload<DT>(x, vbase + v, xv);
+        } else {  // XT bf16, DT float32: N = 4
+            SolderU2 u = ((const SolderU2*)x)[vbase + v];
+            SolderVec<SOLDER_BF16>::unpack2(u.a, xv);
+            SolderVec<SOLDER_BF16>::unpack2(u.b, xv + 2);
+        }
+        solder_vload<DT>(res, vbase + v, rv);
+        unsigned long long e0 = (unsigned long long)(vbase + v) * N;
+#pragma unroll
+        for (int e = 0; e < N; e++) {
+            float d = solder_dropout_keep(seed, e0 + e, p) ? SolderVec<XT>::round(xv[e] * scale) : 0.0f;
+            h[e] = SolderVec<DT>::round(d + rv[e]);
+        }
+    }
+};
+
 // One row per warp. Lane l owns vectors l, l+32, ... of the row (VPL of them; the last may
 // be past the row's end when COLS/N is not a multiple of 32, e.g. 384 bf16 = 48 vectors).
 template <int COLS, int DT, class Source>
@@ -349,6 +391,41 @@ extern "C" __global__ void __launch_bounds__(256) solder_layernorm_fused_forward
             case 1024: solder_lnf_forward_rows<1024, SOLDER_BF16>(SolderLnfResidualSource<1024, SOLDER_BF16>{x, res, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
             default: break;
         }
+    }
+}
+
+template <int DT, int XT>
+__device__ __forceinline__ void solder_lnf_dropout_cols(const void* x, const void* res, float p, long long seed,
+                                                        int cols, const void* gamma, int gdt, const void* beta,
+                                                        int bdt, float eps, void* out, void* hOut, float* mean,
+                                                        float* rstd, long long rows) {
+    float scale = 1.0f / (1.0f - p);
+    unsigned long long s = (unsigned long long)seed;
+    switch (cols) {
+        case 384: solder_lnf_forward_rows<384, DT>(SolderLnfDropoutSource<384, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+        case 768: solder_lnf_forward_rows<768, DT>(SolderLnfDropoutSource<768, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+        case 1024: solder_lnf_forward_rows<1024, DT>(SolderLnfDropoutSource<1024, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+        default: break;
+    }
+}
+
+// LayerNorm(dropout(x) + residual) in one pass: the fused forward with the dropout applied as
+// x is loaded (SolderLnfDropoutSource above), instead of a dropout launch writing x's dropped
+// copy and — under autocast — a conversion launch widening it. Writes out, hOut (h, needed by
+// the backward; the backward is the fused LayerNorm backward and the dropout kernel on dh), mean,
+// rstd. Cases: h dtype dt ∈ {float32, bfloat16} for res, out, hOut; x of dtype dt, or bfloat16
+// when dt is float32; cols ∈ {384, 768, 1024}; pointers 16-byte aligned. Others return.
+// Launch: block 256 (8 warps = 8 rows), grid-stride over row groups — LaunchConfig.rows.
+extern "C" __global__ void __launch_bounds__(256) solder_dropout_layernorm_fused_forward(
+        const void* x, int xdt, const void* res, int dt, float p, long long seed, const void* gamma, int gdt,
+        const void* beta, int bdt, float eps, void* out, void* hOut, float* mean, float* rstd, long long rows,
+        int cols) {
+    if (dt == SOLDER_F32 && xdt == SOLDER_F32) {
+        solder_lnf_dropout_cols<SOLDER_F32, SOLDER_F32>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows);
+    } else if (dt == SOLDER_F32 && xdt == SOLDER_BF16) {
+        solder_lnf_dropout_cols<SOLDER_F32, SOLDER_BF16>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows);
+    } else if (dt == SOLDER_BF16 && xdt == SOLDER_BF16) {
+        solder_lnf_dropout_cols<SOLDER_BF16, SOLDER_BF16>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows);
     }
 }
 

@@ -21,6 +21,13 @@
 //   fused_host_model emb B S COLS DT SEED prints
 //   emb mismatches M tokens T maxOutErr E1 maxGradErr E2
 //   emb badId CODE ID        (CODE = table·rows + token, as CudaEmbeddings decodes it)
+//
+// dln: solder_dropout_layernorm_fused_forward (layernorm.cu) against solder_dropout into x's
+// dtype, widened on the host when x is bf16 beside a float32 residual, then
+// solder_layernorm_fused_forward with the residual: h, out, mean, rstd bit for bit, out against
+// a float64 LayerNorm of the host's h, and the share of x dropped.
+//   fused_host_model dln ROWS COLS XT DT P SEED prints
+//   dln mismatches M rows R maxOutErr E dropped F
 
 #include <cmath>
 #include <cstdio>
@@ -31,6 +38,7 @@
 #include <vector>
 
 #include "host_threads.h"
+#include "dropout.cu"
 #include "embedding.cu"
 #include "layernorm.cu"
 #include "loss.cu"
@@ -365,6 +373,81 @@ static int emb(int B, int S, int cols, int dt, unsigned long long seed) {
     return 0;
 }
 
+// ------------------------------------------------------------------ dln
+
+static int dln(long long rows, int cols, int xt, int dt, float p, unsigned long long seed) {
+    std::mt19937_64 rng(seed);
+    const long long n = rows * cols;
+    Table x = makeTable(n, xt, rng, 2.0f);
+    Table res = makeTable(n, dt, rng, 1.0f);
+    std::vector<float> gamma(cols), beta(cols);
+    std::uniform_real_distribution<float> ud(0.5f, 1.5f);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (int j = 0; j < cols; j++) {
+        gamma[j] = ud(rng);
+        beta[j] = nd(rng);
+    }
+    long long dropSeed = (long long)(rng() >> 1);
+    const float eps = 1e-12f;
+    int blocks = (int)((rows + 7) / 8);
+    Table out = emptyLike(n, dt), h = emptyLike(n, dt);
+    std::vector<float> mean(rows, NAN), rstd(rows, NAN);
+    launch(blocks, 1, 256, [&] {
+        solder_dropout_layernorm_fused_forward(x.ptr(), xt, res.ptr(), dt, p, dropSeed, gamma.data(), SOLDER_F32,
+                                               beta.data(), SOLDER_F32, eps, out.ptr(), h.ptr(), mean.data(),
+                                               rstd.data(), rows, cols);
+    });
+    // unfused: the dropout kernel into x's dtype, widened exactly when the residual is float32
+    Table dropped = emptyLike(n, xt);
+    launch(64, 1, 256, [&] { solder_dropout(x.ptr(), xt, dropped.ptr(), xt, n, p, dropSeed); });
+    Table wide = emptyLike(n, dt);
+    long zeros = 0;
+    for (long long i = 0; i < n; i++) {
+        float v = valueOf(dropped, i);
+        zeros += v == 0.0f;
+        if (dt == SOLDER_F32) {
+            wide.f32[i] = v;
+        } else {
+            wide.bf16[i] = solder_f32_to_bf16(v);
+        }
+    }
+    Table outRef = emptyLike(n, dt), hRef = emptyLike(n, dt);
+    std::vector<float> meanRef(rows, NAN), rstdRef(rows, NAN);
+    launch(blocks, 1, 256, [&] {
+        solder_layernorm_fused_forward(wide.ptr(), res.ptr(), dt, gamma.data(), SOLDER_F32, beta.data(), SOLDER_F32,
+                                       eps, outRef.ptr(), hRef.ptr(), meanRef.data(), rstdRef.data(), rows, cols);
+    });
+    long mismatches = 0;
+    for (long long i = 0; i < n; i++) {
+        mismatches += bitsOf(valueOf(h, i)) != bitsOf(valueOf(hRef, i));
+        mismatches += bitsOf(valueOf(out, i)) != bitsOf(valueOf(outRef, i));
+    }
+    for (long long r = 0; r < rows; r++) {
+        mismatches += bitsOf(mean[r]) != bitsOf(meanRef[r]);
+        mismatches += bitsOf(rstd[r]) != bitsOf(rstdRef[r]);
+    }
+    double maxOutErr = 0;
+    for (long long r = 0; r < rows; r++) {
+        double mu = 0, var = 0;
+        for (int j = 0; j < cols; j++) {
+            mu += valueOf(hRef, r * cols + j);
+        }
+        mu /= cols;
+        for (int j = 0; j < cols; j++) {
+            double d = valueOf(hRef, r * cols + j) - mu;
+            var += d * d;
+        }
+        double rs = 1.0 / std::sqrt(var / cols + eps);
+        for (int j = 0; j < cols; j++) {
+            double y = (valueOf(hRef, r * cols + j) - mu) * rs * gamma[j] + beta[j];
+            maxOutErr = std::max(maxOutErr, std::fabs(y - valueOf(out, r * cols + j)) / (std::fabs(y) + 1));
+        }
+    }
+    std::printf("dln mismatches %ld rows %lld maxOutErr %.3e dropped %.4f\n", mismatches, rows, maxOutErr,
+                (double)zeros / n);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc == 6 && std::strcmp(argv[1], "ce") == 0) {
         return ce(std::atoll(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]), std::strtoull(argv[5], nullptr, 10));
@@ -373,6 +456,11 @@ int main(int argc, char** argv) {
         return emb(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
                    std::strtoull(argv[6], nullptr, 10));
     }
-    std::fprintf(stderr, "usage: fused_host_model ce ROWS CLASSES DT SEED | emb B S COLS DT SEED\n");
+    if (argc == 8 && std::strcmp(argv[1], "dln") == 0) {
+        return dln(std::atoll(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
+                   (float)std::atof(argv[6]), std::strtoull(argv[7], nullptr, 10));
+    }
+    std::fprintf(stderr, "usage: fused_host_model ce ROWS CLASSES DT SEED | emb B S COLS DT SEED"
+                         " | dln ROWS COLS XT DT P SEED\n");
     return 2;
 }

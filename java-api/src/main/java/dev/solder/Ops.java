@@ -599,6 +599,71 @@ public final class Ops {
         }, x, residual, gamma, beta);
     }
 
+    /**
+     * {@code layerNorm(dropout(x, p, seed) + residual)} as one op — BERT's
+     * {@code LayerNorm(dropout(dense(h)) + input)} — with the values and gradients of
+     * {@code layerNorm(dropout(x, p, seed), residual, gamma, beta, eps)}; a backend may fuse the
+     * dropout into the LayerNorm's pass (the CUDA fused path does). Under {@link Autocast} the
+     * dropout applies to x in its own (low) type and the LayerNorm runs in float32, as the two
+     * ops would. {@code p == 0} is {@link #layerNorm}.
+     *
+     * <pre>{@code
+     * Generator g = new Generator(7);
+     * Tensor x = Tensor.randn(g, 4, 16), res = Tensor.randn(g, 4, 16);
+     * Tensor y = Ops.dropoutLayerNorm(x, 0.1f, g.nextLong(), res, Tensor.ones(16), Tensor.zeros(16), 1e-12f);
+     * }</pre>
+     */
+    public static Tensor dropoutLayerNorm(Tensor x, float p, long seed, Tensor residual, Tensor gamma, Tensor beta,
+                                          float eps) {
+        if (!(p >= 0f && p < 1f)) {
+            throw new IllegalArgumentException("dropoutLayerNorm: p must be in [0, 1), got " + p);
+        }
+        if (p == 0f) {
+            return layerNorm(x, residual, gamma, beta, eps);
+        }
+        check("dropoutLayerNorm", x, residual, gamma, beta);
+        if (residual == null) {
+            throw new IllegalArgumentException("dropoutLayerNorm: a residual is required (else use dropout, then layerNorm)");
+        }
+        if (Autocast.current() != null) {   // x keeps its type (the dropout's rounding), the rest widens
+            residual = Autocast.widen(residual);
+            gamma = Autocast.widen(gamma);
+            beta = Autocast.widen(beta);
+        } else if (x.dtype() != residual.dtype()) {
+            return layerNorm(dropout(x, p, seed), residual, gamma, beta, eps);
+        }
+        floating("dropoutLayerNorm", x, residual, gamma, beta);
+        int w = x.dim(-1);
+        if (gamma.rank() != 1 || gamma.dim(0) != w || beta.rank() != 1 || beta.dim(0) != w) {
+            throw new IllegalArgumentException("dropoutLayerNorm: gamma " + gamma.describe() + " / beta "
+                    + beta.describe() + " must be [" + w + "] for input " + x.describe());
+        }
+        if (!Arrays.equals(residual.shape(), x.shape())) {
+            throw new IllegalArgumentException("dropoutLayerNorm: residual " + residual.describe()
+                    + " does not match input " + x.describe());
+        }
+        int rows = (int) (x.numel() / w);
+        Tensor xc = x.contiguousNoGrad();
+        Tensor rc = residual.contiguousNoGrad();
+        Tensor gc = gamma.contiguousNoGrad();
+        DType dt = residual.dtype();
+        Tensor out = Tensor.empty(x.shape(), dt, x.device());
+        Tensor h = Tensor.empty(x.shape(), dt, x.device());
+        Tensor mean = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
+        Tensor rstd = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
+        x.backend().dropoutLayerNorm(xc, p, seed, rc, gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
+        Tensor g0 = gamma;
+        Tensor b0 = beta;
+        return Autograd.record("dropoutLayerNorm", out, g -> {
+            Tensor dh = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
+            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor dg = g0.requiresGrad() ? Tensor.empty(g0.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor db = b0.requiresGrad() ? Tensor.empty(b0.shape(), DType.FLOAT32, x.device()) : null;
+            x.backend().dropoutLayerNormBackward(g.contiguousNoGrad(), h, gc, mean, rstd, p, seed, dx, dh, dg, db);
+            return new Tensor[] {dx, dh, dg, db};
+        }, x, residual, gamma, beta);
+    }
+
     // ====================================================================== randomness
 
     /**

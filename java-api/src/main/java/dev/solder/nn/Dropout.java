@@ -42,4 +42,21 @@ public final class Dropout extends Module {
     public float p() {
         return p;
     }
+
+    /** The probability {@link #forward} applies now: {@link #p()} in training, 0 in eval. */
+    public float activeP() {
+        return isTraining() ? p : 0f;
+    }
+
+    /**
+     * The seed {@link #forward} would draw for its next input (0, drawing nothing, when
+     * {@link #activeP()} is 0), for ops that fuse this dropout into their own pass:
+     *
+     * <pre>{@code
+     * Tensor y = Ops.dropoutLayerNorm(x, drop.activeP(), drop.nextSeed(), residual, gamma, beta, 1e-12f);
+     * }</pre>
+     */
+    public long nextSeed() {
+        return activeP() > 0f ? rng.nextLong() : 0L;
+    }
 }

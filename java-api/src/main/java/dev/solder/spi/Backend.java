@@ -194,6 +194,51 @@ public interface Backend {
     void layerNormBackward(Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd,
                            Tensor dh, Tensor dgamma, Tensor dbeta);
 
+    /**
+     * {@link #layerNorm} of {@code h = dropout(x) + residual}: x dropped by the {@link #dropout}
+     * rule ({@code p}, {@code seed}) and rounded to x's dtype, as {@link #dropout} stores it, then
+     * added to {@code residual}; h, out and the statistics as {@link #layerNorm} with a residual
+     * (h in residual's dtype). {@code x} may be bfloat16/float16 next to a float32 residual (an
+     * autocast layer: the dropped values are widened exactly). The default composes
+     * {@link #dropout}, a widening {@link #copy} when the dtypes differ, and {@link #layerNorm}:
+     * the bits of {@code Ops.layerNorm(Ops.dropout(x), residual)}. A backend may do it in one pass.
+     */
+    default void dropoutLayerNorm(Tensor x, float p, long seed, Tensor residual, Tensor gamma, Tensor beta, float eps,
+                                  Tensor out, Tensor hOut, Tensor mean, Tensor rstd) {
+        try (Tensor d = Tensor.empty(x.shape(), x.dtype(), x.device())) {
+            dropout(x, p, seed, d);
+            if (x.dtype() == residual.dtype()) {
+                layerNorm(d, residual, gamma, beta, eps, out, hOut, mean, rstd);
+            } else {
+                try (Tensor wide = Tensor.empty(x.shape(), residual.dtype(), x.device())) {
+                    copy(d, wide);
+                    layerNorm(wide, residual, gamma, beta, eps, out, hOut, mean, rstd);
+                }
+            }
+        }
+    }
+
+    /**
+     * Gradients of {@link #dropoutLayerNorm}: {@code dres} (float32, = dh; may be null),
+     * {@code dx = dropout'(dh)} (float32; may be null), {@code dgamma}, {@code dbeta} as
+     * {@link #layerNormBackward}. The default composes {@link #layerNormBackward} and
+     * {@link #dropoutBackward}.
+     */
+    default void dropoutLayerNormBackward(Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd, float p,
+                                          long seed, Tensor dx, Tensor dres, Tensor dgamma, Tensor dbeta) {
+        Tensor dh = dres != null ? dres : Tensor.empty(h.shape(), DType.FLOAT32, h.device());
+        try {
+            layerNormBackward(dy, h, gamma, mean, rstd, dh, dgamma, dbeta);
+            if (dx != null) {
+                dropoutBackward(dh, p, seed, dx);
+            }
+        } finally {
+            if (dh != dres) {
+                dh.close();
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- randomness
 
     /**

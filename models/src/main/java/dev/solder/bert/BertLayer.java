@@ -49,7 +49,16 @@ public final class BertLayer extends Module {
         // on the GPU); the tanh form (gelu_new) keeps the plain pair.
         Tensor act = tanhGelu ? Ops.geluTanh(intermediate.forward(a))
                 : Ops.linearGelu(a, intermediate.weight(), intermediate.bias());
-        return outputNorm.forward(outputDropout.forward(outputDense.forward(act)), a);
+        return dropoutAddNorm(outputNorm, outputDropout, outputDense.forward(act), a);
+    }
+
+    /**
+     * {@code norm(dropout(x) + residual)} as one op (a backend may fuse the dropout into the
+     * LayerNorm); the dropout's seed is drawn exactly where {@code dropout.forward} would draw it.
+     */
+    static Tensor dropoutAddNorm(LayerNorm norm, Dropout dropout, Tensor x, Tensor residual) {
+        return Ops.dropoutLayerNorm(x, dropout.activeP(), dropout.nextSeed(), residual, norm.weight(), norm.bias(),
+                norm.eps());
     }
 
     /** A named level of the module tree with no parameters of its own. */
@@ -90,7 +99,7 @@ public final class BertLayer extends Module {
             Tensor v = value.forward(x);
             if (packed == null) {
                 Tensor ctx = Ops.attention(q, k, v, mask, heads, p, seed);
-                return norm.forward(dropout.forward(dense.forward(ctx)), x);
+                return dropoutAddNorm(norm, dropout, dense.forward(ctx), x);
             }
             // Attention is the one op that needs the sequence layout; everything else runs on rows.
             Tensor ctx = packed.pack(Ops.attention(packed.spread(q), packed.spread(k), packed.spread(v), mask, heads, p, seed));
@@ -99,7 +108,7 @@ public final class BertLayer extends Module {
                 ctx = packed.firstTokens(ctx);
                 residual = packed.firstTokens(x);
             }
-            return norm.forward(dropout.forward(dense.forward(ctx)), residual);
+            return dropoutAddNorm(norm, dropout, dense.forward(ctx), residual);
         }
     }
 }

@@ -360,6 +360,19 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void dropoutLayerNorm(Tensor x, float p, long seed, Tensor residual, Tensor gamma, Tensor beta, float eps,
+                                 Tensor out, Tensor hOut, Tensor mean, Tensor rstd) {
+        if (!KernelPaths.useFused(KernelPaths.FusedOp.DROPOUT_LAYER_NORM, CudaFused.dropoutLayerNormUnsupported(
+                DeviceTensors.lastDim(x), x.dtype(), residual.dtype(), out.dtype(), hOut.dtype(), DeviceTensors.ptr(x),
+                DeviceTensors.ptr(residual), DeviceTensors.ptr(out), DeviceTensors.ptr(hOut)))) {
+            Backend.super.dropoutLayerNorm(x, p, seed, residual, gamma, beta, eps, out, hOut, mean, rstd);
+            return;
+        }
+        run(out, "dropoutLayerNorm", d -> CudaFused.dropoutLayerNormForward(d, x, p, seed, residual, gamma, beta, eps,
+                out, hOut, mean, rstd), "x", x, "p", p, "residual", residual, "gamma", gamma, "out", out);
+    }
+
+    @Override
     public void embeddingsLayerNorm(Tensor ids, Tensor typeIds, Tensor positionIds, Tensor word, Tensor type,
                                     Tensor position, Tensor gamma, Tensor beta, float eps, Tensor out, Tensor hOut,
                                     Tensor mean, Tensor rstd) {

@@ -47,6 +47,51 @@ final class CudaFused {
         return misaligned(ptrs);
     }
 
+    /**
+     * Why the fused dropout + LayerNorm forward cannot run; null when it can: the fused
+     * LayerNorm's widths and alignment, residual, out and h of one dtype (float32, bfloat16), x
+     * of that dtype or bfloat16 beside float32.
+     */
+    static String dropoutLayerNormUnsupported(int cols, DType x, DType residual, DType out, DType hOut, long... ptrs) {
+        if (!fastWidth(cols)) {
+            return "width " + cols + " (fast widths 384, 768, 1024)";
+        }
+        if (!vectorType(residual)) {
+            return "dtype " + residual + " (float32, bfloat16)";
+        }
+        if (out != residual || hOut != residual) {
+            return "mixed dtypes (residual " + residual + ", out " + out + ", h " + hOut + ")";
+        }
+        if (x != residual && !(x == DType.BFLOAT16 && residual == DType.FLOAT32)) {
+            return "x dtype " + x + " beside " + residual + " (the same, or bfloat16 beside float32)";
+        }
+        return misaligned(ptrs);
+    }
+
+    /** The fused dropout + LayerNorm forward; the caller checked {@link #dropoutLayerNormUnsupported}. */
+    static void dropoutLayerNormForward(CudaDevice d, Tensor x, float p, long seed, Tensor residual, Tensor gamma,
+                                        Tensor beta, float eps, Tensor out, Tensor hOut, Tensor mean, Tensor rstd) {
+        int cols = DeviceTensors.lastDim(x);
+        long rows = x.numel() / Math.max(1, cols);
+        if (residual.numel() != x.numel() || out.numel() != x.numel() || hOut.numel() != x.numel()
+                || mean.numel() != rows || rstd.numel() != rows) {
+            throw new IllegalArgumentException("dropoutLayerNorm: x " + x.describe() + ", residual " + residual.describe()
+                    + ", out " + out.describe() + ", h " + hOut.describe() + ", mean " + mean.describe()
+                    + " do not fit together");
+        }
+        if (rows == 0) {
+            return;
+        }
+        // solder_dropout_layernorm_fused_forward(const void* x, int xdt, const void* res, int dt, float p,
+        //     long long seed, const void* gamma, int gdt, const void* beta, int bdt, float eps, void* out,
+        //     void* hOut, float* mean, float* rstd, long long rows, int cols)
+        Launch.of(d, Kernel.DROPOUT_LAYERNORM_FUSED_FORWARD, LaunchConfig.rows(rows))
+                .ptr(ptr(x)).i32(code(x.dtype())).ptr(ptr(residual)).i32(code(residual.dtype())).f32(p).i64(seed)
+                .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(beta)).i32(code(beta.dtype())).f32(eps)
+                .ptr(ptr(out)).ptr(ptr(hOut)).ptr(ptr(mean)).ptr(ptr(rstd)).i64(rows).i32(cols)
+                .run();
+    }
+
     /** Why the fused LayerNorm backward cannot run; null when it can. */
     static String layerNormBackwardUnsupported(int cols, DType dy, DType h, DType dh, long... ptrs) {
         if (!fastWidth(cols)) {

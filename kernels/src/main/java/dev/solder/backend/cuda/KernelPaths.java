@@ -82,6 +82,12 @@ final class KernelPaths {
          * launch (embedding.cu's solder_embeddings_backward_fused).
          */
         EMBEDDINGS_BACKWARD("embeddingsLayerNormBackward"),
+        /**
+         * LayerNorm(dropout(x) + residual) with the dropout applied as x is loaded (layernorm.cu's
+         * solder_dropout_layernorm_fused_forward); the other path is a dropout launch, a widening
+         * copy under autocast, and the LayerNorm.
+         */
+        DROPOUT_LAYER_NORM("dropoutLayerNorm"),
         /** A linear layer's bias added in the GEMM's epilogue (cuBLASLt BIAS) instead of an add launch. */
         LINEAR_BIAS("linear"),
         /** dW and the bias gradient from one cuBLASLt call (BGRADB) instead of a GEMM and a column sum. */

@@ -312,6 +312,7 @@ final class FakeDeviceApi implements DeviceApi {
             case ADAMW_MULTI -> adamwMulti(a, c);
             case LAYERNORM_FUSED_FORWARD -> layerNormFusedForward(a);
             case EMBEDDINGS_LAYERNORM_FUSED_FORWARD -> embeddingsLayerNormFusedForward(a);
+            case DROPOUT_LAYERNORM_FUSED_FORWARD -> dropoutLayerNormFusedForward(a);
             case EMBEDDINGS_BACKWARD_FUSED -> embeddingsBackwardFused(a, c);
             case LAYERNORM_FUSED_BACKWARD -> layerNormFusedBackward(a, c);
             case BIAS_GELU_FORWARD -> biasGeluForward(a);
@@ -800,6 +801,53 @@ final class FakeDeviceApi implements DeviceApi {
                     hOut.store(dt, base + j, h[j]);
                 }
                 out.store(dt, base + j, (h[j] - mu) * rs * gamma.load(a.i32(4), j) + beta.load(a.i32(6), j));
+            }
+            mean.store(0, r, mu);
+            rstd.store(0, r, rs);
+        }
+    }
+
+    private void dropoutLayerNormFusedForward(Args a) {
+        int xdt = a.i32(1);
+        int dt = a.i32(3);
+        float p = a.f32(4);
+        long seed = a.i64(5);
+        long rows = a.i64(15);
+        int cols = a.i32(16);
+        String k = "solder_dropout_layernorm_fused_forward";
+        requireFusedLayerNorm(k, cols, dt, xdt);
+        if (xdt != dt && !(xdt == 1 && dt == 0)) {
+            throw new AssertionError(k + ": x dtype code " + xdt + " beside " + dt);
+        }
+        requireAligned(k, a.a[0], a.a[2], a.a[11], a.a[12]);
+        Mem x = a.mem(0);
+        Mem res = a.mem(2);
+        Mem gamma = a.mem(6);
+        Mem beta = a.mem(8);
+        float eps = a.f32(10);
+        Mem out = a.mem(11);
+        Mem hOut = a.mem(12);
+        Mem mean = a.mem(13);
+        Mem rstd = a.mem(14);
+        float scale = 1f / (1f - p);
+        for (long r = 0; r < rows; r++) {
+            long base = r * cols;
+            float[] h = new float[cols];
+            float s = 0;
+            for (int j = 0; j < cols; j++) {
+                float d = Philox.keep(seed, base + j, p) ? round(xdt, x.load(xdt, base + j) * scale) : 0f;
+                h[j] = round(dt, d + res.load(dt, base + j));
+                s += h[j];
+            }
+            float mu = s / cols;
+            float q = 0;
+            for (float v : h) {
+                q += (v - mu) * (v - mu);
+            }
+            float rs = 1f / (float) Math.sqrt(q / cols + eps);
+            for (int j = 0; j < cols; j++) {
+                hOut.store(dt, base + j, h[j]);
+                out.store(dt, base + j, (h[j] - mu) * rs * gamma.load(a.i32(7), j) + beta.load(a.i32(9), j));
             }
             mean.store(0, r, mu);
             rstd.store(0, r, rs);

@@ -21,7 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
  * backward (dloss = 1), is within float32 rounding of a float64 reference, and reports a bad label
  * as the unfused kernel does; the fused BERT embeddings write the same h, out, mean and rstd as the
  * unfused sums fed to the fused LayerNorm, their one-launch backward the same table gradients as
- * three unfused scatter launches, and a bad id is reported with its table. What it cannot:
+ * three unfused scatter launches, and a bad id is reported with its table; the fused dropout +
+ * LayerNorm writes what the dropout kernel followed by the fused LayerNorm writes, also for bf16 x
+ * beside a float32 residual. What it cannot:
  * anything about the hardware (FusedKernelsGpuTest compares the same kernels with the CPU on a GPU).
  */
 class FusedHostModelTest {
@@ -99,6 +101,27 @@ class FusedHostModelTest {
             assertTrue(Double.parseDouble(f[8]) < 1e-5, what + ": table gradients off the float64 sums: " + lines[0]);
             // the token-type id 7 at token tokens − 2: table 1, reported as 1·tokens + token
             assertEquals("emb badId " + (tokens + tokens - 2) + " 7", lines[1].trim(), what + ": the bad id's report");
+        }
+    }
+
+    @Test
+    void fusedDropoutLayerNormGivesTheUnfusedKernelsBits() {
+        // rows cols x-dtype h-dtype p: float32; bf16; bf16 x beside a float32 residual (autocast), two widths
+        String[] cases = {"37 384 0 0 0.3", "37 384 1 1 0.1", "21 768 1 0 0.3", "9 1024 1 0 0.5"};
+        for (int c = 0; c < cases.length; c++) {
+            long caseSeed = seed + 200 + c;
+            String what = "fused dropout + LayerNorm host model rows cols xt dt p = " + cases[c] + " (seed " + caseSeed
+                    + ", -Dsolder.test.seed=" + seed + ")";
+            String[] a = cases[c].split(" ");
+            String[] lines = run(what, caseSeed, "dln", a[0], a[1], a[2], a[3], a[4]);
+            String[] f = lines[0].trim().split("\\s+");
+            assertEquals("mismatches", f[1], what + ": " + lines[0]);
+            assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels: " + lines[0]);
+            assertEquals(Long.parseLong(a[0]), Long.parseLong(f[4]), what + ": rows checked");
+            double outTol = a[3].equals("0") ? 1e-5 : 8e-3;
+            assertTrue(Double.parseDouble(f[6]) < outTol, what + ": out off the float64 LayerNorm: " + lines[0]);
+            double p = Double.parseDouble(a[4]);
+            assertEquals(p, Double.parseDouble(f[8]), 0.05, what + ": share of x dropped");
         }
     }
 }

@@ -48,7 +48,12 @@ public final class FusedKernelBench {
         for (DType dt : new DType[] {DType.BFLOAT16, DType.FLOAT32}) {
             layerNorm(4096, 768, dt);
             linearGelu(4096, 768, 3072, dt);
+            linearBias(4096, 768, 768, dt);
         }
+        // x bf16 beside a float32 residual is the autocast layer's case
+        dropoutLayerNorm(4096, 768, DType.BFLOAT16, DType.FLOAT32);
+        dropoutLayerNorm(4096, 768, DType.FLOAT32, DType.FLOAT32);
+        embeddings(32, 128, 768);
         for (int s : new int[] {128, 512}) {
             attention(32, 12, 64, s, DType.BFLOAT16);
         }
@@ -247,9 +252,100 @@ public final class FusedKernelBench {
                 cuda.crossEntropy(logits, labels, -100, loss);
                 cuda.crossEntropyBackward(logits, labels, -100, dloss, dlogits);
             };
+            // fused: the forward's pass also writes the dloss = 1 gradient; the backward multiplies by dloss
+            Runnable fused = () -> {
+                Tensor unit = cuda.crossEntropyWithGrad(logits, labels, -100, loss);
+                cuda.mul(unit, dloss, dlogits);
+                unit.close();
+            };
             double c = timeIn(Mode.CUBLAS, fb);
-            report("cross-entropy fwd+bwd", "[" + n + "," + classes + "]", DType.FLOAT32, Double.NaN, c,
+            double f = timeIn(Mode.FUSED, fused);
+            report("cross-entropy fwd+bwd", "[" + n + "," + classes + "]", DType.FLOAT32, f, c,
                     3.0 * n * classes * 4, 0);
+        }
+    }
+
+    /** A linear layer with bias: cuBLASLt BIAS / BGRADB epilogues against GEMM + add / GEMM + column sum. */
+    private void linearBias(int rowsN, int in, int outF, DType dt) throws Exception {
+        try (Scope s = Scope.open()) {
+            Tensor x = rnd(dt, rowsN, in);
+            Tensor w = rnd(dt, outF, in);
+            Tensor b = rnd(dt, outF);
+            Tensor out = empty(dt, rowsN, outF);
+            Runnable fwd = () -> cuda.linear(x, w, b, out);
+            String shape = rowsN + "x" + in + "->" + outF;
+            double mnk = 2.0 * rowsN * in * outF;
+            report("linear+bias fwd", shape, dt, timeIn(Mode.FUSED, fwd), timeIn(Mode.CUBLAS, fwd), 0, mnk);
+            Tensor dy = rnd(dt, rowsN, outF);
+            Tensor dx = empty(DType.FLOAT32, rowsN, in);
+            Tensor dw = empty(DType.FLOAT32, outF, in);
+            Tensor db = empty(DType.FLOAT32, outF);
+            Runnable bwd = () -> cuda.linearBackward(dy, x, w, dx, dw, db);
+            report("linear+bias bwd", shape, dt, timeIn(Mode.FUSED, bwd), timeIn(Mode.CUBLAS, bwd), 0, 2 * mnk);
+        }
+    }
+
+    /** LayerNorm(dropout(x) + residual), p = 0.1: one pass against dropout (+ widening) + LayerNorm. */
+    private void dropoutLayerNorm(int rowsN, int cols, DType xt, DType dt) throws Exception {
+        try (Scope s = Scope.open()) {
+            Tensor x = rnd(xt, rowsN, cols);
+            Tensor res = rnd(dt, rowsN, cols);
+            Tensor gamma = rnd(DType.FLOAT32, cols);
+            Tensor beta = rnd(DType.FLOAT32, cols);
+            Tensor out = empty(dt, rowsN, cols);
+            Tensor h = empty(dt, rowsN, cols);
+            Tensor mean = empty(DType.FLOAT32, rowsN);
+            Tensor rstd = empty(DType.FLOAT32, rowsN);
+            Runnable fwd = () -> cuda.dropoutLayerNorm(x, 0.1f, 7L, res, gamma, beta, 1e-12f, out, h, mean, rstd);
+            long n = (long) rowsN * cols;
+            report("dropout+res+LN fwd", "[" + rowsN + "," + cols + "] x " + xt.toString().toLowerCase(Locale.ROOT), dt,
+                    timeIn(Mode.FUSED, fwd), timeIn(Mode.CUBLAS, fwd), n * (xt.byteSize() + 3.0 * dt.byteSize()), 0);
+        }
+    }
+
+    /** BERT's embeddings (float32 tables, as the model keeps them): gathers + adds + LayerNorm, and back. */
+    private void embeddings(int batch, int seq, int cols) throws Exception {
+        try (Scope s = Scope.open()) {
+            int vocab = 30522;
+            long[] ids = new long[batch * seq];
+            long[] types = new long[batch * seq];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = g.nextInt(vocab);
+                types[i] = (i % seq) > seq / 2 ? 1 : 0;
+            }
+            long[] pos = new long[seq];
+            for (int i = 0; i < seq; i++) {
+                pos[i] = i;
+            }
+            Tensor gi = Tensor.ofLongs(ids, batch, seq).to(GPU);
+            Tensor gt = Tensor.ofLongs(types, batch, seq).to(GPU);
+            Tensor gp = Tensor.ofLongs(pos, seq).to(GPU);
+            DType dt = DType.FLOAT32;
+            Tensor word = rnd(dt, vocab, cols);
+            Tensor type = rnd(dt, 2, cols);
+            Tensor position = rnd(dt, 512, cols);
+            Tensor gamma = rnd(dt, cols);
+            Tensor beta = rnd(dt, cols);
+            Tensor out = empty(dt, batch, seq, cols);
+            Tensor h = empty(dt, batch, seq, cols);
+            Tensor mean = empty(dt, batch * seq);
+            Tensor rstd = empty(dt, batch * seq);
+            Runnable fwd = () -> cuda.embeddingsLayerNorm(gi, gt, gp, word, type, position, gamma, beta, 1e-12f, out, h,
+                    mean, rstd);
+            long n = (long) batch * seq * cols;
+            String shape = "B" + batch + " S" + seq + " H" + cols;
+            report("embeddings+LN fwd", shape, dt, timeIn(Mode.FUSED, fwd), timeIn(Mode.CUBLAS, fwd), n * 5.0 * 4, 0);
+            Tensor dy = rnd(dt, batch, seq, cols);
+            Tensor dword = empty(dt, vocab, cols);
+            Tensor dtype = empty(dt, 2, cols);
+            Tensor dpos = empty(dt, 512, cols);
+            Tensor dg = empty(dt, cols);
+            Tensor db = empty(dt, cols);
+            Runnable bwd = () -> cuda.embeddingsLayerNormBackward(dy, h, gamma, mean, rstd, gi, gt, gp, 0, dword, dtype,
+                    dpos, dg, db);
+            // the zeroing of the word table's gradient (94 MB) dominates both paths
+            report("embeddings+LN bwd", shape, dt, timeIn(Mode.FUSED, bwd), timeIn(Mode.CUBLAS, bwd),
+                    ((long) vocab * cols + n * 4) * 4.0, 0);
         }
     }
 }

@@ -251,6 +251,71 @@ abstract class FusedParitySuite {
     }
 
     @Test
+    void fusedDropoutLayerNormMatchesTwinAndCpu() {
+        // x, residual dtypes: float32; bf16; bf16 beside float32 (an autocast layer)
+        DType[][] cases = {{DType.FLOAT32, DType.FLOAT32}, {DType.BFLOAT16, DType.BFLOAT16},
+            {DType.BFLOAT16, DType.FLOAT32}};
+        for (DType[] c : cases) {
+            checkDropoutLayerNorm(rows(), 384, c[0], c[1]);
+        }
+        checkDropoutLayerNorm(rows(), 768, DType.BFLOAT16, DType.FLOAT32);
+    }
+
+    private void checkDropoutLayerNorm(int rows, int cols, DType xt, DType dt) {
+        String w = "dropoutLayerNorm [" + rows + ", " + cols + "] x " + xt + " residual " + dt;
+        float p = 0.3f;
+        long dropSeed = seed * 31 + cols;
+        Tensor x = as(randn(rows, cols).mul(2f), xt);
+        Tensor res = as(randn(rows, cols), dt);
+        Tensor gamma = uniform(0.5f, 1.5f, cols);
+        Tensor beta = randn(cols);
+        Tensor ref = cpuOut(dt, rows, cols);
+        Tensor refH = cpuOut(dt, rows, cols);
+        Tensor refMean = cpuOut(DType.FLOAT32, rows);
+        Tensor refRstd = cpuOut(DType.FLOAT32, rows);
+        CPU.dropoutLayerNorm(x, p, dropSeed, res, gamma, beta, 1e-12f, ref, refH, refMean, refRstd);
+        Tensor gx = gpu(x, xt);
+        Tensor gres = gpu(res, dt);
+        Tensor gg = gpu(gamma);
+        Tensor gb = gpu(beta);
+        for (Mode m : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            String which = w + (m == Mode.FUSED ? " (fused)" : " (cuBLAS-only)");
+            KernelPaths.resetLog();
+            Tensor out = poisoned(dt, rows, cols);
+            Tensor h = poisoned(dt, rows, cols);
+            Tensor mean = poisoned(DType.FLOAT32, rows);
+            Tensor rstd = poisoned(DType.FLOAT32, rows);
+            with(m, () -> cuda.dropoutLayerNorm(gx, p, dropSeed, gres, gg, gb, 1e-12f, out, h, mean, rstd));
+            // h holds the same dropped, rounded sums as the CPU's: the masks are Philox's on both
+            assertArrayEquals(bits(refH), bits(h), which + " h differs from the CPU's" + at());
+            assertClose(which + " out", ref, out, tolFor(dt));
+            assertClose(which + " mean", refMean, mean, F32);
+            assertClose(which + " rstd", refRstd, rstd, F32);
+            if (m == Mode.FUSED) {
+                assertTrue(KernelPaths.logged("dropoutLayerNorm -> fused: -Dsolder.kernels=fused"),
+                        which + ": the fused kernel was not taken" + at());
+            }
+        }
+        // the backward (fused LayerNorm backward, then the dropout kernel on dh) against the CPU's
+        Tensor dy = randn(rows, cols);
+        Tensor rdx = cpuOut(DType.FLOAT32, rows, cols);
+        Tensor rdres = cpuOut(DType.FLOAT32, rows, cols);
+        Tensor rdg = cpuOut(DType.FLOAT32, cols);
+        Tensor rdb = cpuOut(DType.FLOAT32, cols);
+        CPU.dropoutLayerNormBackward(dy, refH, gamma, refMean, refRstd, p, dropSeed, rdx, rdres, rdg, rdb);
+        Tensor dx = poisoned(DType.FLOAT32, rows, cols);
+        Tensor dres = poisoned(DType.FLOAT32, rows, cols);
+        Tensor dg = poisoned(DType.FLOAT32, cols);
+        Tensor db = poisoned(DType.FLOAT32, cols);
+        with(Mode.FUSED, () -> cuda.dropoutLayerNormBackward(gpu(dy), gpu(refH, dt), gg, gpu(refMean), gpu(refRstd), p,
+                dropSeed, dx, dres, dg, db));
+        assertClose(w + " dx", rdx, dx, F32);
+        assertClose(w + " dresidual", rdres, dres, F32);
+        assertClose(w + " dgamma", rdg, dg, F32);
+        assertClose(w + " dbeta", rdb, db, F32);
+    }
+
+    @Test
     void layerNormWidthsOffTheFastPathFallBack() {
         // width 77 under -Dsolder.kernels=fused: the generic kernel runs, and is right
         int rows = 5;
