@@ -689,25 +689,37 @@ final class FakeDeviceApi implements DeviceApi {
                 }
                 h[j] = v;
             }
-            float s = 0;
-            for (float v : h) {
-                s += v;
-            }
-            float mu = s / cols;
-            float q = 0;
-            for (float v : h) {
-                q += (v - mu) * (v - mu);
-            }
-            float rs = 1f / (float) Math.sqrt(q / cols + eps);
-            for (int j = 0; j < cols; j++) {
-                if (hOut != null) {
-                    hOut.store(hdt, base + j, h[j]);
-                }
-                out.store(a.i32(10), base + j, (h[j] - mu) * rs * gamma.load(a.i32(5), j) + beta.load(a.i32(7), j));
-            }
-            mean.store(0, r, mu);
-            rstd.store(0, r, rs);
+            normalizeRow(h, r, eps, gamma, a.i32(5), beta, a.i32(7), out, a.i32(10), hOut, hdt, mean, rstd);
         }
+    }
+
+    /**
+     * What every LayerNorm kernel does with a row's h (summed and rounded by the caller): mean,
+     * two-pass biased variance, rstd = 1/sqrt(var + eps), out = (h − mean)·rstd·gamma + beta in
+     * odt, h stored in hdt when hOut is non-null, mean and rstd stored for row r.
+     */
+    private static void normalizeRow(float[] h, long r, float eps, Mem gamma, int gdt, Mem beta, int bdt, Mem out,
+                                     int odt, Mem hOut, int hdt, Mem mean, Mem rstd) {
+        int cols = h.length;
+        long base = r * cols;
+        float s = 0;
+        for (float v : h) {
+            s += v;
+        }
+        float mu = s / cols;
+        float q = 0;
+        for (float v : h) {
+            q += (v - mu) * (v - mu);
+        }
+        float rs = 1f / (float) Math.sqrt(q / cols + eps);
+        for (int j = 0; j < cols; j++) {
+            if (hOut != null) {
+                hOut.store(hdt, base + j, h[j]);
+            }
+            out.store(odt, base + j, (h[j] - mu) * rs * gamma.load(gdt, j) + beta.load(bdt, j));
+        }
+        mean.store(0, r, mu);
+        rstd.store(0, r, rs);
     }
 
     private void layerNormBackwardInput(Args a) {
@@ -781,29 +793,14 @@ final class FakeDeviceApi implements DeviceApi {
         for (long r = 0; r < rows; r++) {
             long base = r * cols;
             float[] h = new float[cols];
-            float s = 0;
             for (int j = 0; j < cols; j++) {
                 float v = x.load(dt, base + j);
                 if (res != null) {
                     v = round(dt, v + res.load(dt, base + j));
                 }
                 h[j] = v;
-                s += v;
             }
-            float mu = s / cols;
-            float q = 0;
-            for (float v : h) {
-                q += (v - mu) * (v - mu);
-            }
-            float rs = 1f / (float) Math.sqrt(q / cols + eps);
-            for (int j = 0; j < cols; j++) {
-                if (hOut != null) {
-                    hOut.store(dt, base + j, h[j]);
-                }
-                out.store(dt, base + j, (h[j] - mu) * rs * gamma.load(a.i32(4), j) + beta.load(a.i32(6), j));
-            }
-            mean.store(0, r, mu);
-            rstd.store(0, r, rs);
+            normalizeRow(h, r, eps, gamma, a.i32(4), beta, a.i32(6), out, dt, hOut, dt, mean, rstd);
         }
     }
 
@@ -833,24 +830,11 @@ final class FakeDeviceApi implements DeviceApi {
         for (long r = 0; r < rows; r++) {
             long base = r * cols;
             float[] h = new float[cols];
-            float s = 0;
             for (int j = 0; j < cols; j++) {
                 float d = Philox.keep(seed, base + j, p) ? round(xdt, x.load(xdt, base + j) * scale) : 0f;
                 h[j] = round(dt, d + res.load(dt, base + j));
-                s += h[j];
             }
-            float mu = s / cols;
-            float q = 0;
-            for (float v : h) {
-                q += (v - mu) * (v - mu);
-            }
-            float rs = 1f / (float) Math.sqrt(q / cols + eps);
-            for (int j = 0; j < cols; j++) {
-                hOut.store(dt, base + j, h[j]);
-                out.store(dt, base + j, (h[j] - mu) * rs * gamma.load(a.i32(7), j) + beta.load(a.i32(9), j));
-            }
-            mean.store(0, r, mu);
-            rstd.store(0, r, rs);
+            normalizeRow(h, r, eps, gamma, a.i32(7), beta, a.i32(9), out, dt, hOut, dt, mean, rstd);
         }
     }
 
@@ -887,29 +871,14 @@ final class FakeDeviceApi implements DeviceApi {
                 }
             }
             float[] h = new float[cols];
-            float s = 0;
             for (int j = 0; j < cols; j++) {
                 float[] v = new float[3];
                 for (int t = 0; t < 3; t++) {
                     v[t] = base[t] < 0 ? 0f : tables[t].load(dt, base[t] + j);
                 }
                 h[j] = round(dt, round(dt, v[0] + v[1]) + v[2]);
-                s += h[j];
             }
-            float mu = s / cols;
-            float q = 0;
-            for (float v : h) {
-                q += (v - mu) * (v - mu);
-            }
-            float rs = 1f / (float) Math.sqrt(q / cols + eps);
-            for (int j = 0; j < cols; j++) {
-                if (hOut != null) {
-                    hOut.store(dt, r * cols + j, h[j]);
-                }
-                out.store(dt, r * cols + j, (h[j] - mu) * rs * gamma.load(a.i32(15), j) + beta.load(a.i32(17), j));
-            }
-            mean.store(0, r, mu);
-            rstd.store(0, r, rs);
+            normalizeRow(h, r, eps, gamma, a.i32(15), beta, a.i32(17), out, dt, hOut, dt, mean, rstd);
         }
     }
 
