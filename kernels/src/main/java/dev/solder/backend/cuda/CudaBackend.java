@@ -198,12 +198,18 @@ public final class CudaBackend implements Backend {
                 "a", a, "transA", transA, "b", b, "transB", transB, "out", out);
     }
 
+    /** Why a linear that chose the cuBLASLt epilogue ran on the cuBLAS-only path after all. */
+    static final String LT_NO_ALGORITHM = "cuBLASLt has no algorithm for this case";
+
     @Override
     public void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
         if (bias != null && KernelPaths.useFused(KernelPaths.FusedOp.LINEAR_BIAS,
                 CudaGemm.linearBiasUnsupported(x, w, bias, out))) {
-            run(out, "linear", d -> CudaGemm.linearBias(d, x, w, bias, out), "x", x, "w", w, "bias", bias, "out", out);
-            return;
+            if (call(out, "linear", d -> CudaGemm.linearBias(d, x, w, bias, out), "x", x, "w", w, "bias", bias, "out",
+                    out)) {
+                return;
+            }
+            KernelPaths.follow(KernelPaths.FusedOp.LINEAR_BIAS, false, LT_NO_ALGORITHM);
         }
         Backend.super.linear(x, w, bias, out);
     }
@@ -212,13 +218,14 @@ public final class CudaBackend implements Backend {
     public void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor dbias) {
         if (dw != null && dbias != null && KernelPaths.useFused(KernelPaths.FusedOp.LINEAR_BIAS_BACKWARD,
                 CudaGemm.linearBiasGradUnsupported(dy, x, dw, dbias))) {
-            run(dy, "linearBackward", d -> {
+            if (call(dy, "linearBackward", d -> CudaGemm.linearBiasGrad(d, dy, x, dw, dbias), "dy", dy, "x", x,
+                    "dw", dw, "dbias", dbias)) {
                 if (dx != null) {
-                    CudaGemm.matmul(d, dy, false, w, false, dx, 1f, 0f);
+                    matmul(dy, false, w, false, dx, 1f, 0f);
                 }
-                CudaGemm.linearBiasGrad(d, dy, x, dw, dbias);
-            }, "dy", dy, "x", x, "w", w, "dx", dx, "dw", dw, "dbias", dbias);
-            return;
+                return;
+            }
+            KernelPaths.follow(KernelPaths.FusedOp.LINEAR_BIAS_BACKWARD, false, LT_NO_ALGORITHM);
         }
         Backend.super.linearBackward(dy, x, w, dx, dw, dbias);
     }

@@ -62,8 +62,11 @@ final class CudaGemm {
         return x.numel() == 0 || w.numel() == 0 ? "an empty product" : null;
     }
 
-    /** {@code out = x·wᵀ + bias} as one cuBLASLt call (BIAS epilogue); the caller checked {@link #linearBiasUnsupported}. */
-    static void linearBias(CudaDevice d, Tensor x, Tensor w, Tensor bias, Tensor out) {
+    /**
+     * {@code out = x·wᵀ + bias} as one cuBLASLt call (BIAS epilogue); the caller checked
+     * {@link #linearBiasUnsupported}. False when cuBLASLt has no algorithm for it (nothing done).
+     */
+    static boolean linearBias(CudaDevice d, Tensor x, Tensor w, Tensor bias, Tensor out) {
         int in = x.dim(-1);
         int outF = w.dim(0);
         long rows = x.numel() / in;
@@ -71,7 +74,7 @@ final class CudaGemm {
             throw new IllegalArgumentException("linear: " + x.describe() + " · " + w.describe() + "ᵀ + " + bias.describe()
                     + " does not fit " + out.describe());
         }
-        d.api().ltGemm(new DeviceApi.LtGemm(false, true, (int) rows, outF, in, ptr(x), ptr(w), x.dtype(), in, in,
+        return d.api().ltGemm(new DeviceApi.LtGemm(false, true, (int) rows, outF, in, ptr(x), ptr(w), x.dtype(), in, in,
                 ptr(out), out.dtype(), outF, DeviceApi.LtEpilogue.BIAS, ptr(bias), bias.dtype(), tf32));
     }
 
@@ -97,8 +100,11 @@ final class CudaGemm {
         return dy.numel() == 0 || x.numel() == 0 ? "an empty product" : null;
     }
 
-    /** {@code dw = dyᵀ·x} with {@code dbias = Σ_rows dy} from the same call (BGRADB epilogue). */
-    static void linearBiasGrad(CudaDevice d, Tensor dy, Tensor x, Tensor dw, Tensor dbias) {
+    /**
+     * {@code dw = dyᵀ·x} with {@code dbias = Σ_rows dy} from the same call (BGRADB epilogue).
+     * False when cuBLASLt has no algorithm for it (nothing done).
+     */
+    static boolean linearBiasGrad(CudaDevice d, Tensor dy, Tensor x, Tensor dw, Tensor dbias) {
         int in = x.dim(-1);
         int outF = dy.dim(-1);
         long rows = dy.numel() / outF;
@@ -106,7 +112,7 @@ final class CudaGemm {
             throw new IllegalArgumentException("linearBackward: " + dy.describe() + "ᵀ · " + x.describe()
                     + " does not fit dw " + dw.describe() + " and dbias " + dbias.describe());
         }
-        d.api().ltGemm(new DeviceApi.LtGemm(true, false, outF, in, (int) rows, ptr(dy), ptr(x), dy.dtype(), outF, in,
+        return d.api().ltGemm(new DeviceApi.LtGemm(true, false, outF, in, (int) rows, ptr(dy), ptr(x), dy.dtype(), outF, in,
                 ptr(dw), dw.dtype(), in, DeviceApi.LtEpilogue.BGRADB, ptr(dbias), dbias.dtype(), tf32));
     }
 

@@ -63,8 +63,12 @@ interface DeviceApi {
     /** One cuBLAS strided-batched GEMM, column-major. */
     void gemm(Gemm g);
 
-    /** One row-major cuBLASLt product with an epilogue ({@link LtGemm}); the fused path's linear. */
-    void ltGemm(LtGemm g);
+    /**
+     * One row-major cuBLASLt product with an epilogue ({@link LtGemm}); the fused path's linear.
+     * Returns false, having launched nothing, when cuBLASLt has no algorithm for the problem
+     * (CUBLAS_STATUS_NOT_SUPPORTED): the caller then takes the cuBLAS-only path.
+     */
+    boolean ltGemm(LtGemm g);
 
     /** The cuBLASLt epilogues the fused path uses. */
     enum LtEpilogue {
@@ -82,6 +86,11 @@ interface DeviceApi {
      */
     record LtGemm(boolean transA, boolean transB, int m, int n, int k, long a, long b, DType abType, int lda, int ldb,
                   long d, DType dType, int ldd, LtEpilogue epilogue, long bias, DType biasType, boolean tf32) {
+        /** Everything but the pointers: what decides whether cuBLASLt supports the problem. */
+        java.util.List<Object> shapeKey() {
+            return java.util.List.of(transA, transB, m, n, k, abType, lda, ldb, dType, ldd, epilogue, biasType, tf32);
+        }
+
         /** cuBLASLt's rules, checked before calling it. */
         void validate() {
             if (m <= 0 || n <= 0 || k <= 0) {

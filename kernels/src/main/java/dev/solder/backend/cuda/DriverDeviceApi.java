@@ -30,6 +30,10 @@ final class DriverDeviceApi implements DeviceApi {
     private long cublas; // created on the first GEMM: elementwise work needs no cuBLAS
     /** cuBLASLt handle, workspace and plans, created on the first epilogue GEMM (the fused path's). */
     private LtMatmul ltMatmul;
+    /** Problems cuBLASLt found no algorithm for (asked once each; the fused path falls back). */
+    private final java.util.Set<java.util.List<Object>> ltUnsupported = new java.util.HashSet<>();
+    /** cublasStatus_t CUBLAS_STATUS_NOT_SUPPORTED. */
+    private static final int CUBLAS_STATUS_NOT_SUPPORTED = 15;
     /** NVIDIA's recommended cuBLASLt workspace on Hopper. */
     static final long LT_WORKSPACE_BYTES = 32L << 20;
     private long module;
@@ -222,8 +226,11 @@ final class DriverDeviceApi implements DeviceApi {
     }
 
     @Override
-    public void ltGemm(LtGemm g) {
+    public boolean ltGemm(LtGemm g) {
         g.validate();
+        if (ltUnsupported.contains(g.shapeKey())) {
+            return false;
+        }
         if (ltMatmul == null) {
             long handle = CublasLt.create();
             // outside the allocation pool: the workspace lives as long as the device does
@@ -240,7 +247,16 @@ final class DriverDeviceApi implements DeviceApi {
                 g.transB() ? Cublas.Operation.T : Cublas.Operation.N, g.m(), g.n(), g.k(), g.lda(), g.ldb(), g.ldd(),
                 dataType(g.abType()), dataType(g.abType()), dataType(g.dType()), compute, epilogue,
                 dataType(g.biasType()), g.n(), 1, 0, 0, 0);
-        ltMatmul.run(p, g.a(), g.b(), g.d(), g.bias(), 0, stream);
+        try {
+            ltMatmul.run(p, g.a(), g.b(), g.d(), g.bias(), 0, stream);
+            return true;
+        } catch (CudaException e) {
+            if (e.status() != CUBLAS_STATUS_NOT_SUPPORTED) {
+                throw e;
+            }
+            ltUnsupported.add(g.shapeKey());   // planning failed: nothing was launched
+            return false;
+        }
     }
 
     @Override

@@ -1448,10 +1448,16 @@ final class FakeDeviceApi implements DeviceApi {
     }
 
     /** cuBLASLt's row-major product with its epilogue: float64 sums, D and the bias rounded once. */
+    /** Set by tests: answer every ltGemm as cuBLASLt does when it has no algorithm. */
+    volatile boolean ltRefuses;
+
     @Override
-    public void ltGemm(LtGemm g) {
-        ltGemms++;
+    public boolean ltGemm(LtGemm g) {
         g.validate();
+        if (ltRefuses) {
+            return false;
+        }
+        ltGemms++;
         int abt = DeviceTensors.code(g.abType());
         int dt = DeviceTensors.code(g.dType());
         int bt = DeviceTensors.code(g.biasType());
@@ -1480,6 +1486,7 @@ final class FakeDeviceApi implements DeviceApi {
                 bias.store(bt, i, (float) rowSum);
             }
         }
+        return true;
     }
 
     // flash_attention.cu: the same functions per (b·h), untiled. The model checks what the kernels
