@@ -15,6 +15,25 @@
 
 #include "solder_common.cuh"
 
+// The row statistics every cross-entropy kernel needs, computed one way so the forward, the
+// backward and the fused kernel agree to the bit: m = max_j logits[base + j] and
+// s = Σ_j exp(logits[base + j] − m), each lane striding over j, then warp-reduced.
+// Every lane of the warp must call it (shuffles).
+__device__ __forceinline__ void solder_ce_row_stats(const void* logits, int ldt, long long base, int classes,
+                                                    int lane, float* m, float* s) {
+    float mx = -__int_as_float(0x7f800000);
+    for (int j = lane; j < classes; j += 32) {
+        mx = fmaxf(mx, solder_load(logits, ldt, base + j));
+    }
+    mx = solder_warp_max(mx);
+    float sum = 0.0f;
+    for (int j = lane; j < classes; j += 32) {
+        sum += expf(solder_load(logits, ldt, base + j) - mx);
+    }
+    *m = mx;
+    *s = solder_warp_sum(sum);
+}
+
 // rowLoss[r] = logsumexp(logits[r, :]) − logits[r, label_r], or 0 for an ignored row. A label
 // outside [0, classes) (and not ignoreIndex) gives 0 and sets err[0] = 1, errInfo = {r, label}.
 // Launch: block 256 (8 warps = 8 rows), grid-stride over row groups.
@@ -43,16 +62,9 @@ extern "C" __global__ void solder_cross_entropy_forward(const void* logits, int 
             continue;
         }
         long long base = r * classes;
-        float m = -__int_as_float(0x7f800000);
-        for (int j = lane; j < classes; j += 32) {
-            m = fmaxf(m, solder_load(logits, ldt, base + j));
-        }
-        m = solder_warp_max(m);
-        float s = 0.0f;
-        for (int j = lane; j < classes; j += 32) {
-            s += expf(solder_load(logits, ldt, base + j) - m);
-        }
-        s = solder_warp_sum(s);
+        float m;
+        float s;
+        solder_ce_row_stats(logits, ldt, base, classes, lane, &m, &s);
         if (lane == 0) {
             rowLoss[r] = (m + logf(s)) - solder_load(logits, ldt, base + label);
         }
@@ -120,16 +132,9 @@ extern "C" __global__ void solder_cross_entropy_backward(const void* logits, int
             }
             continue;
         }
-        float m = -__int_as_float(0x7f800000);
-        for (int j = lane; j < classes; j += 32) {
-            m = fmaxf(m, solder_load(logits, ldt, base + j));
-        }
-        m = solder_warp_max(m);
-        float s = 0.0f;
-        for (int j = lane; j < classes; j += 32) {
-            s += expf(solder_load(logits, ldt, base + j) - m);
-        }
-        s = solder_warp_sum(s);
+        float m;
+        float s;
+        solder_ce_row_stats(logits, ldt, base, classes, lane, &m, &s);
         for (int j = lane; j < classes; j += 32) {
             float p = expf(solder_load(logits, ldt, base + j) - m) / s;
             float d = p - (j == label ? 1.0f : 0.0f);
@@ -175,16 +180,9 @@ extern "C" __global__ void solder_cross_entropy_fused_forward(const void* logits
             }
             continue;
         }
-        float m = -__int_as_float(0x7f800000);
-        for (int j = lane; j < classes; j += 32) {
-            m = fmaxf(m, solder_load(logits, ldt, base + j));
-        }
-        m = solder_warp_max(m);
-        float s = 0.0f;
-        for (int j = lane; j < classes; j += 32) {
-            s += expf(solder_load(logits, ldt, base + j) - m);
-        }
-        s = solder_warp_sum(s);
+        float m;
+        float s;
+        solder_ce_row_stats(logits, ldt, base, classes, lane, &m, &s);
         if (lane == 0) {
             rowLoss[r] = (m + logf(s)) - solder_load(logits, ldt, base + label);
         }

@@ -222,6 +222,30 @@ static float roundTo(int dt, float v) {
     return dt == SOLDER_F32 ? v : solder_bf16_to_f32(solder_f32_to_bf16(v));
 }
 
+// Largest |y − out| / (|y| + 1) over a [rows, cols] LayerNorm, y evaluated in float64 from h
+// (two-pass biased variance, as the kernels).
+static double layerNormErr(const Table& h, const Table& out, const std::vector<float>& gamma,
+                           const std::vector<float>& beta, long long rows, int cols, float eps) {
+    double worst = 0;
+    for (long long r = 0; r < rows; r++) {
+        double mu = 0, var = 0;
+        for (int j = 0; j < cols; j++) {
+            mu += valueOf(h, r * cols + j);
+        }
+        mu /= cols;
+        for (int j = 0; j < cols; j++) {
+            double d = valueOf(h, r * cols + j) - mu;
+            var += d * d;
+        }
+        double rs = 1.0 / std::sqrt(var / cols + eps);
+        for (int j = 0; j < cols; j++) {
+            double y = (valueOf(h, r * cols + j) - mu) * rs * gamma[j] + beta[j];
+            worst = std::max(worst, std::fabs(y - valueOf(out, r * cols + j)) / (std::fabs(y) + 1));
+        }
+    }
+    return worst;
+}
+
 static int emb(int B, int S, int cols, int dt, unsigned long long seed) {
     std::mt19937_64 rng(seed);
     const long long rows = (long long)B * S;
@@ -288,24 +312,7 @@ static int emb(int B, int S, int cols, int dt, unsigned long long seed) {
         mismatches += bitsOf(mean[n]) != bitsOf(meanRef[n]);
         mismatches += bitsOf(rstd[n]) != bitsOf(rstdRef[n]);
     }
-    // float64 LayerNorm of the rounded sums
-    double maxOutErr = 0;
-    for (long long n = 0; n < rows; n++) {
-        double mu = 0, var = 0;
-        for (int j = 0; j < cols; j++) {
-            mu += valueOf(hRef, n * cols + j);
-        }
-        mu /= cols;
-        for (int j = 0; j < cols; j++) {
-            double d = valueOf(hRef, n * cols + j) - mu;
-            var += d * d;
-        }
-        double rs = 1.0 / std::sqrt(var / cols + eps);
-        for (int j = 0; j < cols; j++) {
-            double y = (valueOf(hRef, n * cols + j) - mu) * rs * gamma[j] + beta[j];
-            maxOutErr = std::max(maxOutErr, std::fabs(y - valueOf(out, n * cols + j)) / (std::fabs(y) + 1));
-        }
-    }
+    double maxOutErr = layerNormErr(hRef, out, gamma, beta, rows, cols, eps);  // of the rounded sums
 
     // backward: dh from a random dy through the fused LayerNorm backward, then the scatters
     std::vector<float> dy(rows * cols), dh(rows * cols, NAN);
@@ -426,23 +433,7 @@ static int dln(long long rows, int cols, int xt, int dt, float p, unsigned long 
         mismatches += bitsOf(mean[r]) != bitsOf(meanRef[r]);
         mismatches += bitsOf(rstd[r]) != bitsOf(rstdRef[r]);
     }
-    double maxOutErr = 0;
-    for (long long r = 0; r < rows; r++) {
-        double mu = 0, var = 0;
-        for (int j = 0; j < cols; j++) {
-            mu += valueOf(hRef, r * cols + j);
-        }
-        mu /= cols;
-        for (int j = 0; j < cols; j++) {
-            double d = valueOf(hRef, r * cols + j) - mu;
-            var += d * d;
-        }
-        double rs = 1.0 / std::sqrt(var / cols + eps);
-        for (int j = 0; j < cols; j++) {
-            double y = (valueOf(hRef, r * cols + j) - mu) * rs * gamma[j] + beta[j];
-            maxOutErr = std::max(maxOutErr, std::fabs(y - valueOf(out, r * cols + j)) / (std::fabs(y) + 1));
-        }
-    }
+    double maxOutErr = layerNormErr(hRef, out, gamma, beta, rows, cols, eps);
     std::printf("dln mismatches %ld rows %lld maxOutErr %.3e dropped %.4f\n", mismatches, rows, maxOutErr,
                 (double)zeros / n);
     return 0;

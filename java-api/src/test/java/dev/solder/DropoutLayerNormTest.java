@@ -33,23 +33,14 @@ class DropoutLayerNormTest {
                 out = oneOp ? Ops.dropoutLayerNorm(xin, p, dropSeed, res, gamma, beta, 1e-12f)
                         : Ops.layerNorm(Ops.dropout(xin, p, dropSeed), res, gamma, beta, 1e-12f);
             }
-            r.add(bits(out));
+            r.add(FloatBits.of(out));
             out.backward(Tensor.of(dyv, rows, cols).to(out.dtype()));
         }
         for (Tensor t : new Tensor[] {x, res, gamma, beta}) {
-            r.add(bits(t.grad()));
+            r.add(FloatBits.of(t.grad()));
             t.close();
         }
         return r;
-    }
-
-    private static int[] bits(Tensor t) {
-        float[] f = t.toFloatArray();
-        int[] b = new int[f.length];
-        for (int i = 0; i < f.length; i++) {
-            b[i] = Float.floatToRawIntBits(f[i]);
-        }
-        return b;
     }
 
     @Test

@@ -67,23 +67,14 @@ class EmbeddingsLayerNormTest {
                         Ops.embedding(st.positions(), p.get(2), -1));
                 out = Ops.layerNorm(sum, null, p.get(3), p.get(4), 1e-12f);
             }
-            r.add(bits(out));
+            r.add(FloatBits.of(out));
             out.backward(dy);
         }
         for (Tensor t : p) {
-            r.add(bits(t.grad()));
+            r.add(FloatBits.of(t.grad()));
             t.close();
         }
         return r;
-    }
-
-    private static int[] bits(Tensor t) {
-        float[] f = t.toFloatArray();
-        int[] b = new int[f.length];
-        for (int i = 0; i < f.length; i++) {
-            b[i] = Float.floatToRawIntBits(f[i]);
-        }
-        return b;
     }
 
     @Test

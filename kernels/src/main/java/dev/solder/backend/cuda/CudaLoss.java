@@ -39,18 +39,7 @@ final class CudaLoss {
                     .ptr(ptr(logits)).i32(code(logits.dtype())).ptr(ptr(labels)).i32(code(labels.dtype()))
                     .i64(ignoreIndex).i64(rows).i32(classes).ptr(rowLoss).ptr(d.errorFlagPtr()).ptr(d.errorInfoPtr())
                     .run();
-            // solder_cross_entropy_reduce(const float* rowLoss, const void* labels, int ydt, long long ignoreIndex,
-            //                             long long rows, void* loss, int lossdt)
-            Launch.of(d, Kernel.CROSS_ENTROPY_REDUCE, LaunchConfig.single())
-                    .ptr(rowLoss).ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows)
-                    .ptr(ptr(loss)).i32(code(loss.dtype()))
-                    .run();
-            long[] err = d.readErrors();
-            if (err != null) {
-                throw new IllegalArgumentException("crossEntropy: label " + err[1] + " at row " + err[0] + " of "
-                        + labels.describe() + " is outside [0, " + classes + ") and is not the ignore index "
-                        + ignoreIndex);
-            }
+            reduceAndCheck(d, rowLoss, labels, ignoreIndex, rows, classes, loss);
         }
     }
 
@@ -73,9 +62,7 @@ final class CudaLoss {
         try (CudaDevice.Temps tmp = d.temps()) {
             long count = tmp.alloc(Float.BYTES);
             long rowLoss = tmp.alloc(rows * Float.BYTES);
-            Launch.of(d, Kernel.COUNT_LABELS, LaunchConfig.single())
-                    .ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows).ptr(count)
-                    .run();
+            countLabels(d, labels, ignoreIndex, rows, count);
             d.resetErrors();
             // solder_cross_entropy_fused_forward(const void* logits, int ldt, const void* labels, int ydt,
             //     long long ignoreIndex, long long rows, int classes, const float* count, float* rowLoss,
@@ -85,20 +72,35 @@ final class CudaLoss {
                     .i64(ignoreIndex).i64(rows).i32(classes).ptr(count).ptr(rowLoss).ptr(ptr(unit))
                     .ptr(d.errorFlagPtr()).ptr(d.errorInfoPtr())
                     .run();
-            Launch.of(d, Kernel.CROSS_ENTROPY_REDUCE, LaunchConfig.single())
-                    .ptr(rowLoss).ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows)
-                    .ptr(ptr(loss)).i32(code(loss.dtype()))
-                    .run();
-            long[] err = d.readErrors();
-            if (err != null) {
-                throw new IllegalArgumentException("crossEntropy: label " + err[1] + " at row " + err[0] + " of "
-                        + labels.describe() + " is outside [0, " + classes + ") and is not the ignore index "
-                        + ignoreIndex);
-            }
+            reduceAndCheck(d, rowLoss, labels, ignoreIndex, rows, classes, loss);
             return unit;
         } catch (RuntimeException | Error e) {
             unit.close();
             throw e;
+        }
+    }
+
+    /** count[0] = the number of labels that are not {@code ignoreIndex}, as a float, on the device. */
+    private static void countLabels(CudaDevice d, Tensor labels, int ignoreIndex, long rows, long count) {
+        // solder_count_labels(const void* labels, int ydt, long long ignoreIndex, long long rows, float* count)
+        Launch.of(d, Kernel.COUNT_LABELS, LaunchConfig.single())
+                .ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows).ptr(count)
+                .run();
+    }
+
+    /** loss = the mean of the row losses over counted rows; then throws on a label a kernel reported. */
+    private static void reduceAndCheck(CudaDevice d, long rowLoss, Tensor labels, int ignoreIndex, long rows,
+                                       int classes, Tensor loss) {
+        // solder_cross_entropy_reduce(const float* rowLoss, const void* labels, int ydt, long long ignoreIndex,
+        //                             long long rows, void* loss, int lossdt)
+        Launch.of(d, Kernel.CROSS_ENTROPY_REDUCE, LaunchConfig.single())
+                .ptr(rowLoss).ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows)
+                .ptr(ptr(loss)).i32(code(loss.dtype()))
+                .run();
+        long[] err = d.readErrors();
+        if (err != null) {
+            throw new IllegalArgumentException("crossEntropy: label " + err[1] + " at row " + err[0] + " of "
+                    + labels.describe() + " is outside [0, " + classes + ") and is not the ignore index " + ignoreIndex);
         }
     }
 
@@ -113,10 +115,7 @@ final class CudaLoss {
         }
         try (CudaDevice.Temps tmp = d.temps()) {
             long count = tmp.alloc(Float.BYTES);
-            // solder_count_labels(const void* labels, int ydt, long long ignoreIndex, long long rows, float* count)
-            Launch.of(d, Kernel.COUNT_LABELS, LaunchConfig.single())
-                    .ptr(ptr(labels)).i32(code(labels.dtype())).i64(ignoreIndex).i64(rows).ptr(count)
-                    .run();
+            countLabels(d, labels, ignoreIndex, rows, count);
             // solder_cross_entropy_backward(const void* logits, int ldt, const void* labels, int ydt,
             //     long long ignoreIndex, const void* dloss, int dldt, const float* count, void* dlogits, int ddt,
             //     long long rows, int classes)

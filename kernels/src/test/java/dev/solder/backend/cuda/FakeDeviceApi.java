@@ -1220,16 +1220,24 @@ final class FakeDeviceApi implements DeviceApi {
                 continue;
             }
             long base = r * classes;
-            float m = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < classes; j++) {
-                m = Math.max(m, logits.load(a.i32(1), base + j));
-            }
-            float s = 0;
-            for (int j = 0; j < classes; j++) {
-                s += (float) Math.exp(logits.load(a.i32(1), base + j) - m);
-            }
+            float[] ms = ceRowStats(logits, a.i32(1), base, classes);
+            float m = ms[0];
+            float s = ms[1];
             rowLoss.store(0, r, (m + (float) Math.log(s)) - logits.load(a.i32(1), base + label));
         }
+    }
+
+    /** loss.cu's solder_ce_row_stats: {max, Σ exp(x − max)} of one row (sequential sums here). */
+    private static float[] ceRowStats(Mem logits, int ldt, long base, int classes) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < classes; j++) {
+            m = Math.max(m, logits.load(ldt, base + j));
+        }
+        float s = 0;
+        for (int j = 0; j < classes; j++) {
+            s += (float) Math.exp(logits.load(ldt, base + j) - m);
+        }
+        return new float[] {m, s};
     }
 
     private void crossEntropyReduce(Args a) {
@@ -1282,14 +1290,9 @@ final class FakeDeviceApi implements DeviceApi {
                 }
                 continue;
             }
-            float m = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < classes; j++) {
-                m = Math.max(m, logits.load(a.i32(1), base + j));
-            }
-            float s = 0;
-            for (int j = 0; j < classes; j++) {
-                s += (float) Math.exp(logits.load(a.i32(1), base + j) - m);
-            }
+            float[] ms = ceRowStats(logits, a.i32(1), base, classes);
+            float m = ms[0];
+            float s = ms[1];
             for (int j = 0; j < classes; j++) {
                 float p = (float) Math.exp(logits.load(a.i32(1), base + j) - m) / s;
                 d.store(a.i32(9), base + j, g * (p - (j == label ? 1f : 0f)) / cnt);
@@ -1324,14 +1327,9 @@ final class FakeDeviceApi implements DeviceApi {
                 }
                 continue;
             }
-            float m = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < classes; j++) {
-                m = Math.max(m, logits.load(a.i32(1), base + j));
-            }
-            float s = 0;
-            for (int j = 0; j < classes; j++) {
-                s += (float) Math.exp(logits.load(a.i32(1), base + j) - m);
-            }
+            float[] ms = ceRowStats(logits, a.i32(1), base, classes);
+            float m = ms[0];
+            float s = ms[1];
             rowLoss.store(0, r, (m + (float) Math.log(s)) - logits.load(a.i32(1), base + label));
             for (int j = 0; j < classes; j++) {
                 float p = (float) Math.exp(logits.load(a.i32(1), base + j) - m) / s;
