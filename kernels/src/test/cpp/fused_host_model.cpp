@@ -49,31 +49,33 @@ static unsigned bitsOf(float f) {
     return u;
 }
 
-// Logits as the kernels read them: float32, or bfloat16 halves in a 16-bit array.
-struct Logits {
+// A tensor as the kernels read it (float32, or bf16 halves in a 16-bit array) and the values they
+// see: logits, embedding tables, activations.
+struct Table {
     std::vector<float> f32;
     std::vector<unsigned short> bf16;
-    std::vector<double> value;  // what the kernels see, for the float64 reference
+    std::vector<float> value;
     int dt;
-    const void* ptr() const { return dt == SOLDER_F32 ? (const void*)f32.data() : (const void*)bf16.data(); }
+    void* ptr() { return dt == SOLDER_F32 ? (void*)f32.data() : (void*)bf16.data(); }
+    float at(long long i) const { return value[i]; }
 };
 
-static Logits makeLogits(long long n, int dt, std::mt19937_64& rng) {
-    std::normal_distribution<float> nd(0.0f, 3.0f);
-    Logits l;
-    l.dt = dt;
+static Table makeTable(long long n, int dt, std::mt19937_64& rng, float scale) {
+    std::normal_distribution<float> nd(0.0f, scale);
+    Table t;
+    t.dt = dt;
     for (long long i = 0; i < n; i++) {
         float x = nd(rng);
         if (dt == SOLDER_F32) {
-            l.f32.push_back(x);
-            l.value.push_back(x);
+            t.f32.push_back(x);
+            t.value.push_back(x);
         } else {
             unsigned short h = solder_f32_to_bf16(x);
-            l.bf16.push_back(h);
-            l.value.push_back(solder_bf16_to_f32(h));
+            t.bf16.push_back(h);
+            t.value.push_back(solder_bf16_to_f32(h));
         }
     }
-    return l;
+    return t;
 }
 
 struct CeRun {
@@ -87,7 +89,7 @@ static int rowBlocks(long long rows) {
     return (int)((rows + 7) / 8);
 }
 
-static CeRun runCe(const Logits& lg, const std::vector<long long>& labels, long long rows, int classes, bool fused) {
+static CeRun runCe(Table& lg, const std::vector<long long>& labels, long long rows, int classes, bool fused) {
     const long long ignore = -100;
     CeRun r;
     r.rowLoss.assign(rows, NAN);
@@ -118,7 +120,7 @@ static CeRun runCe(const Logits& lg, const std::vector<long long>& labels, long 
 
 static int ce(long long rows, int classes, int dt, unsigned long long seed) {
     std::mt19937_64 rng(seed);
-    Logits lg = makeLogits(rows * classes, dt, rng);
+    Table lg = makeTable(rows * classes, dt, rng, 3.0f);
     std::vector<long long> labels(rows);
     for (long long r = 0; r < rows; r++) {
         labels[r] = r % 4 == 1 ? -100 : (long long)(rng() % classes);
@@ -143,7 +145,7 @@ static int ce(long long rows, int classes, int dt, unsigned long long seed) {
     double sum = 0;
     double maxGradErr = 0;
     for (long long r = 0; r < rows; r++) {
-        const double* x = &lg.value[r * classes];
+        const float* x = &lg.value[r * classes];
         if (labels[r] == -100) {
             for (int j = 0; j < classes; j++) {
                 maxGradErr = std::max(maxGradErr, std::fabs((double)f.dlogits[r * classes + j]));
@@ -152,7 +154,7 @@ static int ce(long long rows, int classes, int dt, unsigned long long seed) {
         }
         double m = -INFINITY;
         for (int j = 0; j < classes; j++) {
-            m = std::max(m, x[j]);
+            m = std::max(m, (double)x[j]);
         }
         double s = 0;
         for (int j = 0; j < classes; j++) {
@@ -177,34 +179,6 @@ static int ce(long long rows, int classes, int dt, unsigned long long seed) {
 }
 
 // ------------------------------------------------------------------ emb
-
-// A table as the kernels read it (float32 or bf16 halves) and the values they see.
-struct Table {
-    std::vector<float> f32;
-    std::vector<unsigned short> bf16;
-    std::vector<float> value;
-    int dt;
-    void* ptr() { return dt == SOLDER_F32 ? (void*)f32.data() : (void*)bf16.data(); }
-    float at(long long i) const { return value[i]; }
-};
-
-static Table makeTable(long long n, int dt, std::mt19937_64& rng, float scale) {
-    std::normal_distribution<float> nd(0.0f, scale);
-    Table t;
-    t.dt = dt;
-    for (long long i = 0; i < n; i++) {
-        float x = nd(rng);
-        if (dt == SOLDER_F32) {
-            t.f32.push_back(x);
-            t.value.push_back(x);
-        } else {
-            unsigned short h = solder_f32_to_bf16(x);
-            t.bf16.push_back(h);
-            t.value.push_back(solder_bf16_to_f32(h));
-        }
-    }
-    return t;
-}
 
 static Table emptyLike(long long n, int dt) {
     Table t;
