@@ -196,6 +196,18 @@ static float roundTo(int dt, float v) {
     return dt == SOLDER_F32 ? v : solder_bf16_to_f32(solder_f32_to_bf16(v));
 }
 
+// A LayerNorm's gamma (uniform in [0.5, 1.5)) and beta (normal), drawn column by column.
+static void makeAffine(int cols, std::mt19937_64& rng, std::vector<float>& gamma, std::vector<float>& beta) {
+    std::uniform_real_distribution<float> ud(0.5f, 1.5f);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    gamma.resize(cols);
+    beta.resize(cols);
+    for (int j = 0; j < cols; j++) {
+        gamma[j] = ud(rng);
+        beta[j] = nd(rng);
+    }
+}
+
 // Largest |y − out| / (|y| + 1) over a [rows, cols] LayerNorm, y evaluated in float64 from h
 // (two-pass biased variance, as the kernels).
 static double layerNormErr(const Table& h, const Table& out, const std::vector<float>& gamma,
@@ -227,13 +239,8 @@ static int emb(int B, int S, int cols, int dt, unsigned long long seed) {
     Table word = makeTable(V * cols, dt, rng, 1.0f);
     Table type = makeTable(TV * cols, dt, rng, 1.0f);
     Table pos = makeTable(PV * cols, dt, rng, 1.0f);
-    std::vector<float> gamma(cols), beta(cols);
-    std::uniform_real_distribution<float> ud(0.5f, 1.5f);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    for (int j = 0; j < cols; j++) {
-        gamma[j] = ud(rng);
-        beta[j] = nd(rng);
-    }
+    std::vector<float> gamma, beta;
+    makeAffine(cols, rng, gamma, beta);
     std::vector<long long> ids(rows), types(rows), positions(S), spread(rows);
     for (long long n = 0; n < rows; n++) {
         ids[n] = n % 4 == 3 ? 0 : (long long)(rng() % V);  // 0 doubles as the padding id
@@ -290,6 +297,7 @@ static int emb(int B, int S, int cols, int dt, unsigned long long seed) {
 
     // backward: dh from a random dy through the fused LayerNorm backward, then the scatters
     std::vector<float> dy(rows * cols), dh(rows * cols, NAN);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
     for (auto& v : dy) {
         v = nd(rng);
     }
@@ -361,13 +369,8 @@ static int dln(long long rows, int cols, int xt, int dt, float p, unsigned long 
     const long long n = rows * cols;
     Table x = makeTable(n, xt, rng, 2.0f);
     Table res = makeTable(n, dt, rng, 1.0f);
-    std::vector<float> gamma(cols), beta(cols);
-    std::uniform_real_distribution<float> ud(0.5f, 1.5f);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    for (int j = 0; j < cols; j++) {
-        gamma[j] = ud(rng);
-        beta[j] = nd(rng);
-    }
+    std::vector<float> gamma, beta;
+    makeAffine(cols, rng, gamma, beta);
     long long dropSeed = (long long)(rng() >> 1);
     const float eps = 1e-12f;
     int blocks = (int)((rows + 7) / 8);
