@@ -16,12 +16,18 @@
 // clipping coefficient, fused here instead of a separate scaling pass over every gradient
 // (multiplying by 1.0f changes nothing; otherwise float32(g·c), what the in-place scaling
 // would have stored).
+//
+// The multi-tensor kernel can also write a low-precision copy of each updated parameter
+// (bf16 or f16, rounded by solder_store as solder_convert rounds a cast): autocast keeps such
+// copies of the weights between steps (CastCache on the Java side), and writing them here costs
+// 2 bytes an element instead of a separate conversion pass (read 4, write 2) before every
+// forward.
 
 #include "solder_common.cuh"
 
 // p −= lr·wd·p; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= lr·(m/bc1)/(sqrt(v/bc2) + eps).
-// The same operations in the same order as the CPU backend's CpuOptim.adamw.
-__device__ __forceinline__ void solder_adamw_element(float* param, float* m, float* v, long long i, float g,
+// The same operations in the same order as the CPU backend's CpuOptim.adamw. Returns the new p.
+__device__ __forceinline__ float solder_adamw_element(float* param, float* m, float* v, long long i, float g,
                                                      float lr, float beta1, float beta2, float eps, float decay,
                                                      float bc1, float bc2) {
     float p = param[i];
@@ -33,6 +39,7 @@ __device__ __forceinline__ void solder_adamw_element(float* param, float* m, flo
     param[i] = p;
     m[i] = mi;
     v[i] = vi;
+    return p;
 }
 
 // One parameter. param, m, v float32; grad of dtype gdt.
@@ -46,9 +53,9 @@ extern "C" __global__ void solder_adamw(float* param, const void* grad, int gdt,
     }
 }
 
-// One row of the multi-tensor table: 56 bytes, 8-byte aligned. CudaOptim.adamwAll writes it
-// field by field at these offsets (0, 8, 16, 24, 32, 40, 44, 48, 52); the host-model test
-// checks them against this declaration.
+// One row of the multi-tensor table: 72 bytes, 8-byte aligned. CudaOptim.adamwAll writes it
+// field by field at these offsets (0, 8, 16, 24, 32, 40, 44, 48, 52, 56, 64); the host-model
+// test checks them against this declaration. low is null when the parameter has no kept copy.
 struct SolderAdamwTensor {
     float* param;
     const void* grad;
@@ -59,9 +66,12 @@ struct SolderAdamwTensor {
     float bc1;
     float bc2;
     int gdt;
+    void* low;
+    int lowDt;
 };
 
-// Every parameter of `tensors` in one launch. Chunk c covers elements
+// Every parameter of `tensors` in one launch (and each one's low-precision copy, where it has one).
+// Chunk c covers elements
 // [chunkStart[c], min(chunkStart[c] + chunkSize, n)) of parameter chunkTensor[c].
 // Launch: 1-D, 256 threads, one block per chunk up to the grid size, blocks striding over chunks.
 extern "C" __global__ void solder_adamw_multi(const SolderAdamwTensor* tensors, const int* chunkTensor,
@@ -74,7 +84,10 @@ extern "C" __global__ void solder_adamw_multi(const SolderAdamwTensor* tensors, 
         float decay = lr * t.weightDecay;
         for (long long i = start + threadIdx.x; i < end; i += blockDim.x) {
             float g = solder_load(t.grad, t.gdt, i) * gradScale;
-            solder_adamw_element(t.param, t.m, t.v, i, g, lr, beta1, beta2, eps, decay, t.bc1, t.bc2);
+            float p = solder_adamw_element(t.param, t.m, t.v, i, g, lr, beta1, beta2, eps, decay, t.bc1, t.bc2);
+            if (t.low != nullptr) {
+                solder_store(t.low, t.lowDt, i, p);
+            }
         }
     }
 }

@@ -7,9 +7,12 @@
 // checks that one launch of solder_adamw_multi over several parameters — a chunk list that
 // crosses parameters and ends mid-parameter, fewer blocks than chunks, a clipping scale, a bf16
 // gradient, per-parameter weight decay and bias corrections — gives bit for bit what one
-// solder_adamw launch per parameter gives on gradients scaled beforehand (float32 g·scale).
+// solder_adamw launch per parameter gives on gradients scaled beforehand (float32 g·scale),
+// and that the low-precision copies it writes for some parameters (one bf16, one f16) hold the
+// bits solder_convert gives for the updated parameters, the kernel a cast runs.
 //
-// Usage: adamw_host_model seed. Prints "layout ..." and "mismatches N of M maxerr E chunks C".
+// Usage: adamw_host_model seed. Prints "layout ...", "copies N of M differ" and
+// "mismatches N of M maxerr E chunks C".
 
 #include <cmath>
 #include <cstddef>
@@ -32,6 +35,7 @@ static inline void __syncthreads() {
 }
 
 #include "adamw.cu"
+#include "elementwise.cu"
 
 // Runs `kernel` as grid × block sequential threads.
 template <class F>
@@ -56,11 +60,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: adamw_host_model seed\n");
         return 2;
     }
-    std::printf("layout size %zu param %zu grad %zu m %zu v %zu n %zu weightDecay %zu bc1 %zu bc2 %zu gdt %zu\n",
+    std::printf("layout size %zu param %zu grad %zu m %zu v %zu n %zu weightDecay %zu bc1 %zu bc2 %zu gdt %zu"
+                " low %zu lowDt %zu\n",
                 sizeof(SolderAdamwTensor), offsetof(SolderAdamwTensor, param), offsetof(SolderAdamwTensor, grad),
                 offsetof(SolderAdamwTensor, m), offsetof(SolderAdamwTensor, v), offsetof(SolderAdamwTensor, n),
                 offsetof(SolderAdamwTensor, weightDecay), offsetof(SolderAdamwTensor, bc1),
-                offsetof(SolderAdamwTensor, bc2), offsetof(SolderAdamwTensor, gdt));
+                offsetof(SolderAdamwTensor, bc2), offsetof(SolderAdamwTensor, gdt), offsetof(SolderAdamwTensor, low),
+                offsetof(SolderAdamwTensor, lowDt));
 
     std::mt19937_64 rng(std::strtoull(argv[1], nullptr, 10));
     std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -71,7 +77,8 @@ int main(int argc, char** argv) {
     const size_t P = sizes.size();
 
     std::vector<std::vector<float>> p(P), m(P), v(P), g(P), p2, m2, v2, scaled(P);
-    std::vector<std::vector<unsigned short>> gBf16(P);
+    std::vector<std::vector<unsigned short>> gBf16(P), low(P);
+    const int lowDt[] = {-1, SOLDER_BF16, -1, -1, SOLDER_F16, -1};  // parameters 1 and 4 keep a copy
     std::vector<SolderAdamwTensor> table(P);
     std::vector<int> chunkTensor;
     std::vector<long long> chunkStart;
@@ -93,7 +100,12 @@ int main(int argc, char** argv) {
         int t = (int)i + 1;
         table[i] = SolderAdamwTensor{nullptr, bf ? (const void*)gBf16[i].data() : (const void*)g[i].data(), nullptr,
                                      nullptr, n, i % 2 ? 0.01f : 0.0f, (float)(1 - std::pow(0.9, t)),
-                                     (float)(1 - std::pow(0.999, t)), bf ? SOLDER_BF16 : SOLDER_F32};
+                                     (float)(1 - std::pow(0.999, t)), bf ? SOLDER_BF16 : SOLDER_F32, nullptr, 0};
+        if (lowDt[i] >= 0) {
+            low[i].assign(n, 0x7fff);  // a NaN pattern: an element the kernel skips cannot match
+            table[i].low = low[i].data();
+            table[i].lowDt = lowDt[i];
+        }
         for (long long s = 0; s < n; s += chunkSize) {
             chunkTensor.push_back((int)i);
             chunkStart.push_back(s);
@@ -120,6 +132,22 @@ int main(int argc, char** argv) {
                          eps, table[i].weightDecay, table[i].bc1, table[i].bc2);
         });
     }
+    long long copyDiffs = 0, copied = 0;
+    for (size_t i = 0; i < P; i++) {
+        if (lowDt[i] < 0) {
+            continue;
+        }
+        std::vector<unsigned short> cast(sizes[i]);
+        long long n = sizes[i];
+        launch(2, 256, [&] { solder_convert(p[i].data(), SOLDER_F32, cast.data(), lowDt[i], n); });
+        for (long long e = 0; e < n; e++) {
+            copied++;
+            if (cast[e] != low[i][e] && copyDiffs++ < 5) {
+                std::printf("copy of parameter %zu element %lld: %04x vs cast %04x\n", i, e, low[i][e], cast[e]);
+            }
+        }
+    }
+    std::printf("copies %lld of %lld differ\n", copyDiffs, copied);
     long long mismatches = 0, total = 0;
     for (size_t i = 0; i < P; i++) {
         for (long long e = 0; e < sizes[i]; e++) {

@@ -9,7 +9,8 @@ package dev.solder;
  * first; {@link Ops#add}, {@link Ops#sub} and {@link Ops#mul} of mixed types widen to float32.
  * Everything else keeps its input's type. The weights stay float32 (the "master" copy the
  * optimizer updates); the casts are ordinary differentiable ops, so gradients flow back to
- * them in float32.
+ * them in float32. A weight's low-precision copy is kept from step to step and updated by the
+ * optimizer rather than converted again ({@link CastCache}).
  *
  * <p>A product lowered by autocast also rounds the gradient it receives to its low-precision
  * type before its backward GEMMs, as PyTorch does (there the gradient of a bfloat16 tensor is
@@ -78,9 +79,15 @@ public final class Autocast implements AutoCloseable {
         }
     }
 
-    /** {@code t} cast to the region's type when it is float32 (null stays null). */
+    /**
+     * {@code t} cast to the region's type when it is float32 (null stays null); a trainable
+     * parameter's cast is kept between steps ({@link CastCache}).
+     */
     static Tensor lower(Tensor t, DType to) {
-        return t == null || t.dtype() != DType.FLOAT32 ? t : t.to(to);
+        if (t == null || t.dtype() != DType.FLOAT32) {
+            return t;
+        }
+        return CastCache.keeps(t) ? CastCache.cast(t, to) : t.to(to);
     }
 
     /** {@code t} cast to float32 when it is bfloat16 or float16 (null stays null). */

@@ -102,9 +102,14 @@ public final class Ops {
         Tensor out = Tensor.empty(t.shape(), dt, t.device());
         t.backend().copy(t, out);
         if (dt.isFloating() && t.dtype().isFloating()) {
-            return Autograd.record("cast", out, g -> new Tensor[] {g}, t);
+            return recordCast(out, t);
         }
         return out;
+    }
+
+    /** Records {@code out}, holding {@code t} converted to another floating type, as the cast of {@code t}. */
+    static Tensor recordCast(Tensor out, Tensor t) {
+        return Autograd.record("cast", out, g -> new Tensor[] {g}, t);
     }
 
     /** Copies to another device (through host memory when backends differ). */

@@ -49,6 +49,9 @@ public final class Tensor implements AutoCloseable {
      * instead of copying it.
      */
     boolean freshGradient;
+    /** The low-precision copy {@link CastCache} keeps for this parameter, and the storage version it holds. */
+    Tensor castCopy;
+    long castCopyVersion;
     private String name;
 
     private Tensor(Storage storage, Backend backend, long offset, int[] shape, long[] strides, DType dtype, boolean scoped) {
@@ -586,6 +589,7 @@ public final class Tensor implements AutoCloseable {
             grad.close();
             grad = null;
         }
+        CastCache.drop(this);
         storage.release();
     }
 

@@ -7,7 +7,11 @@ final class FloatBits {
 
     /** {@code Float.floatToRawIntBits} of every element (float32 view of any float dtype). */
     static int[] of(Tensor t) {
-        float[] f = t.toFloatArray();
+        return of(t.toFloatArray());
+    }
+
+    /** {@code Float.floatToRawIntBits} of every value. */
+    static int[] of(float[] f) {
         int[] b = new int[f.length];
         for (int i = 0; i < f.length; i++) {
             b[i] = Float.floatToRawIntBits(f[i]);

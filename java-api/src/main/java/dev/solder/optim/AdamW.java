@@ -1,5 +1,6 @@
 package dev.solder.optim;
 
+import dev.solder.CastCache;
 import dev.solder.DType;
 import dev.solder.Tensor;
 import dev.solder.nn.Params;
@@ -33,7 +34,9 @@ import java.util.Set;
  *
  * <p>Moments {@code m} and {@code v} are float32, created lazily on a parameter's first
  * update on its device, owned by the optimizer (not by any scope) and freed by
- * {@link #close()}.
+ * {@link #close()}. The parameters stay float32 master weights; where autocast keeps a
+ * bfloat16/float16 copy of one ({@link CastCache}), the update writes that copy as well, so
+ * the next forward computes with it without converting the weight again.
  *
  * <pre>{@code
  * try (var opt = AdamW.builder(model.namedParameters())
@@ -282,12 +285,20 @@ public final class AdamW implements Optimizer {
                 gc = Params.copyOf(g, g.dtype(), g.device());
                 copies.add(gc);
             }
+            // autocast's kept bf16/fp16 copy of the weight, when current: the update rewrites it too
+            Tensor low = CastCache.current(s.param);
             byBackend.computeIfAbsent(s.param.backend(), b -> new ArrayList<>())
-                    .add(new Backend.AdamWParam(s.param, gc, s.m, s.v, (float) s.weightDecay, (float) bc1, (float) bc2));
+                    .add(new Backend.AdamWParam(s.param, gc, s.m, s.v, (float) s.weightDecay, (float) bc1, (float) bc2,
+                            low));
         }
         try {
             for (var e : byBackend.entrySet()) {
                 e.getKey().adamwAll(e.getValue(), (float) lr, (float) beta1, (float) beta2, (float) eps, gradScale);
+                for (Backend.AdamWParam p : e.getValue()) {
+                    if (p.lowCopy() != null) {
+                        CastCache.markCurrent(p.param());
+                    }
+                }
             }
         } finally {
             copies.forEach(Tensor::close);

@@ -54,6 +54,12 @@ public interface Backend {
 
     // ---------------------------------------------------------------- data movement
 
+    /*
+     * The five calls that may write into memory a tensor already held before the call —
+     * copyFromHost, copy, fill, adamw, adamwAll — call Storage.markWritten() on what they write
+     * into, first. Every other op writes only into outputs its caller has just allocated.
+     */
+
     /** Copies {@code dst.numel()·dtype.byteSize()} bytes from host memory into {@code dst}. */
     void copyFromHost(MemorySegment src, long srcByteOffset, Tensor dst);
 
@@ -402,17 +408,46 @@ public interface Backend {
         return sum;
     }
 
-    /** One parameter of {@link #adamwAll}: its tensors, weight decay and bias corrections. */
+    /**
+     * One parameter of {@link #adamwAll}: its tensors, weight decay and bias corrections, and
+     * optionally {@code lowCopy}, a contiguous bfloat16 or float16 tensor of the parameter's size
+     * that the update also writes: the updated parameter rounded to its type, the bits a cast of
+     * the updated parameter would give ({@link dev.solder.CastCache} keeps these copies for
+     * autocast). Null for none.
+     */
     record AdamWParam(Tensor param, Tensor grad, Tensor m, Tensor v, float weightDecay, float biasCorrection1,
-                      float biasCorrection2) {
+                      float biasCorrection2, Tensor lowCopy) {
+        public AdamWParam {
+            if (lowCopy != null && (lowCopy.numel() != param.numel() || !lowCopy.isContiguous()
+                    || (lowCopy.dtype() != DType.BFLOAT16 && lowCopy.dtype() != DType.FLOAT16)
+                    || !lowCopy.device().equals(param.device()))) {
+                throw new IllegalArgumentException("adamw: the low-precision copy " + lowCopy.describe() + " of "
+                        + param.describe() + " must be a contiguous bfloat16 or float16 tensor of its size and device");
+            }
+        }
+
+        /** {@link Storage#markWritten()} on what an update writes: the parameter and its copy. */
+        public void markWritten() {
+            param.storage().markWritten();
+            if (lowCopy != null) {
+                lowCopy.storage().markWritten();
+            }
+        }
+
+        /** Without a low-precision copy. */
+        public AdamWParam(Tensor param, Tensor grad, Tensor m, Tensor v, float weightDecay, float biasCorrection1,
+                          float biasCorrection2) {
+            this(param, grad, m, v, weightDecay, biasCorrection1, biasCorrection2, null);
+        }
     }
 
     /**
      * {@link #adamw} for every parameter of the list, each gradient multiplied by
      * {@code gradScale} first (float32 {@code g·gradScale}: global-norm clipping's coefficient,
      * 1 for none). The same bits as scaling the gradients in place and calling {@link #adamw}
-     * per parameter, but the gradients are left unchanged. A device backend overrides it to
-     * update them all in one launch, the CPU backend to skip the separate scaling pass.
+     * per parameter, but the gradients are left unchanged; then each {@link AdamWParam#lowCopy()}
+     * is {@link #copy}'d from its updated parameter. A device backend overrides it to update
+     * them all, copies included, in one launch, the CPU backend to skip the separate scaling pass.
      */
     default void adamwAll(List<AdamWParam> params, float lr, float beta1, float beta2, float eps, float gradScale) {
         for (AdamWParam p : params) {
@@ -426,6 +461,9 @@ public interface Backend {
             try {
                 adamw(p.param(), g, p.m(), p.v(), lr, beta1, beta2, eps, p.weightDecay(), p.biasCorrection1(),
                         p.biasCorrection2());
+                if (p.lowCopy() != null) {
+                    copy(p.param(), p.lowCopy());
+                }
             } finally {
                 if (scaled != null) {
                     scaled.close();

@@ -8,12 +8,21 @@ import dev.solder.Device;
  * <p>Tensors and their views share a storage; each holder {@link #retain() retains} it and
  * {@link #release() releases} it once, and the memory goes back to the backend when the
  * count reaches zero. Nothing here is left to the garbage collector.
+ *
+ * <p>A storage also counts the writes into memory that tensors already hold
+ * ({@link #version()}): a backend calls {@link #markWritten()} before {@code copyFromHost},
+ * {@code copy}, {@code fill}, {@code adamw} or {@code adamwAll} write into it. Those are the
+ * only backend calls that write into a tensor its caller did not just create, so the count
+ * changes whenever a parameter's values do (a checkpoint loaded, an optimizer step). A
+ * derived copy kept beside a tensor — the low-precision weights of {@link dev.solder.CastCache}
+ * — is current only while the version it was made at is still the storage's.
  */
 public abstract class Storage {
     private final Device device;
     private final long bytes;
     private int refs = 1;
     private boolean freed;
+    private long version;
 
     protected Storage(Device device, long bytes) {
         this.device = device;
@@ -33,6 +42,20 @@ public abstract class Storage {
     /** True once the last holder released it. */
     public final synchronized boolean isFreed() {
         return freed;
+    }
+
+    /** How many times a backend announced a write into this memory ({@link #markWritten()}). */
+    public final synchronized long version() {
+        return version;
+    }
+
+    /**
+     * Announces a write into this memory; a backend calls it before {@code copyFromHost},
+     * {@code copy}, {@code fill}, {@code adamw} and {@code adamwAll} write (before, so that a
+     * write that fails half way still makes derived copies stale).
+     */
+    public final synchronized void markWritten() {
+        version++;
     }
 
     /** Adds a holder. */

@@ -72,6 +72,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void copyFromHost(MemorySegment src, long srcByteOffset, Tensor dst) {
+        dst.storage().markWritten();
         long bytes = dst.numel() * dst.dtype().byteSize();
         MemorySegment.copy(src, srcByteOffset, seg(dst), dst.offset() * dst.dtype().byteSize(), bytes);
     }
@@ -84,11 +85,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void copy(Tensor src, Tensor dst) {
+        dst.storage().markWritten();
         CpuCopy.copy(src, dst);
     }
 
     @Override
     public void fill(Tensor dst, double value) {
+        dst.storage().markWritten();
         CpuCopy.fill(dst, value);
     }
 
@@ -220,11 +223,13 @@ public final class CpuBackend implements Backend {
     @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                       float eps, float weightDecay, float biasCorrection1, float biasCorrection2) {
+        param.storage().markWritten();
         CpuOptim.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, biasCorrection1, biasCorrection2);
     }
 
     @Override
     public void adamwAll(List<AdamWParam> params, float lr, float beta1, float beta2, float eps, float gradScale) {
+        params.forEach(AdamWParam::markWritten);
         CpuOptim.adamwAll(params, lr, beta1, beta2, eps, gradScale);
     }
 

@@ -25,12 +25,19 @@ final class CpuOptim {
     private CpuOptim() {
     }
 
-    /** One step for every parameter of the list, gradients multiplied by {@code gradScale} on load. */
+    /**
+     * One step for every parameter of the list, gradients multiplied by {@code gradScale} on
+     * load; a parameter's low-precision copy is then converted from it as {@link CpuCopy#copy}
+     * converts a cast (the same rounding, so the same bits as casting afterwards).
+     */
     static void adamwAll(List<Backend.AdamWParam> params, float lr, float beta1, float beta2, float eps,
                          float gradScale) {
         for (Backend.AdamWParam p : params) {
             adamw(p.param(), p.grad(), p.m(), p.v(), lr, beta1, beta2, eps, p.weightDecay(), p.biasCorrection1(),
                     p.biasCorrection2(), gradScale);
+            if (p.lowCopy() != null) {
+                CpuCopy.copy(p.param(), p.lowCopy());
+            }
         }
     }
 

@@ -170,6 +170,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void copyFromHost(MemorySegment src, long srcByteOffset, Tensor dst) {
+        dst.storage().markWritten();
         run(dst, "copyFromHost", d -> d.api().copyHostToDevice(DeviceTensors.ptr(dst), src, srcByteOffset,
                 DeviceTensors.bytes(dst)), "dst", dst);
     }
@@ -182,11 +183,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void copy(Tensor src, Tensor dst) {
+        dst.storage().markWritten();
         run(dst, "copy", d -> CudaCopy.copy(d, src, dst), "src", src, "dst", dst);
     }
 
     @Override
     public void fill(Tensor dst, double value) {
+        dst.storage().markWritten();
         run(dst, "fill", d -> CudaCopy.fill(d, dst, value), "dst", dst, "value", value);
     }
 
@@ -465,6 +468,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                       float eps, float weightDecay, float biasCorrection1, float biasCorrection2) {
+        param.storage().markWritten();
         run(param, "adamw", d -> CudaOptim.adamw(d, param, grad, m, v, lr, beta1, beta2, eps, weightDecay,
                 biasCorrection1, biasCorrection2), "param", param, "grad", grad);
     }
@@ -485,6 +489,7 @@ public final class CudaBackend implements Backend {
                         + p.grad().describe() + " is not on " + first.device() + " with the others");
             }
         }
+        params.forEach(AdamWParam::markWritten);
         run(first, "adamwAll", d -> CudaOptim.adamwAll(d, params, lr, beta1, beta2, eps, gradScale),
                 "first param", first);
     }

@@ -13,7 +13,7 @@ import java.util.List;
 /** The AdamW step (adamw.cu), one parameter or all of them per launch, and the global-norm helpers. */
 final class CudaOptim {
     /** Bytes of one {@code SolderAdamwTensor} row (adamw.cu), and its field offsets. */
-    static final int ROW_BYTES = 56;
+    static final int ROW_BYTES = 72;
     static final int OFF_PARAM = 0;
     static final int OFF_GRAD = 8;
     static final int OFF_M = 16;
@@ -23,6 +23,8 @@ final class CudaOptim {
     static final int OFF_BC1 = 44;
     static final int OFF_BC2 = 48;
     static final int OFF_GDT = 52;
+    static final int OFF_LOW = 56;
+    static final int OFF_LOW_DT = 64;
     /**
      * Elements of one chunk of the multi-tensor launch: 256 threads × 256 elements, big enough
      * that a block's pass amortises reading its table row, small enough that BERT-base's
@@ -46,7 +48,8 @@ final class CudaOptim {
     }
 
     /**
-     * Every parameter of the list in one launch of {@code solder_adamw_multi}: a table row per
+     * Every parameter of the list in one launch of {@code solder_adamw_multi}, each
+     * {@link Backend.AdamWParam#lowCopy()} written by the same launch: a table row per
      * parameter and a chunk list, built here and copied to the device (about 20 KiB for
      * BERT-base), then freed stream-ordered after the launch.
      */
@@ -81,6 +84,8 @@ final class CudaOptim {
                 table.set(ValueLayout.JAVA_FLOAT, row + OFF_BC1, p.biasCorrection1());
                 table.set(ValueLayout.JAVA_FLOAT, row + OFF_BC2, p.biasCorrection2());
                 table.set(ValueLayout.JAVA_INT, row + OFF_GDT, code(p.grad().dtype()));
+                table.set(ValueLayout.JAVA_LONG, row + OFF_LOW, DeviceTensors.ptrOrNull(p.lowCopy()));
+                table.set(ValueLayout.JAVA_INT, row + OFF_LOW_DT, DeviceTensors.codeOrF32(p.lowCopy()));
                 for (long start = 0; start < n; start += CHUNK) {
                     tensorOfChunk.setAtIndex(ValueLayout.JAVA_INT, c, i);
                     startOfChunk.setAtIndex(ValueLayout.JAVA_LONG, c, start);

@@ -19,7 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
  * parameters (chunks crossing parameters and ending mid-parameter, fewer blocks than chunks, a
  * bf16 gradient, a clipping scale, per-parameter decay and bias corrections) updates every
  * element to the same bits as one {@code solder_adamw} launch per parameter on pre-scaled
- * gradients — the kernel whose GPU results CudaParityGpuTest compares with the CPU. What it
+ * gradients — the kernel whose GPU results CudaParityGpuTest compares with the CPU — and the
+ * bf16 and f16 copies it writes beside two parameters are what {@code solder_convert} (a cast)
+ * makes of the updated values. What it
  * cannot: anything about the hardware (CudaParityGpuTest runs adamwAll against the CPU there).
  */
 class AdamwHostModelTest {
@@ -44,8 +46,13 @@ class AdamwHostModelTest {
         String layout = "layout size " + CudaOptim.ROW_BYTES + " param " + CudaOptim.OFF_PARAM + " grad "
                 + CudaOptim.OFF_GRAD + " m " + CudaOptim.OFF_M + " v " + CudaOptim.OFF_V + " n " + CudaOptim.OFF_N
                 + " weightDecay " + CudaOptim.OFF_WEIGHT_DECAY + " bc1 " + CudaOptim.OFF_BC1 + " bc2 " + CudaOptim.OFF_BC2
-                + " gdt " + CudaOptim.OFF_GDT;
+                + " gdt " + CudaOptim.OFF_GDT + " low " + CudaOptim.OFF_LOW + " lowDt " + CudaOptim.OFF_LOW_DT;
         assertEquals(layout, lines[0].trim(), what + ": the kernel's table row differs from what CudaOptim writes");
+        String copies = java.util.Arrays.stream(lines).filter(l -> l.startsWith("copies ")).findFirst()
+                .orElseThrow(() -> new AssertionError(what + ": no copies line:\n" + run.output()));
+        assertEquals("copies 0 of " + (999 + 3501) + " differ", copies.trim(),
+                what + ": low-precision copies written by the update differ from a cast of the updated parameters:\n"
+                        + run.output());
         String last = lines[lines.length - 1].trim();
         String[] f = last.split("\\s+");
         assertEquals("mismatches", f[0], what + ": " + run.output());

@@ -6,14 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.solder.Autocast;
 import dev.solder.Backends;
+import dev.solder.CastCache;
 import dev.solder.DType;
 import dev.solder.Device;
 import dev.solder.Generator;
+import dev.solder.Ops;
 import dev.solder.Scope;
 import dev.solder.Tensor;
 import dev.solder.backend.cpu.CpuBackend;
 import dev.solder.cuda.CudaOutOfMemoryException;
+import dev.solder.nn.Params;
+import dev.solder.optim.AdamW;
 import dev.solder.spi.Backend;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -21,6 +26,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -794,6 +800,17 @@ abstract class CudaParitySuite {
         // with a tail, so the chunk list crosses parameters and ends mid-parameter.
         int[] sizes = {1, 1237, 2 * 65536, 150_001};
         float[] decays = {0f, 0.01f, 0.1f, 0f};
+        // Parameters 1 and 3 keep low-precision copies (autocast's CastCache), which the update
+        // writes; the device's start as NaN, so an element the kernel skips cannot pass.
+        DType[] lowTypes = {null, DType.BFLOAT16, null, DType.FLOAT16};
+        Tensor[] cpuLow = new Tensor[sizes.length];
+        Tensor[] gpuLow = new Tensor[sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            if (lowTypes[i] != null) {
+                cpuLow[i] = Tensor.zeros(lowTypes[i], Device.cpu(), sizes[i]);
+                gpuLow[i] = Tensor.full(Double.NaN, lowTypes[i], GPU, sizes[i]);
+            }
+        }
         List<Tensor> p = new ArrayList<>();
         List<Tensor> m = new ArrayList<>();
         List<Tensor> v = new ArrayList<>();
@@ -820,9 +837,10 @@ abstract class CudaParitySuite {
                 long t = step + i;
                 float bc1 = (float) (1 - Math.pow(0.9, t));
                 float bc2 = (float) (1 - Math.pow(0.999, t));
-                cpuParams.add(new Backend.AdamWParam(p.get(i), grad, m.get(i), v.get(i), decays[i], bc1, bc2));
+                cpuParams.add(new Backend.AdamWParam(p.get(i), grad, m.get(i), v.get(i), decays[i], bc1, bc2,
+                        cpuLow[i]));
                 gpuParams.add(new Backend.AdamWParam(gp.get(i), gpu(grad, gradType), gm.get(i), gv.get(i), decays[i],
-                        bc1, bc2));
+                        bc1, bc2, gpuLow[i]));
             }
             CPU.adamwAll(cpuParams, 1e-3f, 0.9f, 0.999f, 1e-8f, gradScale);
             cuda.adamwAll(gpuParams, 1e-3f, 0.9f, 0.999f, 1e-8f, gradScale);
@@ -831,7 +849,50 @@ abstract class CudaParitySuite {
                 assertClose(what + " param", p.get(i), gp.get(i), F32);
                 assertClose(what + " m", m.get(i), gm.get(i), F32);
                 assertClose(what + " v", v.get(i), gv.get(i), F32);
+                if (lowTypes[i] != null) {
+                    // The copy holds exactly what a cast of the updated parameter gives, on each backend.
+                    assertArrayEquals(rawBytes(Ops.cast(gp.get(i), lowTypes[i])), rawBytes(gpuLow[i]),
+                            what + ": the device's " + lowTypes[i] + " copy is not the cast of its parameter" + at());
+                    assertArrayEquals(rawBytes(Ops.cast(p.get(i), lowTypes[i])), rawBytes(cpuLow[i]),
+                            what + ": the CPU's " + lowTypes[i] + " copy is not the cast of its parameter" + at());
+                    assertClose(what + " " + lowTypes[i] + " copy", cpuLow[i], gpuLow[i], HALF);
+                }
             }
+        }
+    }
+
+    @Test
+    void keptAutocastCopiesFollowTheDeviceWeights() {
+        // A device parameter's kept bf16 copy (CastCache): current after an AdamW step (the
+        // update wrote it: the bits of a cast of the new weight), stale after any other write.
+        Tensor w = Params.copyOf(randn(24, 16), DType.FLOAT32, GPU).requiresGrad(true);
+        try (AdamW opt = AdamW.builder(Map.of("w", w)).lr(0.01).build()) {
+            for (int step = 0; step < 2; step++) {
+                Tensor y;
+                try (Autocast ac = Autocast.enable(DType.BFLOAT16)) {
+                    y = Ops.linear(gpu(randn(5, 16)), w, null);
+                }
+                Ops.sum(Ops.cast(y, DType.FLOAT32)).backward();
+                opt.step();
+                opt.zeroGrad();
+                Tensor kept = CastCache.current(w);
+                assertTrue(kept != null, "no current copy after AdamW step " + step + at());
+                assertArrayEquals(rawBytes(Ops.cast(w, DType.BFLOAT16)), rawBytes(kept),
+                        "the kept copy after step " + step + " is not the cast of the updated weight" + at());
+            }
+            Tensor other = gpu(randn(24, 16));
+            List<Runnable> writes = List.of(() -> cuda.copy(other, w), () -> cuda.fill(w, 0.25),
+                    () -> Params.copyInto(randn(24, 16), w));
+            for (int i = 0; i < writes.size(); i++) {
+                try (Autocast ac = Autocast.enable(DType.BFLOAT16)) {
+                    Ops.linear(gpu(randn(5, 16)), w, null);   // keeps a copy of the current weight
+                }
+                assertTrue(CastCache.current(w) != null, "write " + i + ": no copy was kept" + at());
+                writes.get(i).run();
+                assertTrue(CastCache.current(w) == null, "write " + i + " into the weight left its copy current" + at());
+            }
+        } finally {
+            w.close();
         }
     }
 

@@ -1377,11 +1377,20 @@ final class FakeDeviceApi implements DeviceApi {
             Mem grad = new Mem(table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_GRAD), "adamw_multi grad");
             Mem m = new Mem(table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_M), "adamw_multi m");
             Mem v = new Mem(table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_V), "adamw_multi v");
+            long end = Math.min(start + chunkSize, n);
             adamwRange(param, grad, table.seg.get(ValueLayout.JAVA_INT, row + CudaOptim.OFF_GDT), m, v, start,
-                    Math.min(start + chunkSize, n), a.f32(9), a.f32(5), a.f32(6), a.f32(7), a.f32(8),
+                    end, a.f32(9), a.f32(5), a.f32(6), a.f32(7), a.f32(8),
                     table.seg.get(ValueLayout.JAVA_FLOAT, row + CudaOptim.OFF_WEIGHT_DECAY),
                     table.seg.get(ValueLayout.JAVA_FLOAT, row + CudaOptim.OFF_BC1),
                     table.seg.get(ValueLayout.JAVA_FLOAT, row + CudaOptim.OFF_BC2));
+            long lowPtr = table.seg.get(ValueLayout.JAVA_LONG, row + CudaOptim.OFF_LOW);
+            if (lowPtr != 0) {   // the updated parameter's low-precision copy, stored as solder_store rounds
+                Mem low = new Mem(lowPtr, "adamw_multi low");
+                int lowDt = table.seg.get(ValueLayout.JAVA_INT, row + CudaOptim.OFF_LOW_DT);
+                for (long i = start; i < end; i++) {
+                    low.store(lowDt, i, param.load(0, i));
+                }
+            }
         }
     }
 
