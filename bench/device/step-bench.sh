@@ -18,3 +18,9 @@ done
 timeout 150 "$JAVA" $JAVA_OPTS -Dsolder.kernels=fused -cp "$CP" dev.solder.bench.BertTrainStep --device cuda \
   --batch 32 --seq 128 --steps 20 --warmup 5 --precision bf16 2>&1 | grep -E "^(BERT step|mean)" | tr '\n' ' '
 echo "(-Dsolder.kernels=fused)"
+# The same fused bf16 step casting every weight before each forward, as before the kept copies
+# (CastCache): the difference to the line above is what keeping them saves.
+timeout 150 "$JAVA" $JAVA_OPTS -Dsolder.kernels=fused -Dsolder.autocast.cacheWeights=false -cp "$CP" \
+  dev.solder.bench.BertTrainStep --device cuda --batch 32 --seq 128 --steps 20 --warmup 5 --precision bf16 2>&1 \
+  | grep -E "^(BERT step|mean)" | tr '\n' ' '
+echo "(-Dsolder.kernels=fused -Dsolder.autocast.cacheWeights=false)"
