@@ -79,6 +79,13 @@ class ResumeTest {
         check(1, 8, TrainingArguments.Precision.FP16);
     }
 
+    @Test
+    void resumeUnderBf16AutocastWithKeptWeightCopies() throws IOException {
+        // bf16 keeps each weight's cast between steps (CastCache); the resumed run makes them anew
+        // from the loaded checkpoint and must still end on the uninterrupted run's bits.
+        check(1, 8, TrainingArguments.Precision.BF16);
+    }
+
     private void check(int accum, int crashAt) throws IOException {
         check(accum, crashAt, TrainingArguments.Precision.FP32);
     }
