@@ -10,8 +10,8 @@
 // cvt.rn.{bf16x2,f16x2} is modelled as two round-to-nearest-even conversions (lo in the low half;
 // fp16 through g++'s _Float16).
 //
-// Usage: flash_host_model B H S D p maskMode seed dt   (dt 1 bf16, 2 fp16 operands; maskMode 0
-// none, 1 with a padded and a fully masked batch entry). Prints one line of errors against a float64 reference
+// Usage: flash_host_model B H S D p maskMode seed dt   (dt 1 bf16, 2 fp16 operands, 0 float32 —
+// the SIMT kernels, D 32 and 64; maskMode 0 none, 1 with a padded and a fully masked batch entry). Prints one line of errors against a float64 reference
 // of CpuAttention's semantics (see the top of flash_attention.cu).
 
 #include <algorithm>
@@ -133,10 +133,12 @@ int main(int argc, char** argv) {
     int maskMode = std::atoi(argv[6]);
     unsigned long long seed = std::strtoull(argv[7], nullptr, 10);
     int DT = std::atoi(argv[8]);
-    if (DT != SOLDER_BF16 && DT != SOLDER_F16) {
-        std::fprintf(stderr, "dt must be %d (bf16) or %d (fp16)\n", SOLDER_BF16, SOLDER_F16);
+    if (DT != SOLDER_BF16 && DT != SOLDER_F16 && !(DT == SOLDER_F32 && (D == 32 || D == 64))) {
+        std::fprintf(stderr, "dt must be %d (bf16), %d (fp16) or %d (float32, D 32 or 64)\n", SOLDER_BF16, SOLDER_F16,
+                     SOLDER_F32);
         return 2;
     }
+    const bool f32 = DT == SOLDER_F32;
     auto toHalf = [&](float x) { return DT == SOLDER_BF16 ? solder_f32_to_bf16(x) : host_f32_to_f16(x); };
     float scale = 1.0f / std::sqrt((float)D);
     long long n = (long long)B * S * H * D;
@@ -144,19 +146,25 @@ int main(int argc, char** argv) {
 
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    auto bf16s = [&](std::vector<unsigned short>& x) {
+    // Each operand as drawn (float32) and rounded to the half type; the kernels read one or the
+    // other, the reference the values the kernels read (x32 below).
+    std::vector<float> q32, k32, v32, dO32;
+    auto bf16s = [&](std::vector<unsigned short>& x, std::vector<float>& x32) {
         x.resize(n);
-        for (auto& e : x) {
-            e = toHalf(normal(rng));
+        x32.resize(n);
+        for (long long e = 0; e < n; e++) {
+            float r = normal(rng);
+            x[e] = toHalf(r);
+            x32[e] = f32 ? r : DT == SOLDER_BF16 ? solder_bf16_to_f32(x[e]) : host_f16_to_f32(x[e]);
         }
     };
     // 16-byte aligned operand buffers (std::vector<unsigned short> data is 16-aligned with glibc's
     // malloc, but make sure)
     std::vector<unsigned short> q, k, v, dO;
-    bf16s(q);
-    bf16s(k);
-    bf16s(v);
-    bf16s(dO);
+    bf16s(q, q32);
+    bf16s(k, k32);
+    bf16s(v, v32);
+    bf16s(dO, dO32);
     for (auto* x : {&q, &k, &v, &dO}) {
         if (((unsigned long long)x->data() & 15) != 0) {
             std::fprintf(stderr, "unaligned host buffer\n");
@@ -174,6 +182,7 @@ int main(int argc, char** argv) {
     }
     const void* maskp = maskMode == 1 ? (const void*)mask.data() : nullptr;
     std::vector<unsigned short> out(n, DT == SOLDER_BF16 ? 0x7fc0 : 0x7e00);  // NaN poison
+    std::vector<float> outF(n, NAN);                                            // the float32 kernels' out
     std::vector<float> lse((size_t)B * H * S, NAN);
     std::vector<float> delta((size_t)B * H * S, NAN);
     std::vector<float> dq(n, NAN), dk(n, NAN), dv(n, NAN);
@@ -182,7 +191,11 @@ int main(int argc, char** argv) {
     int keys = D == 128 ? 32 : 64;
 
     launch(bh, qTiles, 128, [&] {
-        if (D == 32) {
+        if (f32) {
+            (D == 32 ? solder_flash_attention_f32_forward_d32 : solder_flash_attention_f32_forward_d64)(
+                    q32.data(), k32.data(), v32.data(), maskp, SOLDER_I32, outF.data(), lse.data(), H, S, scale, p,
+                    (long long)seed);
+        } else if (D == 32) {
             solder_flash_attention_forward_d32(q.data(), k.data(), v.data(), DT, maskp, SOLDER_I32, out.data(),
                                                lse.data(), H, S, scale, p, (long long)seed);
         } else if (D == 64) {
@@ -194,10 +207,9 @@ int main(int argc, char** argv) {
         }
     });
     long long rows = (long long)B * S * H;
-    std::vector<float> dO32(n), out32(n);
+    std::vector<float> out32(n);
     for (long long x = 0; x < n; x++) {
-        dO32[x] = DT == SOLDER_BF16 ? solder_bf16_to_f32(dO[x]) : host_f16_to_f32(dO[x]);
-        out32[x] = DT == SOLDER_BF16 ? solder_bf16_to_f32(out[x]) : host_f16_to_f32(out[x]);
+        out32[x] = f32 ? outF[x] : DT == SOLDER_BF16 ? solder_bf16_to_f32(out[x]) : host_f16_to_f32(out[x]);
     }
     launch((int)((rows + 7) / 8), 1, 256, [&] {
         if (DT == SOLDER_BF16) {
@@ -210,7 +222,11 @@ int main(int argc, char** argv) {
         }
     });
     launch(bh, (S + keys - 1) / keys, keys * 2, [&] {
-        if (D == 32) {
+        if (f32) {
+            (D == 32 ? solder_flash_attention_f32_backward_dkdv_d32 : solder_flash_attention_f32_backward_dkdv_d64)(
+                    q32.data(), k32.data(), v32.data(), dO32.data(), maskp, SOLDER_I32, lse.data(), delta.data(),
+                    dk.data(), SOLDER_F32, dv.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
+        } else if (D == 32) {
             solder_flash_attention_backward_dkdv_d32(q.data(), k.data(), v.data(), dO.data(), DT, maskp,
                                                      SOLDER_I32, lse.data(), delta.data(), dk.data(), SOLDER_F32,
                                                      dv.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
@@ -225,7 +241,11 @@ int main(int argc, char** argv) {
         }
     });
     launch(bh, qTiles, 128, [&] {
-        if (D == 32) {
+        if (f32) {
+            (D == 32 ? solder_flash_attention_f32_backward_dq_d32 : solder_flash_attention_f32_backward_dq_d64)(
+                    q32.data(), k32.data(), v32.data(), dO32.data(), maskp, SOLDER_I32, lse.data(), delta.data(),
+                    dq.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
+        } else if (D == 32) {
             solder_flash_attention_backward_dq_d32(q.data(), k.data(), v.data(), dO.data(), DT, maskp,
                                                    SOLDER_I32, lse.data(), delta.data(), dq.data(), SOLDER_F32, H, S,
                                                    scale, p, (long long)seed);
@@ -240,10 +260,8 @@ int main(int argc, char** argv) {
         }
     });
 
-    // float64 reference with CpuAttention's semantics, from the same bf16/fp16 values
-    auto f = [&](unsigned short x) {
-        return (double)(DT == SOLDER_BF16 ? solder_bf16_to_f32(x) : host_f16_to_f32(x));
-    };
+    // float64 reference with CpuAttention's semantics, from the values the kernels read
+    auto f = [](float x) { return (double)x; };
     Err eOut, eLse, eDq, eDk, eDv;
     std::vector<double> rdq(n, 0), rdk(n, 0), rdv(n, 0);
     for (int b = 0; b < B; b++) {
@@ -260,7 +278,7 @@ int main(int argc, char** argv) {
                 for (int j = 0; j < S; j++) {
                     double acc = 0;
                     for (int e = 0; e < D; e++) {
-                        acc += f(q[base + i * rowStride + e]) * f(k[base + j * rowStride + e]);
+                        acc += f(q32[base + i * rowStride + e]) * f(k32[base + j * rowStride + e]);
                     }
                     bool ok = mask[(size_t)b * S + j] != 0;
                     sc[j] = ok ? acc * scale : any ? -INFINITY : 0.0;
@@ -278,7 +296,7 @@ int main(int argc, char** argv) {
                     Pd[j] = keep ? P[j] / (1.0 - p) : 0.0;
                     double dpd = 0;
                     for (int e = 0; e < D; e++) {
-                        dpd += f(dO[base + i * rowStride + e]) * f(v[base + j * rowStride + e]);
+                        dpd += f(dO32[base + i * rowStride + e]) * f(v32[base + j * rowStride + e]);
                     }
                     dP[j] = keep ? dpd / (1.0 - p) : 0.0;
                     dot += dP[j] * P[j];
@@ -286,16 +304,16 @@ int main(int argc, char** argv) {
                 for (int e = 0; e < D; e++) {
                     double o = 0;
                     for (int j = 0; j < S; j++) {
-                        o += Pd[j] * f(v[base + j * rowStride + e]);
+                        o += Pd[j] * f(v32[base + j * rowStride + e]);
                     }
-                    eOut.add(o, f(out[base + i * rowStride + e]));
+                    eOut.add(o, out32[base + i * rowStride + e]);
                 }
                 for (int j = 0; j < S; j++) {
                     double ds = P[j] * (dP[j] - dot);
                     for (int e = 0; e < D; e++) {
-                        rdq[base + i * rowStride + e] += scale * ds * f(k[base + j * rowStride + e]);
-                        rdk[base + j * rowStride + e] += scale * ds * f(q[base + i * rowStride + e]);
-                        rdv[base + j * rowStride + e] += Pd[j] * f(dO[base + i * rowStride + e]);
+                        rdq[base + i * rowStride + e] += scale * ds * f(k32[base + j * rowStride + e]);
+                        rdk[base + j * rowStride + e] += scale * ds * f(q32[base + i * rowStride + e]);
+                        rdv[base + j * rowStride + e] += Pd[j] * f(dO32[base + i * rowStride + e]);
                     }
                 }
             }

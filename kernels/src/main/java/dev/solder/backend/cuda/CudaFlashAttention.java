@@ -19,11 +19,17 @@ import dev.solder.Tensor;
  * forward and a backward run under different selections never read the wrong thing.
  */
 final class CudaFlashAttention {
-    /** Head dims the kernels are instantiated for. */
+    /** Head dims the kernels are instantiated for (bf16/fp16). */
     static final int[] HEAD_DIMS = {32, 64, 128};
+    /**
+     * Head dims of the float32 (SIMT) kernels: at 128 a thread pair's share of a key's four
+     * vectors in the dK/dV pass would not fit in registers, so float32 there stays on the
+     * cuBLAS-only path.
+     */
+    static final int[] F32_HEAD_DIMS = {32, 64};
     /** Longest sequence (the kernels keep a per-key mask table of this many bytes). */
     static final int MAX_SEQ = 512;
-    /** mma.sync with bf16 operands needs sm_80. */
+    /** mma.sync with bf16 operands needs sm_80 (the float32 kernels would not; the fatbin starts at sm_80 anyway). */
     static final int MIN_CAPABILITY = 80;
     /** Queries per CTA of the forward and the dQ pass (4 warps × 16 rows). */
     static final int QUERY_TILE = 64;
@@ -33,8 +39,8 @@ final class CudaFlashAttention {
     private CudaFlashAttention() {
     }
 
-    static boolean headDimSupported(int d) {
-        for (int x : HEAD_DIMS) {
+    static boolean headDimSupported(DType t, int d) {
+        for (int x : t == DType.FLOAT32 ? F32_HEAD_DIMS : HEAD_DIMS) {
             if (x == d) {
                 return true;
             }
@@ -51,14 +57,15 @@ final class CudaFlashAttention {
         if (capability < MIN_CAPABILITY) {
             return "compute capability " + capability / 10 + "." + capability % 10 + " (needs 8.0+ for bf16 mma.sync)";
         }
-        if (q != DType.BFLOAT16 && q != DType.FLOAT16) {
-            return "dtype " + q + " (bfloat16, float16; float32 stays on the cuBLAS-only path)";
+        if (q != DType.BFLOAT16 && q != DType.FLOAT16 && q != DType.FLOAT32) {
+            return "dtype " + q + " (bfloat16, float16, float32)";
         }
         if (k != q || v != q || out != q) {
             return "mixed dtypes (q " + q + ", k " + k + ", v " + v + ", out " + out + ")";
         }
-        if (!headDimSupported(headDim)) {
-            return "head dim " + headDim + " (32, 64, 128)";
+        if (!headDimSupported(q, headDim)) {
+            return q == DType.FLOAT32 ? "head dim " + headDim + " in float32 (32, 64; bfloat16/float16 also 128)"
+                    : "head dim " + headDim + " (32, 64, 128)";
         }
         if (seq > MAX_SEQ) {
             return "sequence length " + seq + " (at most " + MAX_SEQ + ")";
@@ -89,7 +96,14 @@ final class CudaFlashAttention {
 
     // ------------------------------------------------------------------ launch shapes
 
-    static Kernel forwardKernel(int d) {
+    static Kernel forwardKernel(DType t, int d) {
+        if (t == DType.FLOAT32) {
+            return switch (d) {
+                case 32 -> Kernel.FLASH_ATTENTION_F32_FORWARD_D32;
+                case 64 -> Kernel.FLASH_ATTENTION_F32_FORWARD_D64;
+                default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
+            };
+        }
         return switch (d) {
             case 32 -> Kernel.FLASH_ATTENTION_FORWARD_D32;
             case 64 -> Kernel.FLASH_ATTENTION_FORWARD_D64;
@@ -98,7 +112,14 @@ final class CudaFlashAttention {
         };
     }
 
-    static Kernel dkdvKernel(int d) {
+    static Kernel dkdvKernel(DType t, int d) {
+        if (t == DType.FLOAT32) {
+            return switch (d) {
+                case 32 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D32;
+                case 64 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D64;
+                default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
+            };
+        }
         return switch (d) {
             case 32 -> Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D32;
             case 64 -> Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D64;
@@ -107,7 +128,14 @@ final class CudaFlashAttention {
         };
     }
 
-    static Kernel dqKernel(int d) {
+    static Kernel dqKernel(DType t, int d) {
+        if (t == DType.FLOAT32) {
+            return switch (d) {
+                case 32 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D32;
+                case 64 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D64;
+                default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
+            };
+        }
         return switch (d) {
             case 32 -> Kernel.FLASH_ATTENTION_BACKWARD_DQ_D32;
             case 64 -> Kernel.FLASH_ATTENTION_BACKWARD_DQ_D64;
@@ -116,7 +144,11 @@ final class CudaFlashAttention {
         };
     }
 
-    /** Keys per CTA of the dK/dV pass: 16 a warp; 2 warps at D = 128 (registers and 48 KiB of shared memory). */
+    /**
+     * Keys per CTA of the dK/dV pass: 16 a warp; 2 warps at D = 128 (registers and 48 KiB of
+     * shared memory). The float32 kernels (D 32, 64) have the same 64 keys and 128 threads: a
+     * thread pair per key.
+     */
     static int dkdvKeysPerBlock(int d) {
         return d == 128 ? 32 : 64;
     }
@@ -151,9 +183,9 @@ final class CudaFlashAttention {
         int hd = q.dim(2) / heads;
         // solder_flash_attention_forward_dD(const void* q, const void* k, const void* v, int dt,
         //     const void* keyMask, int mdt, void* out, float* lse, int H, int S, float scale,
-        //     float dropoutP, long long seed)
-        Launch.of(d, forwardKernel(hd), queryTileConfig((long) b * heads, s))
-                .ptr(ptr(q)).ptr(ptr(k)).ptr(ptr(v)).i32(code(q.dtype()))
+        //     float dropoutP, long long seed); the float32 kernels take no dt
+        operandType(Launch.of(d, forwardKernel(q.dtype(), hd), queryTileConfig((long) b * heads, s))
+                .ptr(ptr(q)).ptr(ptr(k)).ptr(ptr(v)), q.dtype())
                 .ptr(ptrOrNull(keyMask)).i32(keyMask == null ? 0 : code(keyMask.dtype()))
                 .ptr(ptr(out)).ptr(ptr(lse)).i32(heads).i32(s).f32(scale).f32(dropoutP).i64(seed)
                 .run();
@@ -171,11 +203,11 @@ final class CudaFlashAttention {
         int s = q.dim(1);
         int hd = q.dim(2) / heads;
         DType t = q.dtype();
-        if (t != DType.BFLOAT16 && t != DType.FLOAT16) {
+        if (t != DType.BFLOAT16 && t != DType.FLOAT16 && t != DType.FLOAT32) {
             throw new IllegalArgumentException("attentionBackward: saved is the fused kernel's log-sum-exp, but q "
-                    + q.describe() + " is not bfloat16 or float16");
+                    + q.describe() + " is not bfloat16, float16 or float32");
         }
-        if (!headDimSupported(hd) || s > MAX_SEQ) {
+        if (!headDimSupported(t, hd) || s > MAX_SEQ) {
             throw new IllegalArgumentException("attentionBackward: saved is the fused kernel's log-sum-exp, but head dim "
                     + hd + " / sequence " + s + " is not a case the fused kernels run");
         }
@@ -204,8 +236,8 @@ final class CudaFlashAttention {
                 //     const void* dout, int dt, const void* keyMask, int mdt, const float* lse,
                 //     const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale,
                 //     float dropoutP, long long seed)
-                Launch.of(d, dkdvKernel(hd), dkdvConfig(bh, s, hd))
-                        .ptr(qp).ptr(kp).ptr(vp).ptr(dop).i32(code(t)).ptr(mask).i32(mdt)
+                operandType(Launch.of(d, dkdvKernel(t, hd), dkdvConfig(bh, s, hd))
+                        .ptr(qp).ptr(kp).ptr(vp).ptr(dop), t).ptr(mask).i32(mdt)
                         .ptr(ptr(lse)).ptr(delta)
                         .ptr(ptrOrNull(dk)).i32(dk == null ? 0 : code(dk.dtype()))
                         .ptr(ptrOrNull(dv)).i32(dv == null ? 0 : code(dv.dtype()))
@@ -217,13 +249,18 @@ final class CudaFlashAttention {
                 //     const void* dout, int dt, const void* keyMask, int mdt, const float* lse,
                 //     const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP,
                 //     long long seed)
-                Launch.of(d, dqKernel(hd), queryTileConfig(bh, s))
-                        .ptr(qp).ptr(kp).ptr(vp).ptr(dop).i32(code(t)).ptr(mask).i32(mdt)
+                operandType(Launch.of(d, dqKernel(t, hd), queryTileConfig(bh, s))
+                        .ptr(qp).ptr(kp).ptr(vp).ptr(dop), t).ptr(mask).i32(mdt)
                         .ptr(ptr(lse)).ptr(delta).ptr(ptr(dq)).i32(code(dq.dtype()))
                         .i32(heads).i32(s).f32(scale).f32(dropoutP).i64(seed)
                         .run();
             }
         }
+    }
+
+    /** The operands' dtype argument {@code dt}, which only the bf16/fp16 kernels take. */
+    private static Launch operandType(Launch l, DType t) {
+        return t == DType.FLOAT32 ? l : l.i32(code(t));
     }
 
     /** The tensor's address when it is of dtype t and 16-byte aligned, else an aligned copy in t. */

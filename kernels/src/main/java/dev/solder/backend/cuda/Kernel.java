@@ -127,6 +127,29 @@ enum Kernel {
             "const void* q, const void* k, const void* v, const void* dout, int dt, "
             + "const void* keyMask, int mdt, const float* lse, const float* delta, void* dq, int dqdt, int H, int S, "
             + "float scale, float dropoutP, long long seed"),
+    // flash_attention.cu, float32 (SIMT; head dims 32 and 64)
+    FLASH_ATTENTION_F32_FORWARD_D32("solder_flash_attention_f32_forward_d32",
+            "const float* q, const float* k, const float* v, const void* keyMask, int mdt, float* out, float* lse, "
+            + "int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_F32_FORWARD_D64("solder_flash_attention_f32_forward_d64",
+            "const float* q, const float* k, const float* v, const void* keyMask, int mdt, float* out, float* lse, "
+            + "int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_F32_BACKWARD_DKDV_D32("solder_flash_attention_f32_backward_dkdv_d32",
+            "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
+            + "const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale, "
+            + "float dropoutP, long long seed"),
+    FLASH_ATTENTION_F32_BACKWARD_DKDV_D64("solder_flash_attention_f32_backward_dkdv_d64",
+            "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
+            + "const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale, "
+            + "float dropoutP, long long seed"),
+    FLASH_ATTENTION_F32_BACKWARD_DQ_D32("solder_flash_attention_f32_backward_dq_d32",
+            "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
+            + "const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP, "
+            + "long long seed"),
+    FLASH_ATTENTION_F32_BACKWARD_DQ_D64("solder_flash_attention_f32_backward_dq_d64",
+            "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
+            + "const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP, "
+            + "long long seed"),
     // loss.cu
     CROSS_ENTROPY_FORWARD("solder_cross_entropy_forward", "const void* logits, int ldt, const void* labels, int ydt, "
             + "long long ignoreIndex, long long rows, int classes, float* rowLoss, int* err, long long* errInfo"),

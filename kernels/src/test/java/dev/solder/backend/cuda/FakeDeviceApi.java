@@ -317,16 +317,22 @@ final class FakeDeviceApi implements DeviceApi {
             case LAYERNORM_FUSED_BACKWARD -> layerNormFusedBackward(a, c);
             case BIAS_GELU_FORWARD -> biasGeluForward(a);
             case BIAS_GELU_BACKWARD -> biasGeluBackward(a, c);
-            case FLASH_ATTENTION_FORWARD_D32 -> flashForward(a, c, 32);
-            case FLASH_ATTENTION_FORWARD_D64 -> flashForward(a, c, 64);
-            case FLASH_ATTENTION_FORWARD_D128 -> flashForward(a, c, 128);
+            case FLASH_ATTENTION_FORWARD_D32 -> flashForward(a, c, 32, false);
+            case FLASH_ATTENTION_FORWARD_D64 -> flashForward(a, c, 64, false);
+            case FLASH_ATTENTION_FORWARD_D128 -> flashForward(a, c, 128, false);
             case FLASH_ATTENTION_BACKWARD_DOT -> flashBackwardDot(a);
-            case FLASH_ATTENTION_BACKWARD_DKDV_D32 -> flashBackward(a, c, 32, false);
-            case FLASH_ATTENTION_BACKWARD_DKDV_D64 -> flashBackward(a, c, 64, false);
-            case FLASH_ATTENTION_BACKWARD_DKDV_D128 -> flashBackward(a, c, 128, false);
-            case FLASH_ATTENTION_BACKWARD_DQ_D32 -> flashBackward(a, c, 32, true);
-            case FLASH_ATTENTION_BACKWARD_DQ_D64 -> flashBackward(a, c, 64, true);
-            case FLASH_ATTENTION_BACKWARD_DQ_D128 -> flashBackward(a, c, 128, true);
+            case FLASH_ATTENTION_BACKWARD_DKDV_D32 -> flashBackward(a, c, 32, false, false);
+            case FLASH_ATTENTION_BACKWARD_DKDV_D64 -> flashBackward(a, c, 64, false, false);
+            case FLASH_ATTENTION_BACKWARD_DKDV_D128 -> flashBackward(a, c, 128, false, false);
+            case FLASH_ATTENTION_BACKWARD_DQ_D32 -> flashBackward(a, c, 32, true, false);
+            case FLASH_ATTENTION_BACKWARD_DQ_D64 -> flashBackward(a, c, 64, true, false);
+            case FLASH_ATTENTION_BACKWARD_DQ_D128 -> flashBackward(a, c, 128, true, false);
+            case FLASH_ATTENTION_F32_FORWARD_D32 -> flashForward(a, c, 32, true);
+            case FLASH_ATTENTION_F32_FORWARD_D64 -> flashForward(a, c, 64, true);
+            case FLASH_ATTENTION_F32_BACKWARD_DKDV_D32 -> flashBackward(a, c, 32, false, true);
+            case FLASH_ATTENTION_F32_BACKWARD_DKDV_D64 -> flashBackward(a, c, 64, false, true);
+            case FLASH_ATTENTION_F32_BACKWARD_DQ_D32 -> flashBackward(a, c, 32, true, true);
+            case FLASH_ATTENTION_F32_BACKWARD_DQ_D64 -> flashBackward(a, c, 64, true, true);
         }
     }
 
@@ -1503,8 +1509,8 @@ final class FakeDeviceApi implements DeviceApi {
     // scores −FLT_MAX, or 0 for every key when the batch entry has no unmasked key.
 
     private static void requireFlash(String k, int dt, int s, long... ptrs) {
-        if (dt != 1 && dt != 2) {
-            throw new AssertionError(k + ": launched with dtype code " + dt + " (bf16/fp16 only)");
+        if (dt != 1 && dt != 2 && !(dt == 0 && k.contains("_f32_"))) {
+            throw new AssertionError(k + ": launched with dtype code " + dt + " (bf16/fp16; float32 in the _f32_ kernels)");
         }
         if (s < 1 || s > 512) {
             throw new AssertionError(k + ": launched with S = " + s);
@@ -1565,24 +1571,26 @@ final class FakeDeviceApi implements DeviceApi {
         }
     }
 
-    private void flashForward(Args a, LaunchConfig c, int d) {
+    private void flashForward(Args a, LaunchConfig c, int d, boolean f32) {
+        // the float32 kernels take no dt (argument 3): the later arguments sit one lower
+        java.util.function.IntUnaryOperator at = x -> f32 && x > 3 ? x - 1 : x;
         String k = a.k.cName();
-        int dt = a.i32(3);
-        int heads = a.i32(8);
-        int s = a.i32(9);
-        requireFlash(k, dt, s, a.a[0], a.a[1], a.a[2], a.a[6]);
+        int dt = f32 ? 0 : a.i32(3);
+        int heads = a.i32(at.applyAsInt(8));
+        int s = a.i32(at.applyAsInt(9));
+        requireFlash(k, dt, s, a.a[0], a.a[1], a.a[2], a.a[at.applyAsInt(6)]);
         long bhN = c.gridX();
         requireGrid(k, c, bhN, s, 64, 128);
         Mem q = a.mem(0);
         Mem kk = a.mem(1);
         Mem v = a.mem(2);
-        Mem mask = a.mem(4);
-        int mdt = a.i32(5);
-        Mem out = a.mem(6);
-        Mem lse = a.mem(7);
-        float scale = a.f32(10);
-        float p = a.f32(11);
-        long seed = a.i64(12);
+        Mem mask = a.mem(at.applyAsInt(4));
+        int mdt = a.i32(at.applyAsInt(5));
+        Mem out = a.mem(at.applyAsInt(6));
+        Mem lse = a.mem(at.applyAsInt(7));
+        float scale = a.f32(at.applyAsInt(10));
+        float p = a.f32(at.applyAsInt(11));
+        long seed = a.i64(at.applyAsInt(12));
         float keepScale = 1f / (1f - p);
         long rowStride = (long) heads * d;
         boolean[] keyOk = new boolean[s];
@@ -1639,14 +1647,16 @@ final class FakeDeviceApi implements DeviceApi {
     }
 
     /** The dK/dV pass ({@code dq == false}) or the dQ pass. */
-    private void flashBackward(Args a, LaunchConfig c, int d, boolean dqPass) {
+    private void flashBackward(Args a, LaunchConfig c, int d, boolean dqPass, boolean f32) {
+        // the float32 kernels take no dt (argument 4): the later arguments sit one lower
+        java.util.function.IntUnaryOperator ix = x -> f32 && x > 4 ? x - 1 : x;
         String k = a.k.cName();
-        int dt = a.i32(4);
-        int heads = dqPass ? a.i32(11) : a.i32(13);
-        int s = dqPass ? a.i32(12) : a.i32(14);
-        float scale = dqPass ? a.f32(13) : a.f32(15);
-        float p = dqPass ? a.f32(14) : a.f32(16);
-        long seed = dqPass ? a.i64(15) : a.i64(17);
+        int dt = f32 ? 0 : a.i32(4);
+        int heads = dqPass ? a.i32(ix.applyAsInt(11)) : a.i32(ix.applyAsInt(13));
+        int s = dqPass ? a.i32(ix.applyAsInt(12)) : a.i32(ix.applyAsInt(14));
+        float scale = dqPass ? a.f32(ix.applyAsInt(13)) : a.f32(ix.applyAsInt(15));
+        float p = dqPass ? a.f32(ix.applyAsInt(14)) : a.f32(ix.applyAsInt(16));
+        long seed = dqPass ? a.i64(ix.applyAsInt(15)) : a.i64(ix.applyAsInt(17));
         requireFlash(k, dt, s, a.a[0], a.a[1], a.a[2], a.a[3]);
         long bhN = c.gridX();
         int keysPerBlock = d == 128 ? 32 : 64;
@@ -1659,14 +1669,14 @@ final class FakeDeviceApi implements DeviceApi {
         Mem kk = a.mem(1);
         Mem v = a.mem(2);
         Mem dout = a.mem(3);
-        Mem mask = a.mem(5);
-        int mdt = a.i32(6);
-        Mem lse = a.mem(7);
-        Mem delta = a.mem(8);
-        Mem g1 = a.mem(9);
-        int g1dt = a.i32(10);
-        Mem g2 = dqPass ? null : a.mem(11);
-        int g2dt = dqPass ? 0 : a.i32(12);
+        Mem mask = a.mem(ix.applyAsInt(5));
+        int mdt = a.i32(ix.applyAsInt(6));
+        Mem lse = a.mem(ix.applyAsInt(7));
+        Mem delta = a.mem(ix.applyAsInt(8));
+        Mem g1 = a.mem(ix.applyAsInt(9));
+        int g1dt = a.i32(ix.applyAsInt(10));
+        Mem g2 = dqPass ? null : a.mem(ix.applyAsInt(11));
+        int g2dt = dqPass ? 0 : a.i32(ix.applyAsInt(12));
         float keepScale = 1f / (1f - p);
         long rowStride = (long) heads * d;
         boolean[] keyOk = new boolean[s];

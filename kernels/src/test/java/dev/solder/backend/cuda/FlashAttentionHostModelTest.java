@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Tolerances: 1e-2 normwise relative for out and the gradients with bf16 operands (P and dS
  * rounded to bf16, as on the GPU; seen: about 2e-3), 2e-3 with fp16 (seen: about 2.5e-4), every
  * element within 0.25 (bf16) / 0.05 (fp16) of the reference's rms, no NaN (outputs are
- * NaN-poisoned); lse 1e-5 (float32 accumulation only; seen: about 4e-8).
+ * NaN-poisoned); lse 1e-5 (float32 accumulation only; seen: about 4e-8). The float32 kernels:
+ * 1e-5 normwise (seen: about 3e-7), every element within 1e-4 of the rms (seen: about 5e-6).
  */
 class FlashAttentionHostModelTest {
 
@@ -45,9 +46,11 @@ class FlashAttentionHostModelTest {
 
         long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
         // B H S D p maskMode dt: tails (17, 70, 130), S = 1, exact tile + 1 (65), every head dim,
-        // dropout off/on, no mask / padded + fully masked entries; dt 1 = bf16, 2 = fp16
+        // dropout off/on, no mask / padded + fully masked entries; dt 1 = bf16, 2 = fp16, 0 = float32
+        // (the SIMT kernels, head dims 32 and 64)
         String[] cases = {"2 2 17 32 0 0 1", "3 1 70 64 0.1 1 1", "3 1 1 64 0.1 1 1", "3 1 65 128 0.2 1 1",
-            "1 2 130 32 0 1 1", "2 1 70 64 0.1 1 2", "3 1 33 128 0 1 2"};
+            "1 2 130 32 0 1 1", "2 1 70 64 0.1 1 2", "3 1 33 128 0 1 2", "3 1 70 64 0.1 1 0", "2 2 130 32 0 1 0",
+            "3 1 1 32 0.2 1 0", "2 1 65 64 0 0 0"};
         for (int c = 0; c < cases.length; c++) {
             long caseSeed = seed + c;
             List<String> cmd = new java.util.ArrayList<>();
@@ -73,8 +76,9 @@ class FlashAttentionHostModelTest {
                     continue; // the reference is exactly 0 (softmax over one key): no relative error
                 }
                 boolean fp16 = a[6].equals("2");
-                double tol = name.equals("lse") ? 1e-5 : fp16 ? 2e-3 : 1e-2;
-                double worstTol = name.equals("lse") ? 1e-5 : fp16 ? 0.05 : 0.25;
+                boolean fp32 = a[6].equals("0");
+                double tol = name.equals("lse") || fp32 ? 1e-5 : fp16 ? 2e-3 : 1e-2;
+                double worstTol = name.equals("lse") ? 1e-5 : fp32 ? 1e-4 : fp16 ? 0.05 : 0.25;
                 assertTrue(rel <= tol, what + ": " + name + " relative error " + rel + " > " + tol);
                 assertTrue(worst <= worstTol, what + ": " + name + " worst element off by " + worst + " × rms (> "
                         + worstTol + ")");

@@ -158,8 +158,13 @@ class KernelPathsTest {
             }
         }
         assertContains(CudaFlashAttention.unsupported(75, bf, bf, bf, bf, 64, 128, true), "compute capability 7.5");
-        assertContains(CudaFlashAttention.unsupported(90, DType.FLOAT32, DType.FLOAT32, DType.FLOAT32, DType.FLOAT32,
-                64, 128, true), "float32 stays on the cuBLAS-only path");
+        DType f32 = DType.FLOAT32;
+        for (int d : new int[] {32, 64}) {   // the float32 (SIMT) kernels
+            assertNull(CudaFlashAttention.unsupported(90, f32, f32, f32, f32, d, 512, true, 0x100, 0x200, 0x300, 0x400));
+        }
+        assertContains(CudaFlashAttention.unsupported(90, f32, f32, f32, f32, 128, 128, true), "head dim 128 in float32");
+        assertContains(CudaFlashAttention.unsupported(90, DType.INT32, DType.INT32, DType.INT32, DType.INT32, 64, 128,
+                true), "dtype int32");
         assertContains(CudaFlashAttention.unsupported(90, bf, fp, bf, bf, 64, 128, true), "mixed dtypes");
         assertContains(CudaFlashAttention.unsupported(90, bf, bf, bf, DType.FLOAT32, 64, 128, true), "mixed dtypes");
         assertContains(CudaFlashAttention.unsupported(90, bf, bf, bf, bf, 48, 128, true), "head dim 48");
@@ -188,10 +193,16 @@ class KernelPathsTest {
                 assertTrue((long) f.gridY() * 64 >= s && (long) (f.gridY() - 1) * 64 < s);
             }
         }
-        assertEquals(Kernel.FLASH_ATTENTION_FORWARD_D64, CudaFlashAttention.forwardKernel(64));
-        assertEquals(Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D128, CudaFlashAttention.dkdvKernel(128));
-        assertEquals(Kernel.FLASH_ATTENTION_BACKWARD_DQ_D32, CudaFlashAttention.dqKernel(32));
-        assertThrows(IllegalArgumentException.class, () -> CudaFlashAttention.forwardKernel(48));
+        DType bf = DType.BFLOAT16;
+        DType f32 = DType.FLOAT32;
+        assertEquals(Kernel.FLASH_ATTENTION_FORWARD_D64, CudaFlashAttention.forwardKernel(bf, 64));
+        assertEquals(Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D128, CudaFlashAttention.dkdvKernel(bf, 128));
+        assertEquals(Kernel.FLASH_ATTENTION_BACKWARD_DQ_D32, CudaFlashAttention.dqKernel(bf, 32));
+        assertEquals(Kernel.FLASH_ATTENTION_F32_FORWARD_D32, CudaFlashAttention.forwardKernel(f32, 32));
+        assertEquals(Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D64, CudaFlashAttention.dkdvKernel(f32, 64));
+        assertEquals(Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D64, CudaFlashAttention.dqKernel(f32, 64));
+        assertThrows(IllegalArgumentException.class, () -> CudaFlashAttention.forwardKernel(bf, 48));
+        assertThrows(IllegalArgumentException.class, () -> CudaFlashAttention.dkdvKernel(f32, 128));
     }
 
     private static void assertContains(String reason, String part) {
