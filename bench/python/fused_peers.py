@@ -191,6 +191,7 @@ def main():
     embeddings(32, 128, 768)
     for s in (128, 512):
         attention(32, 12, 64, s, torch.bfloat16)
+    attention(32, 12, 64, 128, torch.float32)
     cross_entropy(4096, 30522)
     print()
     print(f"{'op':<22} {'shape':<22} {'dtype':<9} {'path':<7} {'ms':>10} {'rate':>12} {'twin/fus':>9}")

@@ -57,6 +57,7 @@ public final class FusedKernelBench {
         for (int s : new int[] {128, 512}) {
             attention(32, 12, 64, s, DType.BFLOAT16);
         }
+        attention(32, 12, 64, 128, DType.FLOAT32);   // the float32 (SIMT) flash kernels
         crossEntropy(4096, 30522);
         System.out.println();
         System.out.println(String.format(Locale.ROOT, "%-22s %-22s %-9s %-7s %10s %12s %9s", "op", "shape", "dtype",
