@@ -58,8 +58,8 @@
 //   C 16×8 float, 4 values:    {C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1]}
 // so the C fragments of two adjacent 8-column tiles are, converted pairwise, the A fragment of
 // the 16-wide k step that follows (P·V, dS·K, Pdᵀ·dO, dSᵀ·Q): no shared-memory round trip.
-// B operands stored as [n][k] rows (K for Q·Kᵀ) load as 32-bit words; stored as [k][n] (V for
-// P·V) they are two 16-bit loads packed (ldmatrix.trans would halve that: a later cut).
+// Fragments are loaded from shared memory with ldmatrix (.trans for B operands stored [k][n], as
+// V for P·V; see "shared-memory fragments" below).
 //
 // SOLDER_FLASH_HOST_MODEL (never defined by the builds): FlashAttentionHostModelTest compiles this
 // file with g++ against src/test/cpp/flash_host_model.cpp, which runs every CUDA thread as a host
@@ -192,37 +192,63 @@ __device__ __forceinline__ SolderFlashDqSmem<D, BK>& solder_flash_dq_smem() {
 }
 
 // ------------------------------------------------------------------ shared-memory fragments
+//
+// Fragments come from shared memory through ldmatrix: one instruction gives every lane its
+// registers of one to four 8×8 blocks of 16-bit elements, each block's eight rows addressed by
+// eight lanes (lane 8·m + r gives row r of block m; for .x2 lanes 16-31 repeat lanes 0-15), and
+// lane L receives row L/4, elements 2·(L%4) and 2·(L%4) + 1 of each block (the lower in the low
+// half) — exactly the per-lane pairs of the A, B and C fragment tables above. With .trans, lane
+// L receives rows 2·(L%4) and 2·(L%4) + 1 of column L/4 instead, which is the B fragment of a
+// tile stored [k][n]. Rows are 16 bytes and 16-byte aligned: ld = D + 8 halves keeps them so, and
+// also puts the eight rows of a block in eight different 4-bank groups (no conflicts). This
+// replaces four 32-bit loads per A fragment, two per B fragment of a [n][k] tile and four 16-bit
+// loads per B fragment of a [k][n] tile with one instruction each.
 
-__device__ __forceinline__ unsigned int solder_flash_word(const unsigned short* p) {
-    return *(const unsigned int*)p;
+#if defined(SOLDER_FLASH_HOST_MODEL)
+#define SOLDER_FLASH_LDMATRIX(r, p, n, trans) solder_host_ldmatrix(r, p, n, trans)
+#else
+__device__ __forceinline__ unsigned int solder_flash_smem_addr(const unsigned short* p) {
+    return (unsigned int)__cvta_generic_to_shared(p);
+}
+#define SOLDER_FLASH_LDMATRIX(r, p, n, trans) solder_flash_ldmatrix_##n##trans(r, solder_flash_smem_addr(p))
+
+__device__ __forceinline__ void solder_flash_ldmatrix_4false(unsigned int* r, unsigned int a) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
 }
 
-// A fragment of the 16×16 block at (r0, k0) of a row-major [rows][ld] tile.
+__device__ __forceinline__ void solder_flash_ldmatrix_2false(unsigned int* r, unsigned int a) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
+}
+
+__device__ __forceinline__ void solder_flash_ldmatrix_2true(unsigned int* r, unsigned int a) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
+}
+#endif
+
+// A fragment of the 16×16 block at (r0, k0) of a row-major [rows][ld] tile: blocks (r0, k0),
+// (r0 + 8, k0), (r0, k0 + 8), (r0 + 8, k0 + 8) are a[0..3].
 __device__ __forceinline__ void solder_flash_load_a(unsigned int* a, const unsigned short* s, int ld, int r0, int k0) {
     int lane = threadIdx.x & 31;
-    const unsigned short* p = s + (r0 + (lane >> 2)) * ld + k0 + 2 * (lane & 3);
-    a[0] = solder_flash_word(p);
-    a[1] = solder_flash_word(p + 8 * ld);
-    a[2] = solder_flash_word(p + 8);
-    a[3] = solder_flash_word(p + 8 * ld + 8);
+    int m = lane >> 3;
+    SOLDER_FLASH_LDMATRIX(a, s + (r0 + (m & 1) * 8 + (lane & 7)) * ld + k0 + (m >> 1) * 8, 4, false);
 }
 
-// B fragment (k0.., n0..) of B = Tᵀ, T a row-major [n][ld] tile (B[k][n] = T[n][k]): 32-bit loads.
+// B fragment (k0.., n0..) of B = Tᵀ, T a row-major [n][ld] tile (B[k][n] = T[n][k]): blocks
+// (n0, k0) and (n0, k0 + 8) of T, as stored, are b[0] and b[1].
 __device__ __forceinline__ void solder_flash_load_b_nk(unsigned int* b, const unsigned short* s, int ld, int n0,
                                                        int k0) {
     int lane = threadIdx.x & 31;
-    const unsigned short* p = s + (n0 + (lane >> 2)) * ld + k0 + 2 * (lane & 3);
-    b[0] = solder_flash_word(p);
-    b[1] = solder_flash_word(p + 8);
+    SOLDER_FLASH_LDMATRIX(b, s + (n0 + (lane & 7)) * ld + k0 + ((lane >> 3) & 1) * 8, 2, false);
 }
 
-// B fragment (k0.., n0..) of B = T, T a row-major [k][ld] tile: two 16-bit loads per register.
+// B fragment (k0.., n0..) of B = T, T a row-major [k][ld] tile: blocks (k0, n0) and (k0 + 8, n0)
+// of T, transposed on the way (.trans), are b[0] and b[1].
 __device__ __forceinline__ void solder_flash_load_b_kn(unsigned int* b, const unsigned short* s, int ld, int k0,
                                                        int n0) {
     int lane = threadIdx.x & 31;
-    const unsigned short* p = s + (k0 + 2 * (lane & 3)) * ld + n0 + (lane >> 2);
-    b[0] = (unsigned int)p[0] | ((unsigned int)p[ld] << 16);
-    b[1] = (unsigned int)p[8 * ld] | ((unsigned int)p[9 * ld] << 16);
+    SOLDER_FLASH_LDMATRIX(b, s + (k0 + ((lane >> 3) & 1) * 8 + (lane & 7)) * ld + n0, 2, true);
 }
 
 // A fragment of k step kk from float C fragments c[2kk], c[2kk+1] (rows × 16 columns).

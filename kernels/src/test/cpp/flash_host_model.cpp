@@ -7,6 +7,8 @@
 // floats; g = lane/4, t = lane%4) — the same tables the kernels were written against, applied
 // here to whole matrices, so the test checks how the kernels compose fragments (C → A reuse,
 // [n][k] and [k][n] operand loads, tails, masks, dropout bits, barriers), not the hardware.
+// ldmatrix (x2, x4, .trans) is modelled the same way from its PTX description: lanes post row
+// addresses, then each lane takes its pairs.
 // cvt.rn.{bf16x2,f16x2} is modelled as two round-to-nearest-even conversions (lo in the low half;
 // fp16 through g++'s _Float16).
 //
@@ -32,6 +34,7 @@
 static unsigned solder_host_pack_bf16(float lo, float hi);
 static unsigned solder_host_pack_f16(float lo, float hi);
 static void solder_host_mma(float* c, const unsigned* a, const unsigned* b, int dt);
+static void solder_host_ldmatrix(unsigned* r, const unsigned short* row, int n, bool trans);
 
 #define SOLDER_FLASH_HOST_MODEL 1
 #include "flash_attention.cu"
@@ -90,6 +93,36 @@ static void solder_host_mma(float* c, const unsigned* a, const unsigned* b, int 
     for (int q = 0; q < 4; q++) {
         c[q] = d[q];
     }
+}
+
+// ldmatrix.sync.aligned.m8n8.{x2,x4}{,.trans}.shared.b16 for the warp (PTX ISA): lane 8·m + r
+// gives the address of row r of block m (lanes 16-31 are ignored for .x2); lane L receives, from
+// each block m, row L/4, elements 2·(L%4) and 2·(L%4) + 1 (the lower in the low half) — or with
+// .trans the elements (2·(L%4), L/4) and (2·(L%4) + 1, L/4). Rows must be 16-byte aligned.
+static void solder_host_ldmatrix(unsigned* r, const unsigned short* row, int n, bool trans) {
+    Warp* w = tWarp;
+    int lane = tLane;
+    if (((unsigned long long)row & 15) != 0) {
+        std::fprintf(stderr, "ldmatrix: lane %d row address %p is not 16-byte aligned\n", lane, (const void*)row);
+        std::abort();
+    }
+    w->rows[lane] = row;
+    w->bar.arrive_and_wait();
+    int g = lane >> 2;
+    int t = lane & 3;
+    for (int m = 0; m < n; m++) {
+        unsigned lo;
+        unsigned hi;
+        if (trans) {
+            lo = w->rows[8 * m + 2 * t][g];
+            hi = w->rows[8 * m + 2 * t + 1][g];
+        } else {
+            lo = w->rows[8 * m + g][2 * t];
+            hi = w->rows[8 * m + g][2 * t + 1];
+        }
+        r[m] = lo | (hi << 16);
+    }
+    w->bar.arrive_and_wait();
 }
 
 struct Err {

@@ -5,7 +5,7 @@
 // after another. __syncthreads is a block barrier; a warp shuffle goes through the warp's
 // exchange buffer between two warp barriers, so every lane must reach it, as on the GPU with a
 // full mask. atomicCAS is a lock-protected compare-and-swap. The Warp also carries the operand
-// exchange the mma.sync model of flash_host_model.cpp uses.
+// and row-address exchange the mma.sync and ldmatrix models of flash_host_model.cpp use.
 //
 // Include this instead of cuda_host_shim.h, then the .cu file, then call launch(gx, gy, threads, body).
 
@@ -27,6 +27,7 @@ struct Warp {
     double xbuf[32];
     unsigned a[32][4];
     unsigned b[32][2];
+    const unsigned short* rows[32];  // ldmatrix: each lane's row address
 };
 
 struct Block {
