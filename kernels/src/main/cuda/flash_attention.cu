@@ -65,9 +65,8 @@
 // file with g++ against src/test/cpp/flash_host_model.cpp, which runs every CUDA thread as a host
 // thread and models mma.sync and the packing from the PTX fragment tables above.
 //
-// Float32 inputs have their own SIMT kernels at the end of this file (head dims 32 and 64; see
-// "float32 (SIMT)" below). Not served: head dims other than 32, 64, 128 (float32: 32, 64) or
-// S > 512 (the per-CTA key-mask table is 512 bytes). The tensor-core kernels need sm_80+
+// Float32 inputs have their own SIMT kernels at the end of this file (see "float32 (SIMT)"
+// below). Not served: head dims other than 32, 64, 128 or S > 512 (the per-CTA key-mask table is 512 bytes). The tensor-core kernels need sm_80+
 // (mma.sync with bf16); below that they trap, and the Java side never selects them.
 
 #include "solder_common.cuh"
@@ -958,47 +957,47 @@ extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_backwar
 
 // ====================================================================== float32 (SIMT)
 //
-// The same op, forward and backward, for float32 q, k, v at head dims 32 and 64 — no tensor
-// cores (their float32 form, TF32, keeps 10 mantissa bits, which is not float32 attention), but
-// the same flash structure: K/V (or Q/dO) tiles in shared memory, the online softmax, no S×S
-// matrix in device memory, lse saved, the Philox dropout mask regenerated in the backward, the
-// masks of the bf16 kernels (solder_flash_key_mask, solder_flash_score, solder_flash_grad_element
-// are shared), and the same launch shapes as the bf16 kernels of the same head dim, so the Java
-// side launches them alike.
+// The same op, forward and backward, for float32 q, k, v at head dims 32, 64 and 128 — no
+// tensor cores (their float32 form, TF32, keeps 10 mantissa bits, which is not float32
+// attention), but the same flash structure: K/V (or Q/dO) tiles in shared memory, the online
+// softmax, no S×S matrix in device memory, lse saved, the Philox dropout mask regenerated in the
+// backward, and the masks of the bf16 kernels (solder_flash_key_mask, solder_flash_score and
+// solder_flash_grad_element are shared). Every CTA owns 64 rows, as the bf16 kernels' do.
 //
-// A pair of adjacent threads owns one row (a query in the forward and the dQ pass, a key in the
-// dK/dV pass): thread t ∈ {0, 1} of the pair holds dims 2e + t, e < D/2, of the row's vectors in
-// registers, and a dot product is the pair's two partial sums added with one shuffle. Why pairs:
-// D/2 floats of each of two or three vectors fit in registers at D = 64 (at D = 128 the dK/dV
-// pass would need 4 × 64 and spill, so float32 at D = 128 stays on the cuBLAS-only path); and
-// with dims interleaved between the pair, the two threads read adjacent words of a shared row,
-// different banks, while the other pairs of the warp read the same words (a broadcast): tiles
-// need no padding. Per key (forward, dQ) or query (dK/dV) the softmax is updated one element at
-// a time — the running max m rises rarely, and a rise rescales o and l by exp(m_old − m_new) —
-// which keeps the loops rolled and their Philox draws one copy in the code.
+// T adjacent threads own one row (a query in the forward and the dQ pass, a key in the dK/dV
+// pass): thread t < T of the group holds dims e·T + t, e < D/T, of the row's vectors in
+// registers, and a dot product is the group's partial sums added with log2(T) shuffles. D/T = 16
+// or 32 floats of each of two to four vectors fit in registers: T = 2 at D = 32 and 64 (128
+// threads), T = 4 at D = 128 (256 threads). With dims interleaved within a group, its threads
+// read adjacent words of a shared row, different banks, while the other groups of the warp read
+// the same words (a broadcast): tiles need no padding. Tiles hold TR rows: 64, or 32 at D = 128
+// (two 32 KiB float tiles would not fit in 48 KiB of static shared memory). Per key (forward,
+// dQ) or query (dK/dV) the softmax is updated one element at a time — the running max m rises
+// rarely, and a rise rescales o and l by exp(m_old − m_new) — which keeps the loops rolled and
+// their Philox draws one copy in the code.
 
-template <int D>
+template <int D, int TR>
 struct SolderFlashF32Smem {
-    float a[64 * D];  // forward / dQ: K; dK/dV: Q
-    float b[64 * D];  // forward / dQ: V; dK/dV: dO
-    float lse[64];    // dK/dV: the query tile's lse and delta
-    float delta[64];
+    float a[TR * D];  // forward / dQ: K; dK/dV: Q
+    float b[TR * D];  // forward / dQ: V; dK/dV: dO
+    float lse[TR];    // dK/dV: the query tile's lse and delta
+    float delta[TR];
     unsigned char keyOk[SOLDER_FLASH_MAX_S];
 };
 
-template <int D>
-__device__ __forceinline__ SolderFlashF32Smem<D>& solder_flash_f32_smem() {
-    __shared__ __align__(16) SolderFlashF32Smem<D> sm;
+template <int D, int TR>
+__device__ __forceinline__ SolderFlashF32Smem<D, TR>& solder_flash_f32_smem() {
+    __shared__ __align__(16) SolderFlashF32Smem<D, TR> sm;
     return sm;
 }
 
-// 64 rows × D floats from global (row r at g + r·rowStride, rows from row0) into s[64][D], 16
+// TR rows × D floats from global (row r at g + r·rowStride, rows from row0) into s[TR][D], 16
 // bytes at a time; rows at or past S are zero. Every thread of the block calls it.
-template <int D>
+template <int D, int TR>
 __device__ __forceinline__ void solder_flash_f32_load_tile(float* s, const float* g, long long rowStride, int row0,
                                                            int S) {
     const int chunks = D / 4;
-    for (int c = threadIdx.x; c < 64 * chunks; c += blockDim.x) {
+    for (int c = threadIdx.x; c < TR * chunks; c += blockDim.x) {
         int r = c / chunks;
         int col = (c - r * chunks) * 4;
         SolderFlashU4 v = {0u, 0u, 0u, 0u};
@@ -1009,45 +1008,49 @@ __device__ __forceinline__ void solder_flash_f32_load_tile(float* s, const float
     }
 }
 
-// Σ over the pair's dims of x·row, x the thread's D/2 registers, row a shared [D] row.
-template <int D>
+// Σ over the group's dims of x·row, x the thread's D/T registers, row a shared [D] row.
+template <int D, int T>
 __device__ __forceinline__ float solder_flash_f32_dot(const float* x, const float* row, int t) {
     float acc = 0.0f;
 #pragma unroll
-    for (int e = 0; e < D / 2; e++) {
-        acc += x[e] * row[2 * e + t];
+    for (int e = 0; e < D / T; e++) {
+        acc += x[e] * row[e * T + t];
     }
-    return acc + __shfl_xor_sync(0xffffffffu, acc, 1);
+#pragma unroll
+    for (int off = 1; off < T; off <<= 1) {
+        acc += __shfl_xor_sync(0xffffffffu, acc, off);
+    }
+    return acc;
 }
 
-// Row i of a [S, H·D] head into the thread's D/2 registers (zeros past S).
-template <int D>
+// Row i of a [S, H·D] head into the thread's D/T registers (zeros past S).
+template <int D, int T>
 __device__ __forceinline__ void solder_flash_f32_load_row(float* x, const float* g, long long rowStride, int i, int S,
                                                           int t) {
 #pragma unroll
-    for (int e = 0; e < D / 2; e++) {
-        x[e] = i < S ? g[(long long)i * rowStride + 2 * e + t] : 0.0f;
+    for (int e = 0; e < D / T; e++) {
+        x[e] = i < S ? g[(long long)i * rowStride + e * T + t] : 0.0f;
     }
 }
 
-template <int D>
+template <int D, int T, int TR>
 __device__ __forceinline__ void solder_flash_forward_f32(const float* qp, const float* kp, const float* vp,
                                                          const void* keyMask, int mdt, float* outp, float* lse, int H,
                                                          int S, float scale, float dropoutP, long long seed) {
-    const int E = D / 2;
-    SolderFlashF32Smem<D>& sm = solder_flash_f32_smem<D>();
-    int t = threadIdx.x & 1;
+    const int E = D / T;
+    SolderFlashF32Smem<D, TR>& sm = solder_flash_f32_smem<D, TR>();
+    int t = threadIdx.x % T;
     long long bh = blockIdx.x;
     long long b = bh / H;
     long long h = bh - b * H;
-    int i = blockIdx.y * 64 + (threadIdx.x >> 1);
+    int i = blockIdx.y * 64 + threadIdx.x / T;
     long long rowStride = (long long)H * D;
     long long base = b * S * rowStride + h * D;
     float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, sm.keyOk);
 
     float q[E];
     float o[E];
-    solder_flash_f32_load_row<D>(q, qp + base, rowStride, i, S, t);
+    solder_flash_f32_load_row<D, T>(q, qp + base, rowStride, i, S, t);
 #pragma unroll
     for (int e = 0; e < E; e++) {
         o[e] = 0.0f;
@@ -1058,16 +1061,16 @@ __device__ __forceinline__ void solder_flash_forward_f32(const float* qp, const 
     float keepScale = 1.0f / (1.0f - dropoutP);
     unsigned long long row = ((unsigned long long)bh * S + i) * (unsigned long long)S;
 
-    for (int k0 = 0; k0 < S; k0 += 64) {
+    for (int k0 = 0; k0 < S; k0 += TR) {
         __syncthreads();  // the previous tile is no longer read
-        solder_flash_f32_load_tile<D>(sm.a, kp + base, rowStride, k0, S);
-        solder_flash_f32_load_tile<D>(sm.b, vp + base, rowStride, k0, S);
+        solder_flash_f32_load_tile<D, TR>(sm.a, kp + base, rowStride, k0, S);
+        solder_flash_f32_load_tile<D, TR>(sm.b, vp + base, rowStride, k0, S);
         __syncthreads();
-        int n = S - k0 < 64 ? S - k0 : 64;
+        int n = S - k0 < TR ? S - k0 : TR;
 #pragma unroll 1
         for (int jj = 0; jj < n; jj++) {
-            float s = solder_flash_score(solder_flash_f32_dot<D>(q, sm.a + jj * D, t), scale, k0 + jj, S, sm.keyOk,
-                                         maskedScore);
+            float s = solder_flash_score(solder_flash_f32_dot<D, T>(q, sm.a + jj * D, t), scale, k0 + jj, S,
+                                         sm.keyOk, maskedScore);
             if (s > m) {  // m starts at −FLT_MAX, so exp(m − s) is 0 after masked keys only: they drop out
                 float a = expf(m - s);
                 l *= a;
@@ -1085,7 +1088,7 @@ __device__ __forceinline__ void solder_flash_forward_f32(const float* qp, const 
             const float* vr = sm.b + jj * D;
 #pragma unroll
             for (int e = 0; e < E; e++) {
-                o[e] += p * vr[2 * e + t];
+                o[e] += p * vr[e * T + t];
             }
         }
     }
@@ -1094,7 +1097,7 @@ __device__ __forceinline__ void solder_flash_forward_f32(const float* qp, const 
         float* O = outp + base + (long long)i * rowStride;
 #pragma unroll
         for (int e = 0; e < E; e++) {
-            O[2 * e + t] = o[e] * inv;
+            O[e * T + t] = o[e] * inv;
         }
         if (t == 0) {
             lse[bh * S + i] = m + logf(l);
@@ -1102,20 +1105,20 @@ __device__ __forceinline__ void solder_flash_forward_f32(const float* qp, const 
     }
 }
 
-// dK, dV of the block's 64 keys: a thread pair per key, looping over 64-query tiles of Q and dO.
-template <int D>
+// dK, dV of the block's 64 keys: a group of T threads per key, looping over TR-query tiles of Q and dO.
+template <int D, int T, int TR>
 __device__ __forceinline__ void solder_flash_backward_dkdv_f32(const float* qp, const float* kp, const float* vp,
                                                                const float* doutp, const void* keyMask, int mdt,
                                                                const float* lse, const float* delta, void* dk,
                                                                int dkdt, void* dv, int dvdt, int H, int S, float scale,
                                                                float dropoutP, long long seed) {
-    const int E = D / 2;
-    SolderFlashF32Smem<D>& sm = solder_flash_f32_smem<D>();
-    int t = threadIdx.x & 1;
+    const int E = D / T;
+    SolderFlashF32Smem<D, TR>& sm = solder_flash_f32_smem<D, TR>();
+    int t = threadIdx.x % T;
     long long bh = blockIdx.x;
     long long b = bh / H;
     long long h = bh - b * H;
-    int j = blockIdx.y * 64 + (threadIdx.x >> 1);
+    int j = blockIdx.y * 64 + threadIdx.x / T;
     long long rowStride = (long long)H * D;
     long long base = b * S * rowStride + h * D;
     float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, sm.keyOk);
@@ -1124,8 +1127,8 @@ __device__ __forceinline__ void solder_flash_backward_dkdv_f32(const float* qp, 
     float v[E];
     float dkAcc[E];
     float dvAcc[E];
-    solder_flash_f32_load_row<D>(k, kp + base, rowStride, j, S, t);
-    solder_flash_f32_load_row<D>(v, vp + base, rowStride, j, S, t);
+    solder_flash_f32_load_row<D, T>(k, kp + base, rowStride, j, S, t);
+    solder_flash_f32_load_row<D, T>(v, vp + base, rowStride, j, S, t);
 #pragma unroll
     for (int e = 0; e < E; e++) {
         dkAcc[e] = 0.0f;
@@ -1134,23 +1137,23 @@ __device__ __forceinline__ void solder_flash_backward_dkdv_f32(const float* qp, 
     bool drop = dropoutP > 0.0f;
     float keepScale = 1.0f / (1.0f - dropoutP);
 
-    for (int q0 = 0; q0 < S; q0 += 64) {
+    for (int q0 = 0; q0 < S; q0 += TR) {
         __syncthreads();
-        solder_flash_f32_load_tile<D>(sm.a, qp + base, rowStride, q0, S);
-        solder_flash_f32_load_tile<D>(sm.b, doutp + base, rowStride, q0, S);
-        for (int r = threadIdx.x; r < 64; r += blockDim.x) {
+        solder_flash_f32_load_tile<D, TR>(sm.a, qp + base, rowStride, q0, S);
+        solder_flash_f32_load_tile<D, TR>(sm.b, doutp + base, rowStride, q0, S);
+        for (int r = threadIdx.x; r < TR; r += blockDim.x) {
             sm.lse[r] = q0 + r < S ? lse[bh * S + q0 + r] : 0.0f;
             sm.delta[r] = q0 + r < S ? delta[bh * S + q0 + r] : 0.0f;
         }
         __syncthreads();
-        int n = S - q0 < 64 ? S - q0 : 64;
+        int n = S - q0 < TR ? S - q0 : TR;
 #pragma unroll 1
         for (int ii = 0; ii < n; ii++) {
             int i = q0 + ii;
             const float* qr = sm.a + ii * D;
             const float* dor = sm.b + ii * D;
-            float s = solder_flash_f32_dot<D>(k, qr, t);
-            float dp = solder_flash_f32_dot<D>(v, dor, t);
+            float s = solder_flash_f32_dot<D, T>(k, qr, t);
+            float dp = solder_flash_f32_dot<D, T>(v, dor, t);
             bool keep = drop && j < S &&
                         solder_dropout_keep((unsigned long long)seed,
                                             ((unsigned long long)bh * S + i) * (unsigned long long)S + j, dropoutP);
@@ -1160,8 +1163,8 @@ __device__ __forceinline__ void solder_flash_backward_dkdv_f32(const float* qp, 
                                       keep, keepScale, &pd, &ds);
 #pragma unroll
             for (int e = 0; e < E; e++) {
-                dvAcc[e] += pd * dor[2 * e + t];
-                dkAcc[e] += ds * qr[2 * e + t];
+                dvAcc[e] += pd * dor[e * T + t];
+                dkAcc[e] += ds * qr[e * T + t];
             }
         }
     }
@@ -1170,29 +1173,29 @@ __device__ __forceinline__ void solder_flash_backward_dkdv_f32(const float* qp, 
 #pragma unroll
         for (int e = 0; e < E; e++) {
             if (dk != 0) {
-                solder_store(dk, dkdt, at + 2 * e, dkAcc[e] * scale);
+                solder_store(dk, dkdt, at + e * T, dkAcc[e] * scale);
             }
             if (dv != 0) {
-                solder_store(dv, dvdt, at + 2 * e, dvAcc[e]);
+                solder_store(dv, dvdt, at + e * T, dvAcc[e]);
             }
         }
     }
 }
 
-// dQ of the block's 64 queries: a thread pair per query, looping over 64-key tiles of K and V.
-template <int D>
+// dQ of the block's 64 queries: a group of T threads per query, looping over TR-key tiles of K and V.
+template <int D, int T, int TR>
 __device__ __forceinline__ void solder_flash_backward_dq_f32(const float* qp, const float* kp, const float* vp,
                                                              const float* doutp, const void* keyMask, int mdt,
                                                              const float* lse, const float* delta, void* dq, int dqdt,
                                                              int H, int S, float scale, float dropoutP,
                                                              long long seed) {
-    const int E = D / 2;
-    SolderFlashF32Smem<D>& sm = solder_flash_f32_smem<D>();
-    int t = threadIdx.x & 1;
+    const int E = D / T;
+    SolderFlashF32Smem<D, TR>& sm = solder_flash_f32_smem<D, TR>();
+    int t = threadIdx.x % T;
     long long bh = blockIdx.x;
     long long b = bh / H;
     long long h = bh - b * H;
-    int i = blockIdx.y * 64 + (threadIdx.x >> 1);
+    int i = blockIdx.y * 64 + threadIdx.x / T;
     long long rowStride = (long long)H * D;
     long long base = b * S * rowStride + h * D;
     float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, sm.keyOk);
@@ -1200,8 +1203,8 @@ __device__ __forceinline__ void solder_flash_backward_dq_f32(const float* qp, co
     float q[E];
     float dO[E];
     float dqAcc[E];
-    solder_flash_f32_load_row<D>(q, qp + base, rowStride, i, S, t);
-    solder_flash_f32_load_row<D>(dO, doutp + base, rowStride, i, S, t);
+    solder_flash_f32_load_row<D, T>(q, qp + base, rowStride, i, S, t);
+    solder_flash_f32_load_row<D, T>(dO, doutp + base, rowStride, i, S, t);
 #pragma unroll
     for (int e = 0; e < E; e++) {
         dqAcc[e] = 0.0f;
@@ -1212,17 +1215,17 @@ __device__ __forceinline__ void solder_flash_backward_dq_f32(const float* qp, co
     float keepScale = 1.0f / (1.0f - dropoutP);
     unsigned long long row = ((unsigned long long)bh * S + i) * (unsigned long long)S;
 
-    for (int k0 = 0; k0 < S; k0 += 64) {
+    for (int k0 = 0; k0 < S; k0 += TR) {
         __syncthreads();
-        solder_flash_f32_load_tile<D>(sm.a, kp + base, rowStride, k0, S);
-        solder_flash_f32_load_tile<D>(sm.b, vp + base, rowStride, k0, S);
+        solder_flash_f32_load_tile<D, TR>(sm.a, kp + base, rowStride, k0, S);
+        solder_flash_f32_load_tile<D, TR>(sm.b, vp + base, rowStride, k0, S);
         __syncthreads();
-        int n = S - k0 < 64 ? S - k0 : 64;
+        int n = S - k0 < TR ? S - k0 : TR;
 #pragma unroll 1
         for (int jj = 0; jj < n; jj++) {
             const float* kr = sm.a + jj * D;
-            float s = solder_flash_f32_dot<D>(q, kr, t);
-            float dp = solder_flash_f32_dot<D>(dO, sm.b + jj * D, t);
+            float s = solder_flash_f32_dot<D, T>(q, kr, t);
+            float dp = solder_flash_f32_dot<D, T>(dO, sm.b + jj * D, t);
             bool keep = drop && i < S && solder_dropout_keep((unsigned long long)seed, row + k0 + jj, dropoutP);
             float pd;
             float ds;
@@ -1230,7 +1233,7 @@ __device__ __forceinline__ void solder_flash_backward_dq_f32(const float* qp, co
                                       keepScale, &pd, &ds);
 #pragma unroll
             for (int e = 0; e < E; e++) {
-                dqAcc[e] += ds * kr[2 * e + t];
+                dqAcc[e] += ds * kr[e * T + t];
             }
         }
     }
@@ -1238,7 +1241,7 @@ __device__ __forceinline__ void solder_flash_backward_dq_f32(const float* qp, co
         long long at = base + (long long)i * rowStride + t;
 #pragma unroll
         for (int e = 0; e < E; e++) {
-            solder_store(dq, dqdt, at + 2 * e, dqAcc[e] * scale);
+            solder_store(dq, dqdt, at + e * T, dqAcc[e] * scale);
         }
     }
 }
@@ -1248,14 +1251,21 @@ __device__ __forceinline__ void solder_flash_backward_dq_f32(const float* qp, co
 extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_f32_forward_d32(
         const float* q, const float* k, const float* v, const void* keyMask, int mdt, float* out, float* lse, int H,
         int S, float scale, float dropoutP, long long seed) {
-    solder_flash_forward_f32<32>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+    solder_flash_forward_f32<32, 2, 64>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
 }
 
 // As solder_flash_attention_f32_forward_d32, D = 64.
 extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_f32_forward_d64(
         const float* q, const float* k, const float* v, const void* keyMask, int mdt, float* out, float* lse, int H,
         int S, float scale, float dropoutP, long long seed) {
-    solder_flash_forward_f32<64>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+    solder_flash_forward_f32<64, 2, 64>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
+}
+
+// As solder_flash_attention_f32_forward_d32, D = 128: block 256 (64 queries × 4 threads), 32-key tiles.
+extern "C" __global__ void __launch_bounds__(256) solder_flash_attention_f32_forward_d128(
+        const float* q, const float* k, const float* v, const void* keyMask, int mdt, float* out, float* lse, int H,
+        int S, float scale, float dropoutP, long long seed) {
+    solder_flash_forward_f32<128, 4, 32>(q, k, v, keyMask, mdt, out, lse, H, S, scale, dropoutP, seed);
 }
 
 // dK, dV from float32 q, k, v, dout; otherwise as solder_flash_attention_backward_dkdv_d32.
@@ -1264,8 +1274,8 @@ extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_f32_bac
         const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt,
         const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale,
         float dropoutP, long long seed) {
-    solder_flash_backward_dkdv_f32<32>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt, H, S, scale,
-                                       dropoutP, seed);
+    solder_flash_backward_dkdv_f32<32, 2, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt, H, S,
+                                              scale, dropoutP, seed);
 }
 
 // As solder_flash_attention_f32_backward_dkdv_d32, D = 64.
@@ -1273,8 +1283,17 @@ extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_f32_bac
         const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt,
         const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale,
         float dropoutP, long long seed) {
-    solder_flash_backward_dkdv_f32<64>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt, H, S, scale,
-                                       dropoutP, seed);
+    solder_flash_backward_dkdv_f32<64, 2, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt, H, S,
+                                              scale, dropoutP, seed);
+}
+
+// As solder_flash_attention_f32_backward_dkdv_d32, D = 128: block 256 (64 keys × 4 threads), 32-query tiles.
+extern "C" __global__ void __launch_bounds__(256) solder_flash_attention_f32_backward_dkdv_d128(
+        const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt,
+        const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale,
+        float dropoutP, long long seed) {
+    solder_flash_backward_dkdv_f32<128, 4, 32>(q, k, v, dout, keyMask, mdt, lse, delta, dk, dkdt, dv, dvdt, H, S,
+                                               scale, dropoutP, seed);
 }
 
 // dQ from float32 q, k, v, dout; otherwise as solder_flash_attention_backward_dq_d32.
@@ -1283,7 +1302,8 @@ extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_f32_bac
         const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt,
         const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP,
         long long seed) {
-    solder_flash_backward_dq_f32<32>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale, dropoutP, seed);
+    solder_flash_backward_dq_f32<32, 2, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale, dropoutP,
+                                            seed);
 }
 
 // As solder_flash_attention_f32_backward_dq_d32, D = 64.
@@ -1291,5 +1311,15 @@ extern "C" __global__ void __launch_bounds__(128) solder_flash_attention_f32_bac
         const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt,
         const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP,
         long long seed) {
-    solder_flash_backward_dq_f32<64>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale, dropoutP, seed);
+    solder_flash_backward_dq_f32<64, 2, 64>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale, dropoutP,
+                                            seed);
+}
+
+// As solder_flash_attention_f32_backward_dq_d32, D = 128: block 256 (64 queries × 4 threads), 32-key tiles.
+extern "C" __global__ void __launch_bounds__(256) solder_flash_attention_f32_backward_dq_d128(
+        const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt,
+        const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP,
+        long long seed) {
+    solder_flash_backward_dq_f32<128, 4, 32>(q, k, v, dout, keyMask, mdt, lse, delta, dq, dqdt, H, S, scale,
+                                             dropoutP, seed);
 }

@@ -13,7 +13,7 @@
 // fp16 through g++'s _Float16).
 //
 // Usage: flash_host_model B H S D p maskMode seed dt   (dt 1 bf16, 2 fp16 operands, 0 float32 —
-// the SIMT kernels, D 32 and 64; maskMode 0 none, 1 with a padded and a fully masked batch entry). Prints one line of errors against a float64 reference
+// the SIMT kernels; maskMode 0 none, 1 with a padded and a fully masked batch entry). Prints one line of errors against a float64 reference
 // of CpuAttention's semantics (see the top of flash_attention.cu).
 
 #include <algorithm>
@@ -166,9 +166,8 @@ int main(int argc, char** argv) {
     int maskMode = std::atoi(argv[6]);
     unsigned long long seed = std::strtoull(argv[7], nullptr, 10);
     int DT = std::atoi(argv[8]);
-    if (DT != SOLDER_BF16 && DT != SOLDER_F16 && !(DT == SOLDER_F32 && (D == 32 || D == 64))) {
-        std::fprintf(stderr, "dt must be %d (bf16), %d (fp16) or %d (float32, D 32 or 64)\n", SOLDER_BF16, SOLDER_F16,
-                     SOLDER_F32);
+    if (DT != SOLDER_BF16 && DT != SOLDER_F16 && DT != SOLDER_F32) {
+        std::fprintf(stderr, "dt must be %d (bf16), %d (fp16) or %d (float32)\n", SOLDER_BF16, SOLDER_F16, SOLDER_F32);
         return 2;
     }
     const bool f32 = DT == SOLDER_F32;
@@ -221,11 +220,15 @@ int main(int argc, char** argv) {
     std::vector<float> dq(n, NAN), dk(n, NAN), dv(n, NAN);
     int bh = B * H;
     int qTiles = (S + 63) / 64;
-    int keys = D == 128 ? 32 : 64;
+    // launch shapes: the float32 kernels have 64 keys per dK/dV CTA at every D, and 4 threads a row at D = 128
+    int keys = D == 128 && !f32 ? 32 : 64;
+    int rowThreads = f32 && D == 128 ? 256 : 128;
+    int keyThreads = f32 ? rowThreads : keys * 2;
 
-    launch(bh, qTiles, 128, [&] {
+    launch(bh, qTiles, rowThreads, [&] {
         if (f32) {
-            (D == 32 ? solder_flash_attention_f32_forward_d32 : solder_flash_attention_f32_forward_d64)(
+            (D == 32 ? solder_flash_attention_f32_forward_d32
+             : D == 64 ? solder_flash_attention_f32_forward_d64 : solder_flash_attention_f32_forward_d128)(
                     q32.data(), k32.data(), v32.data(), maskp, SOLDER_I32, outF.data(), lse.data(), H, S, scale, p,
                     (long long)seed);
         } else if (D == 32) {
@@ -254,9 +257,10 @@ int main(int argc, char** argv) {
                                                 S, D);
         }
     });
-    launch(bh, (S + keys - 1) / keys, keys * 2, [&] {
+    launch(bh, (S + keys - 1) / keys, keyThreads, [&] {
         if (f32) {
-            (D == 32 ? solder_flash_attention_f32_backward_dkdv_d32 : solder_flash_attention_f32_backward_dkdv_d64)(
+            (D == 32 ? solder_flash_attention_f32_backward_dkdv_d32
+             : D == 64 ? solder_flash_attention_f32_backward_dkdv_d64 : solder_flash_attention_f32_backward_dkdv_d128)(
                     q32.data(), k32.data(), v32.data(), dO32.data(), maskp, SOLDER_I32, lse.data(), delta.data(),
                     dk.data(), SOLDER_F32, dv.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
         } else if (D == 32) {
@@ -273,9 +277,10 @@ int main(int argc, char** argv) {
                                                       dv.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
         }
     });
-    launch(bh, qTiles, 128, [&] {
+    launch(bh, qTiles, rowThreads, [&] {
         if (f32) {
-            (D == 32 ? solder_flash_attention_f32_backward_dq_d32 : solder_flash_attention_f32_backward_dq_d64)(
+            (D == 32 ? solder_flash_attention_f32_backward_dq_d32
+             : D == 64 ? solder_flash_attention_f32_backward_dq_d64 : solder_flash_attention_f32_backward_dq_d128)(
                     q32.data(), k32.data(), v32.data(), dO32.data(), maskp, SOLDER_I32, lse.data(), delta.data(),
                     dq.data(), SOLDER_F32, H, S, scale, p, (long long)seed);
         } else if (D == 32) {

@@ -19,14 +19,8 @@ import dev.solder.Tensor;
  * forward and a backward run under different selections never read the wrong thing.
  */
 final class CudaFlashAttention {
-    /** Head dims the kernels are instantiated for (bf16/fp16). */
+    /** Head dims the kernels are instantiated for (bf16/fp16 and float32 alike). */
     static final int[] HEAD_DIMS = {32, 64, 128};
-    /**
-     * Head dims of the float32 (SIMT) kernels: at 128 a thread pair's share of a key's four
-     * vectors in the dK/dV pass would not fit in registers, so float32 there stays on the
-     * cuBLAS-only path.
-     */
-    static final int[] F32_HEAD_DIMS = {32, 64};
     /** Longest sequence (the kernels keep a per-key mask table of this many bytes). */
     static final int MAX_SEQ = 512;
     /** mma.sync with bf16 operands needs sm_80 (the float32 kernels would not; the fatbin starts at sm_80 anyway). */
@@ -39,8 +33,8 @@ final class CudaFlashAttention {
     private CudaFlashAttention() {
     }
 
-    static boolean headDimSupported(DType t, int d) {
-        for (int x : t == DType.FLOAT32 ? F32_HEAD_DIMS : HEAD_DIMS) {
+    static boolean headDimSupported(int d) {
+        for (int x : HEAD_DIMS) {
             if (x == d) {
                 return true;
             }
@@ -63,9 +57,8 @@ final class CudaFlashAttention {
         if (k != q || v != q || out != q) {
             return "mixed dtypes (q " + q + ", k " + k + ", v " + v + ", out " + out + ")";
         }
-        if (!headDimSupported(q, headDim)) {
-            return q == DType.FLOAT32 ? "head dim " + headDim + " in float32 (32, 64; bfloat16/float16 also 128)"
-                    : "head dim " + headDim + " (32, 64, 128)";
+        if (!headDimSupported(headDim)) {
+            return "head dim " + headDim + " (32, 64, 128)";
         }
         if (seq > MAX_SEQ) {
             return "sequence length " + seq + " (at most " + MAX_SEQ + ")";
@@ -101,6 +94,7 @@ final class CudaFlashAttention {
             return switch (d) {
                 case 32 -> Kernel.FLASH_ATTENTION_F32_FORWARD_D32;
                 case 64 -> Kernel.FLASH_ATTENTION_F32_FORWARD_D64;
+                case 128 -> Kernel.FLASH_ATTENTION_F32_FORWARD_D128;
                 default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
             };
         }
@@ -117,6 +111,7 @@ final class CudaFlashAttention {
             return switch (d) {
                 case 32 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D32;
                 case 64 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D64;
+                case 128 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D128;
                 default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
             };
         }
@@ -133,6 +128,7 @@ final class CudaFlashAttention {
             return switch (d) {
                 case 32 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D32;
                 case 64 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D64;
+                case 128 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D128;
                 default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
             };
         }
@@ -146,28 +142,38 @@ final class CudaFlashAttention {
 
     /**
      * Keys per CTA of the dK/dV pass: 16 a warp; 2 warps at D = 128 (registers and 48 KiB of
-     * shared memory). The float32 kernels (D 32, 64) have the same 64 keys and 128 threads: a
-     * thread pair per key.
+     * shared memory). The float32 kernels have 64 keys at every D.
      */
-    static int dkdvKeysPerBlock(int d) {
-        return d == 128 ? 32 : 64;
+    static int dkdvKeysPerBlock(DType t, int d) {
+        return d == 128 && t != DType.FLOAT32 ? 32 : 64;
     }
 
-    /** Forward and dQ pass: grid (B·H, ceil(S/64)), 128 threads. */
-    static LaunchConfig queryTileConfig(long batchHeads, int seq) {
+    /**
+     * Threads per row (query or key) of the float32 kernels: a pair, or 4 at D = 128 (the share
+     * of a row's vectors each thread keeps in registers). The bf16/fp16 kernels: 2 per key in
+     * dK/dV; their forward and dQ pass have 128 threads for 64 queries (4 warps × 16 rows).
+     */
+    static int f32ThreadsPerRow(int d) {
+        return d == 128 ? 4 : 2;
+    }
+
+    /** Forward and dQ pass: grid (B·H, ceil(S/64)), 128 threads (float32 at D = 128: 256). */
+    static LaunchConfig queryTileConfig(long batchHeads, int seq, DType t, int d) {
         if (batchHeads > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("flash attention: " + batchHeads + " batch·heads is too many");
         }
-        return new LaunchConfig((int) batchHeads, (int) LaunchConfig.ceilDiv(seq, QUERY_TILE), THREADS, 1, 0);
+        int threads = t == DType.FLOAT32 ? QUERY_TILE * f32ThreadsPerRow(d) : THREADS;
+        return new LaunchConfig((int) batchHeads, (int) LaunchConfig.ceilDiv(seq, QUERY_TILE), threads, 1, 0);
     }
 
-    /** dK/dV pass: grid (B·H, ceil(S/keys per CTA)), 2 threads a key (a warp per 16 keys). */
-    static LaunchConfig dkdvConfig(long batchHeads, int seq, int d) {
+    /** dK/dV pass: grid (B·H, ceil(S/keys per CTA)), 2 threads a key (float32: 2 or 4). */
+    static LaunchConfig dkdvConfig(long batchHeads, int seq, DType t, int d) {
         if (batchHeads > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("flash attention: " + batchHeads + " batch·heads is too many");
         }
-        int keys = dkdvKeysPerBlock(d);
-        return new LaunchConfig((int) batchHeads, (int) LaunchConfig.ceilDiv(seq, keys), keys * 2, 1, 0);
+        int keys = dkdvKeysPerBlock(t, d);
+        int perKey = t == DType.FLOAT32 ? f32ThreadsPerRow(d) : 2;
+        return new LaunchConfig((int) batchHeads, (int) LaunchConfig.ceilDiv(seq, keys), keys * perKey, 1, 0);
     }
 
     // ------------------------------------------------------------------ launches
@@ -184,7 +190,7 @@ final class CudaFlashAttention {
         // solder_flash_attention_forward_dD(const void* q, const void* k, const void* v, int dt,
         //     const void* keyMask, int mdt, void* out, float* lse, int H, int S, float scale,
         //     float dropoutP, long long seed); the float32 kernels take no dt
-        operandType(Launch.of(d, forwardKernel(q.dtype(), hd), queryTileConfig((long) b * heads, s))
+        operandType(Launch.of(d, forwardKernel(q.dtype(), hd), queryTileConfig((long) b * heads, s, q.dtype(), hd))
                 .ptr(ptr(q)).ptr(ptr(k)).ptr(ptr(v)), q.dtype())
                 .ptr(ptrOrNull(keyMask)).i32(keyMask == null ? 0 : code(keyMask.dtype()))
                 .ptr(ptr(out)).ptr(ptr(lse)).i32(heads).i32(s).f32(scale).f32(dropoutP).i64(seed)
@@ -207,7 +213,7 @@ final class CudaFlashAttention {
             throw new IllegalArgumentException("attentionBackward: saved is the fused kernel's log-sum-exp, but q "
                     + q.describe() + " is not bfloat16, float16 or float32");
         }
-        if (!headDimSupported(t, hd) || s > MAX_SEQ) {
+        if (!headDimSupported(hd) || s > MAX_SEQ) {
             throw new IllegalArgumentException("attentionBackward: saved is the fused kernel's log-sum-exp, but head dim "
                     + hd + " / sequence " + s + " is not a case the fused kernels run");
         }
@@ -236,7 +242,7 @@ final class CudaFlashAttention {
                 //     const void* dout, int dt, const void* keyMask, int mdt, const float* lse,
                 //     const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale,
                 //     float dropoutP, long long seed)
-                operandType(Launch.of(d, dkdvKernel(t, hd), dkdvConfig(bh, s, hd))
+                operandType(Launch.of(d, dkdvKernel(t, hd), dkdvConfig(bh, s, t, hd))
                         .ptr(qp).ptr(kp).ptr(vp).ptr(dop), t).ptr(mask).i32(mdt)
                         .ptr(ptr(lse)).ptr(delta)
                         .ptr(ptrOrNull(dk)).i32(dk == null ? 0 : code(dk.dtype()))
@@ -249,7 +255,7 @@ final class CudaFlashAttention {
                 //     const void* dout, int dt, const void* keyMask, int mdt, const float* lse,
                 //     const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP,
                 //     long long seed)
-                operandType(Launch.of(d, dqKernel(t, hd), queryTileConfig(bh, s))
+                operandType(Launch.of(d, dqKernel(t, hd), queryTileConfig(bh, s, t, hd))
                         .ptr(qp).ptr(kp).ptr(vp).ptr(dop), t).ptr(mask).i32(mdt)
                         .ptr(ptr(lse)).ptr(delta).ptr(ptr(dq)).i32(code(dq.dtype()))
                         .i32(heads).i32(s).f32(scale).f32(dropoutP).i64(seed)

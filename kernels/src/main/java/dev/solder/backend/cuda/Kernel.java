@@ -127,11 +127,14 @@ enum Kernel {
             "const void* q, const void* k, const void* v, const void* dout, int dt, "
             + "const void* keyMask, int mdt, const float* lse, const float* delta, void* dq, int dqdt, int H, int S, "
             + "float scale, float dropoutP, long long seed"),
-    // flash_attention.cu, float32 (SIMT; head dims 32 and 64)
+    // flash_attention.cu, float32 (SIMT)
     FLASH_ATTENTION_F32_FORWARD_D32("solder_flash_attention_f32_forward_d32",
             "const float* q, const float* k, const float* v, const void* keyMask, int mdt, float* out, float* lse, "
             + "int H, int S, float scale, float dropoutP, long long seed"),
     FLASH_ATTENTION_F32_FORWARD_D64("solder_flash_attention_f32_forward_d64",
+            "const float* q, const float* k, const float* v, const void* keyMask, int mdt, float* out, float* lse, "
+            + "int H, int S, float scale, float dropoutP, long long seed"),
+    FLASH_ATTENTION_F32_FORWARD_D128("solder_flash_attention_f32_forward_d128",
             "const float* q, const float* k, const float* v, const void* keyMask, int mdt, float* out, float* lse, "
             + "int H, int S, float scale, float dropoutP, long long seed"),
     FLASH_ATTENTION_F32_BACKWARD_DKDV_D32("solder_flash_attention_f32_backward_dkdv_d32",
@@ -142,11 +145,19 @@ enum Kernel {
             "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
             + "const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale, "
             + "float dropoutP, long long seed"),
+    FLASH_ATTENTION_F32_BACKWARD_DKDV_D128("solder_flash_attention_f32_backward_dkdv_d128",
+            "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
+            + "const float* lse, const float* delta, void* dk, int dkdt, void* dv, int dvdt, int H, int S, float scale, "
+            + "float dropoutP, long long seed"),
     FLASH_ATTENTION_F32_BACKWARD_DQ_D32("solder_flash_attention_f32_backward_dq_d32",
             "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
             + "const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP, "
             + "long long seed"),
     FLASH_ATTENTION_F32_BACKWARD_DQ_D64("solder_flash_attention_f32_backward_dq_d64",
+            "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
+            + "const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP, "
+            + "long long seed"),
+    FLASH_ATTENTION_F32_BACKWARD_DQ_D128("solder_flash_attention_f32_backward_dq_d128",
             "const float* q, const float* k, const float* v, const float* dout, const void* keyMask, int mdt, "
             + "const float* lse, const float* delta, void* dq, int dqdt, int H, int S, float scale, float dropoutP, "
             + "long long seed"),

@@ -329,10 +329,13 @@ final class FakeDeviceApi implements DeviceApi {
             case FLASH_ATTENTION_BACKWARD_DQ_D128 -> flashBackward(a, c, 128, true, false);
             case FLASH_ATTENTION_F32_FORWARD_D32 -> flashForward(a, c, 32, true);
             case FLASH_ATTENTION_F32_FORWARD_D64 -> flashForward(a, c, 64, true);
+            case FLASH_ATTENTION_F32_FORWARD_D128 -> flashForward(a, c, 128, true);
             case FLASH_ATTENTION_F32_BACKWARD_DKDV_D32 -> flashBackward(a, c, 32, false, true);
             case FLASH_ATTENTION_F32_BACKWARD_DKDV_D64 -> flashBackward(a, c, 64, false, true);
+            case FLASH_ATTENTION_F32_BACKWARD_DKDV_D128 -> flashBackward(a, c, 128, false, true);
             case FLASH_ATTENTION_F32_BACKWARD_DQ_D32 -> flashBackward(a, c, 32, true, true);
             case FLASH_ATTENTION_F32_BACKWARD_DQ_D64 -> flashBackward(a, c, 64, true, true);
+            case FLASH_ATTENTION_F32_BACKWARD_DQ_D128 -> flashBackward(a, c, 128, true, true);
         }
     }
 
@@ -1580,7 +1583,7 @@ final class FakeDeviceApi implements DeviceApi {
         int s = a.i32(at.applyAsInt(9));
         requireFlash(k, dt, s, a.a[0], a.a[1], a.a[2], a.a[at.applyAsInt(6)]);
         long bhN = c.gridX();
-        requireGrid(k, c, bhN, s, 64, 128);
+        requireGrid(k, c, bhN, s, 64, f32 && d == 128 ? 256 : 128);
         Mem q = a.mem(0);
         Mem kk = a.mem(1);
         Mem v = a.mem(2);
@@ -1659,11 +1662,13 @@ final class FakeDeviceApi implements DeviceApi {
         long seed = dqPass ? a.i64(ix.applyAsInt(15)) : a.i64(ix.applyAsInt(17));
         requireFlash(k, dt, s, a.a[0], a.a[1], a.a[2], a.a[3]);
         long bhN = c.gridX();
-        int keysPerBlock = d == 128 ? 32 : 64;
+        // float32: 64 rows a CTA, 2 threads a row (4 at D = 128); bf16/fp16: dQ 128 threads, dK/dV 2 a key
+        int keysPerBlock = d == 128 && !f32 ? 32 : 64;
+        int f32Threads = d == 128 ? 256 : 128;
         if (dqPass) {
-            requireGrid(k, c, bhN, s, 64, 128);
+            requireGrid(k, c, bhN, s, 64, f32 ? f32Threads : 128);
         } else {
-            requireGrid(k, c, bhN, s, keysPerBlock, keysPerBlock * 2);
+            requireGrid(k, c, bhN, s, keysPerBlock, f32 ? f32Threads : keysPerBlock * 2);
         }
         Mem q = a.mem(0);
         Mem kk = a.mem(1);

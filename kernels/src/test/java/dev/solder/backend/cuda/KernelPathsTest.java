@@ -159,10 +159,10 @@ class KernelPathsTest {
         }
         assertContains(CudaFlashAttention.unsupported(75, bf, bf, bf, bf, 64, 128, true), "compute capability 7.5");
         DType f32 = DType.FLOAT32;
-        for (int d : new int[] {32, 64}) {   // the float32 (SIMT) kernels
+        for (int d : new int[] {32, 64, 128}) {   // the float32 (SIMT) kernels
             assertNull(CudaFlashAttention.unsupported(90, f32, f32, f32, f32, d, 512, true, 0x100, 0x200, 0x300, 0x400));
         }
-        assertContains(CudaFlashAttention.unsupported(90, f32, f32, f32, f32, 128, 128, true), "head dim 128 in float32");
+        assertContains(CudaFlashAttention.unsupported(90, f32, f32, f32, f32, 48, 128, true), "head dim 48");
         assertContains(CudaFlashAttention.unsupported(90, DType.INT32, DType.INT32, DType.INT32, DType.INT32, 64, 128,
                 true), "dtype int32");
         assertContains(CudaFlashAttention.unsupported(90, bf, fp, bf, bf, 64, 128, true), "mixed dtypes");
@@ -182,15 +182,23 @@ class KernelPathsTest {
     @Test
     void flashAttentionLaunchShapes() {
         for (int s : new int[] {1, 17, 64, 65, 128, 200, 512}) {
-            LaunchConfig f = CudaFlashAttention.queryTileConfig(32 * 12, s);
-            assertEquals(new LaunchConfig(384, (s + 63) / 64, 128, 1, 0), f, "forward/dQ S=" + s);
             for (int d : CudaFlashAttention.HEAD_DIMS) {
-                LaunchConfig kv = CudaFlashAttention.dkdvConfig(32 * 12, s, d);
-                int keys = d == 128 ? 32 : 64;
-                assertEquals(new LaunchConfig(384, (s + keys - 1) / keys, keys * 2, 1, 0), kv, "dK/dV S=" + s + " D=" + d);
-                // every key and query tile covered exactly once
-                assertTrue((long) kv.gridY() * keys >= s && (long) (kv.gridY() - 1) * keys < s);
-                assertTrue((long) f.gridY() * 64 >= s && (long) (f.gridY() - 1) * 64 < s);
+                for (DType t : new DType[] {DType.BFLOAT16, DType.FLOAT16, DType.FLOAT32}) {
+                    boolean f32 = t == DType.FLOAT32;
+                    LaunchConfig f = CudaFlashAttention.queryTileConfig(32 * 12, s, t, d);
+                    // float32: 64 rows of 2 threads (4 at D = 128); bf16/fp16: 4 warps × 16 rows
+                    int rowThreads = f32 && d == 128 ? 256 : 128;
+                    assertEquals(new LaunchConfig(384, (s + 63) / 64, rowThreads, 1, 0), f, "forward/dQ S=" + s
+                            + " D=" + d + " " + t);
+                    LaunchConfig kv = CudaFlashAttention.dkdvConfig(32 * 12, s, t, d);
+                    int keys = d == 128 && !f32 ? 32 : 64;
+                    int threads = f32 ? rowThreads : keys * 2;
+                    assertEquals(new LaunchConfig(384, (s + keys - 1) / keys, threads, 1, 0), kv, "dK/dV S=" + s
+                            + " D=" + d + " " + t);
+                    // every key and query tile covered exactly once
+                    assertTrue((long) kv.gridY() * keys >= s && (long) (kv.gridY() - 1) * keys < s);
+                    assertTrue((long) f.gridY() * 64 >= s && (long) (f.gridY() - 1) * 64 < s);
+                }
             }
         }
         DType bf = DType.BFLOAT16;
@@ -202,7 +210,8 @@ class KernelPathsTest {
         assertEquals(Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D64, CudaFlashAttention.dkdvKernel(f32, 64));
         assertEquals(Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D64, CudaFlashAttention.dqKernel(f32, 64));
         assertThrows(IllegalArgumentException.class, () -> CudaFlashAttention.forwardKernel(bf, 48));
-        assertThrows(IllegalArgumentException.class, () -> CudaFlashAttention.dkdvKernel(f32, 128));
+        assertEquals(Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D128, CudaFlashAttention.dkdvKernel(f32, 128));
+        assertThrows(IllegalArgumentException.class, () -> CudaFlashAttention.dkdvKernel(f32, 96));
     }
 
     private static void assertContains(String reason, String part) {
