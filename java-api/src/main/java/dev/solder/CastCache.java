@@ -103,8 +103,13 @@ public final class CastCache {
         }
     }
 
-    /** Frees the copy kept for {@code master}, if any (also done when {@code master} closes). */
-    static void drop(Tensor master) {
+    /**
+     * Frees the copy kept for {@code master}, if any (also done when {@code master} closes); the
+     * next cast under autocast makes a new one. To give back the copies' memory after mixed-
+     * precision training, before the model is used without autocast:
+     * {@code model.parameters().forEach(CastCache::drop)}.
+     */
+    public static void drop(Tensor master) {
         synchronized (master) {
             if (master.castCopy != null) {
                 master.castCopy.close();
