@@ -1033,20 +1033,46 @@ __device__ __forceinline__ void solder_flash_f32_load_row(float* x, const float*
     }
 }
 
+// Where a thread of the float32 kernels works: t, its place in its group of T; row, the group's
+// row (a query, or a key in dK/dV) of head bh; the head's element offset and row stride in the
+// [B, S, H·D] tensors; the score a masked key gets. Fills keyOk (every thread must call it).
+struct SolderFlashF32Place {
+    int t;
+    int row;
+    long long bh;
+    long long rowStride;
+    long long base;
+    float maskedScore;
+};
+
+template <int D, int T>
+__device__ __forceinline__ SolderFlashF32Place solder_flash_f32_place(const void* keyMask, int mdt, int H, int S,
+                                                                      unsigned char* keyOk) {
+    SolderFlashF32Place w;
+    w.t = threadIdx.x % T;
+    w.row = blockIdx.y * 64 + threadIdx.x / T;
+    w.bh = blockIdx.x;
+    long long b = w.bh / H;
+    long long h = w.bh - b * H;
+    w.rowStride = (long long)H * D;
+    w.base = b * S * w.rowStride + h * D;
+    w.maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, keyOk);
+    return w;
+}
+
 template <int D, int T, int TR>
 __device__ __forceinline__ void solder_flash_forward_f32(const float* qp, const float* kp, const float* vp,
                                                          const void* keyMask, int mdt, float* outp, float* lse, int H,
                                                          int S, float scale, float dropoutP, long long seed) {
     const int E = D / T;
     SolderFlashF32Smem<D, TR>& sm = solder_flash_f32_smem<D, TR>();
-    int t = threadIdx.x % T;
-    long long bh = blockIdx.x;
-    long long b = bh / H;
-    long long h = bh - b * H;
-    int i = blockIdx.y * 64 + threadIdx.x / T;
-    long long rowStride = (long long)H * D;
-    long long base = b * S * rowStride + h * D;
-    float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, sm.keyOk);
+    const SolderFlashF32Place w = solder_flash_f32_place<D, T>(keyMask, mdt, H, S, sm.keyOk);
+    const int t = w.t;
+    const int i = w.row;
+    const long long bh = w.bh;
+    const long long rowStride = w.rowStride;
+    const long long base = w.base;
+    const float maskedScore = w.maskedScore;
 
     float q[E];
     float o[E];
@@ -1114,14 +1140,13 @@ __device__ __forceinline__ void solder_flash_backward_dkdv_f32(const float* qp, 
                                                                float dropoutP, long long seed) {
     const int E = D / T;
     SolderFlashF32Smem<D, TR>& sm = solder_flash_f32_smem<D, TR>();
-    int t = threadIdx.x % T;
-    long long bh = blockIdx.x;
-    long long b = bh / H;
-    long long h = bh - b * H;
-    int j = blockIdx.y * 64 + threadIdx.x / T;
-    long long rowStride = (long long)H * D;
-    long long base = b * S * rowStride + h * D;
-    float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, sm.keyOk);
+    const SolderFlashF32Place w = solder_flash_f32_place<D, T>(keyMask, mdt, H, S, sm.keyOk);
+    const int t = w.t;
+    const int j = w.row;
+    const long long bh = w.bh;
+    const long long rowStride = w.rowStride;
+    const long long base = w.base;
+    const float maskedScore = w.maskedScore;
 
     float k[E];
     float v[E];
@@ -1191,14 +1216,13 @@ __device__ __forceinline__ void solder_flash_backward_dq_f32(const float* qp, co
                                                              long long seed) {
     const int E = D / T;
     SolderFlashF32Smem<D, TR>& sm = solder_flash_f32_smem<D, TR>();
-    int t = threadIdx.x % T;
-    long long bh = blockIdx.x;
-    long long b = bh / H;
-    long long h = bh - b * H;
-    int i = blockIdx.y * 64 + threadIdx.x / T;
-    long long rowStride = (long long)H * D;
-    long long base = b * S * rowStride + h * D;
-    float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, sm.keyOk);
+    const SolderFlashF32Place w = solder_flash_f32_place<D, T>(keyMask, mdt, H, S, sm.keyOk);
+    const int t = w.t;
+    const int i = w.row;
+    const long long bh = w.bh;
+    const long long rowStride = w.rowStride;
+    const long long base = w.base;
+    const float maskedScore = w.maskedScore;
 
     float q[E];
     float dO[E];

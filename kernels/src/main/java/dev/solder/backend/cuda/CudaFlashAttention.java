@@ -90,52 +90,35 @@ final class CudaFlashAttention {
     // ------------------------------------------------------------------ launch shapes
 
     static Kernel forwardKernel(DType t, int d) {
-        if (t == DType.FLOAT32) {
-            return switch (d) {
-                case 32 -> Kernel.FLASH_ATTENTION_F32_FORWARD_D32;
-                case 64 -> Kernel.FLASH_ATTENTION_F32_FORWARD_D64;
-                case 128 -> Kernel.FLASH_ATTENTION_F32_FORWARD_D128;
-                default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
-            };
-        }
-        return switch (d) {
-            case 32 -> Kernel.FLASH_ATTENTION_FORWARD_D32;
-            case 64 -> Kernel.FLASH_ATTENTION_FORWARD_D64;
-            case 128 -> Kernel.FLASH_ATTENTION_FORWARD_D128;
-            default -> throw new IllegalArgumentException("flash attention: head dim " + d);
-        };
+        return t == DType.FLOAT32
+                ? byHeadDim(d, Kernel.FLASH_ATTENTION_F32_FORWARD_D32, Kernel.FLASH_ATTENTION_F32_FORWARD_D64,
+                        Kernel.FLASH_ATTENTION_F32_FORWARD_D128)
+                : byHeadDim(d, Kernel.FLASH_ATTENTION_FORWARD_D32, Kernel.FLASH_ATTENTION_FORWARD_D64,
+                        Kernel.FLASH_ATTENTION_FORWARD_D128);
     }
 
     static Kernel dkdvKernel(DType t, int d) {
-        if (t == DType.FLOAT32) {
-            return switch (d) {
-                case 32 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D32;
-                case 64 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D64;
-                case 128 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D128;
-                default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
-            };
-        }
-        return switch (d) {
-            case 32 -> Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D32;
-            case 64 -> Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D64;
-            case 128 -> Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D128;
-            default -> throw new IllegalArgumentException("flash attention: head dim " + d);
-        };
+        return t == DType.FLOAT32
+                ? byHeadDim(d, Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D32, Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D64,
+                        Kernel.FLASH_ATTENTION_F32_BACKWARD_DKDV_D128)
+                : byHeadDim(d, Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D32, Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D64,
+                        Kernel.FLASH_ATTENTION_BACKWARD_DKDV_D128);
     }
 
     static Kernel dqKernel(DType t, int d) {
-        if (t == DType.FLOAT32) {
-            return switch (d) {
-                case 32 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D32;
-                case 64 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D64;
-                case 128 -> Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D128;
-                default -> throw new IllegalArgumentException("flash attention: float32 head dim " + d);
-            };
-        }
+        return t == DType.FLOAT32
+                ? byHeadDim(d, Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D32, Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D64,
+                        Kernel.FLASH_ATTENTION_F32_BACKWARD_DQ_D128)
+                : byHeadDim(d, Kernel.FLASH_ATTENTION_BACKWARD_DQ_D32, Kernel.FLASH_ATTENTION_BACKWARD_DQ_D64,
+                        Kernel.FLASH_ATTENTION_BACKWARD_DQ_D128);
+    }
+
+    /** The kernel instantiated for head dim d (one of {@link #HEAD_DIMS}). */
+    private static Kernel byHeadDim(int d, Kernel d32, Kernel d64, Kernel d128) {
         return switch (d) {
-            case 32 -> Kernel.FLASH_ATTENTION_BACKWARD_DQ_D32;
-            case 64 -> Kernel.FLASH_ATTENTION_BACKWARD_DQ_D64;
-            case 128 -> Kernel.FLASH_ATTENTION_BACKWARD_DQ_D128;
+            case 32 -> d32;
+            case 64 -> d64;
+            case 128 -> d128;
             default -> throw new IllegalArgumentException("flash attention: head dim " + d);
         };
     }
