@@ -42,12 +42,14 @@
 // exp(s − m) never see inf − inf: a tile of only masked keys followed by real keys rescales the
 // earlier sums by exp(−FLT_MAX − m) = 0, which is what the CPU's single-pass softmax gives.
 //
-// Tiles: K/V (and in the backward Q/dO) tiles are copied global → shared memory with 16-byte
-// loads (the Java side requires 16-byte aligned pointers; D·2 bytes is a multiple of 16), rows
-// padded by 8 halves so the fragment loads below are free of bank conflicts. Rows past S are
-// zero-filled (never garbage: 0·NaN would poison Pd·V); tail queries are computed and not stored.
-// Shared memory is static and ≤ 48 KiB for every D (no opt-in attribute needed):
-//   forward  K, V [64][D+8]                       = 34.8 KiB at D = 128
+// Tiles: K/V (and in the backward Q/dO) tiles are copied global → shared memory 16 bytes at a
+// time (the Java side requires 16-byte aligned pointers; D·2 bytes is a multiple of 16) — in the
+// forward with cp.async, two stages deep at D ≤ 64 so that the next tile's copies overlap this
+// tile's products — rows padded by 8 halves so the fragment loads below are free of bank
+// conflicts. Rows past S are zero-filled (never garbage: 0·NaN would poison Pd·V); tail queries
+// are computed and not stored. Shared memory is static and ≤ 48 KiB for every D (no opt-in
+// attribute needed):
+//   forward  K, V [stages][64][D+8]               2 stages at D ≤ 64 (36 KiB at 64); 1 at 128 (34.8 KiB)
 //   dK/dV    K, V [16·W][D+8] + Q, dO [BQ][D+8]   W = 4, BQ = 64 for D ≤ 64; W = 2, BQ = 32 at 128
 //   dQ       K, V [BK][D+8] (Q, dO staged there)  BK = 64 for D ≤ 64, 32 at D = 128
 // (the smaller tiles at D = 128 keep the accumulators of dK, dV or dQ in registers without spills).
@@ -150,8 +152,11 @@ __device__ __forceinline__ void solder_flash_mma<SOLDER_F16>(float* c, const uns
 // shared memory). Rows of D halves are padded to D + 8 (16 bytes).
 template <int D>
 struct SolderFlashForwardSmem {
-    unsigned short k[64 * (D + 8)];  // Q is staged here first
-    unsigned short v[64 * (D + 8)];
+    // Two stages of K/V tiles where they fit in 48 KiB of static shared memory (D ≤ 64: the
+    // next tile is copied in while this one is used), one at D = 128.
+    static const int STAGES = D <= 64 ? 2 : 1;
+    unsigned short k[STAGES][64 * (D + 8)];  // Q is staged in k[0] first
+    unsigned short v[STAGES][64 * (D + 8)];
     unsigned char keyOk[SOLDER_FLASH_MAX_S];
 };
 
@@ -205,7 +210,11 @@ __device__ __forceinline__ SolderFlashDqSmem<D, BK>& solder_flash_dq_smem() {
 
 #if defined(SOLDER_FLASH_HOST_MODEL)
 #define SOLDER_FLASH_LDMATRIX(r, p, n, trans) solder_host_ldmatrix(r, p, n, trans)
+#define SOLDER_FLASH_CP_ASYNC16(dst, src, bytes) solder_host_cp_async16(dst, src, bytes)
+#define solder_flash_cp_commit solder_host_cp_commit
+#define solder_flash_cp_wait solder_host_cp_wait
 #else
+#define SOLDER_FLASH_CP_ASYNC16(dst, src, bytes) solder_flash_cp_async16(dst, src, bytes)
 __device__ __forceinline__ unsigned int solder_flash_smem_addr(const unsigned short* p) {
     return (unsigned int)__cvta_generic_to_shared(p);
 }
@@ -275,6 +284,41 @@ __device__ __forceinline__ void solder_flash_load_tile(unsigned short* s, const 
             v = *(const SolderFlashU4*)(g + (long long)(row0 + r) * rowStride + col);
         }
         *(SolderFlashU4*)(s + r * (D + 8) + col) = v;
+    }
+}
+
+#if !defined(SOLDER_FLASH_HOST_MODEL)
+__device__ __forceinline__ void solder_flash_cp_async16(unsigned short* dst, const unsigned short* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+                 :
+                 : "r"(solder_flash_smem_addr(dst)), "l"(src), "r"(bytes));
+}
+
+__device__ __forceinline__ void solder_flash_cp_commit() {
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+// Waits until at most N of this thread's committed copy groups are still in flight.
+template <int N>
+__device__ __forceinline__ void solder_flash_cp_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+#endif
+
+// The same tile as solder_flash_load_tile, copied with cp.async (global → shared without
+// registers, 16 bytes a copy; rows past S are zero-filled by the copy's source size 0). The
+// copies land only after solder_flash_cp_wait: a block issues the next tile's copies, works on
+// the current tile, and waits only before it needs the next one.
+template <int D>
+__device__ __forceinline__ void solder_flash_cp_tile(unsigned short* s, const unsigned short* g,
+                                                     long long rowStride, int row0, int rows, int S) {
+    const int chunks = D / 8;
+    for (int c = threadIdx.x; c < rows * chunks; c += blockDim.x) {
+        int r = c / chunks;
+        int col = (c - r * chunks) * 8;
+        bool in = row0 + r < S;
+        const unsigned short* src = in ? g + (long long)(row0 + r) * rowStride + col : g;
+        SOLDER_FLASH_CP_ASYNC16(s + r * (D + 8) + col, src, in ? 16 : 0);
     }
 }
 
@@ -351,8 +395,7 @@ __device__ __forceinline__ void solder_flash_forward(const void* qp, const void*
     const int NT = BK / 8;  // 8-key column tiles of S
     const int DN = D / 8;   // 8-column tiles of O
     SolderFlashForwardSmem<D>& sm = solder_flash_forward_smem<D>();
-    unsigned short* ks = sm.k;
-    unsigned short* vs = sm.v;
+    const int STAGES = SolderFlashForwardSmem<D>::STAGES;
     unsigned char* keyOk = sm.keyOk;
 
     int lane = threadIdx.x & 31;
@@ -371,14 +414,18 @@ __device__ __forceinline__ void solder_flash_forward(const void* qp, const void*
 
     float maskedScore = solder_flash_key_mask(keyMask, mdt, b, S, keyOk);
 
-    // this warp's 16 query rows as A fragments, staged through the K buffer
-    solder_flash_load_tile<D>(ks, Q, rowStride, q0, BQ, S);
+    // this warp's 16 query rows as A fragments, staged through the first K buffer
+    solder_flash_load_tile<D>(sm.k[0], Q, rowStride, q0, BQ, S);
     __syncthreads();
     unsigned int qf[KS][4];
 #pragma unroll
     for (int kk = 0; kk < KS; kk++) {
-        solder_flash_load_a(qf[kk], ks, LD, warp * 16, kk * 16);
+        solder_flash_load_a(qf[kk], sm.k[0], LD, warp * 16, kk * 16);
     }
+    __syncthreads();  // every warp has its Q fragments before the first K tile lands there
+    solder_flash_cp_tile<D>(sm.k[0], K, rowStride, 0, BK, S);
+    solder_flash_cp_tile<D>(sm.v[0], V, rowStride, 0, BK, S);
+    solder_flash_cp_commit();
 
     float o[DN][4];
 #pragma unroll
@@ -398,10 +445,20 @@ __device__ __forceinline__ void solder_flash_forward(const void* qp, const void*
     unsigned long long row1 = ((unsigned long long)bh * S + i1) * (unsigned long long)S;
 
     for (int k0 = 0; k0 < S; k0 += BK) {
-        __syncthreads();  // the previous tile (or the Q staging) is no longer read
-        solder_flash_load_tile<D>(ks, K, rowStride, k0, BK, S);
-        solder_flash_load_tile<D>(vs, V, rowStride, k0, BK, S);
-        __syncthreads();
+        const int buf = STAGES == 2 ? (k0 / BK) & 1 : 0;
+        if (STAGES == 2 && k0 + BK < S) {
+            // the next tile into the other stage (its last reader finished at the previous
+            // iteration's closing barrier), then wait for this tile's copies only
+            solder_flash_cp_tile<D>(sm.k[buf ^ 1], K, rowStride, k0 + BK, BK, S);
+            solder_flash_cp_tile<D>(sm.v[buf ^ 1], V, rowStride, k0 + BK, BK, S);
+            solder_flash_cp_commit();
+            solder_flash_cp_wait<1>();
+        } else {
+            solder_flash_cp_wait<0>();
+        }
+        __syncthreads();  // this tile, copied by every thread, is visible to every warp
+        const unsigned short* ks = sm.k[buf];
+        const unsigned short* vs = sm.v[buf];
 
         float s[NT][4];
 #pragma unroll
@@ -471,6 +528,12 @@ __device__ __forceinline__ void solder_flash_forward(const void* qp, const void*
                 solder_flash_load_b_kn(bf, vs, LD, kk * 16, dn * 8);
                 solder_flash_mma<DT>(o[dn], pa, bf);
             }
+        }
+        __syncthreads();  // every warp is done with this stage before it is refilled
+        if (STAGES == 1 && k0 + BK < S) {
+            solder_flash_cp_tile<D>(sm.k[0], K, rowStride, k0 + BK, BK, S);
+            solder_flash_cp_tile<D>(sm.v[0], V, rowStride, k0 + BK, BK, S);
+            solder_flash_cp_commit();
         }
     }
 

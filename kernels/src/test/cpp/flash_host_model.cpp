@@ -35,6 +35,10 @@ static unsigned solder_host_pack_bf16(float lo, float hi);
 static unsigned solder_host_pack_f16(float lo, float hi);
 static void solder_host_mma(float* c, const unsigned* a, const unsigned* b, int dt);
 static void solder_host_ldmatrix(unsigned* r, const unsigned short* row, int n, bool trans);
+static void solder_host_cp_async16(unsigned short* dst, const unsigned short* src, int bytes);
+static void solder_host_cp_commit();
+template <int N>
+static void solder_host_cp_wait();
 
 #define SOLDER_FLASH_HOST_MODEL 1
 #include "flash_attention.cu"
@@ -123,6 +127,43 @@ static void solder_host_ldmatrix(unsigned* r, const unsigned short* row, int n, 
         r[m] = lo | (hi << 16);
     }
     w->bar.arrive_and_wait();
+}
+
+// cp.async.cg.shared.global (16 bytes, zero-filled past `bytes`), commit_group and wait_group N,
+// per thread as in the PTX ISA: a copy is queued in the thread's open group, commit closes the
+// group, and wait_group N performs the copies of all but the newest N closed groups — only then
+// does the data land in shared memory, so a kernel that reads a tile before waiting for it (and
+// the barrier after) reads the previous tile here, as it may on the GPU.
+struct HostCpCopy {
+    unsigned short* dst;
+    const unsigned short* src;
+    int bytes;
+};
+thread_local std::vector<HostCpCopy> tCpOpen;
+thread_local std::vector<std::vector<HostCpCopy>> tCpGroups;
+
+static void solder_host_cp_async16(unsigned short* dst, const unsigned short* src, int bytes) {
+    if (((unsigned long long)dst & 15) != 0 || ((unsigned long long)src & 15) != 0) {
+        std::fprintf(stderr, "cp.async: unaligned 16-byte copy %p <- %p\n", (void*)dst, (const void*)src);
+        std::abort();
+    }
+    tCpOpen.push_back({dst, src, bytes});
+}
+
+static void solder_host_cp_commit() {
+    tCpGroups.push_back(std::move(tCpOpen));
+    tCpOpen.clear();
+}
+
+template <int N>
+static void solder_host_cp_wait() {
+    while (tCpGroups.size() > (size_t)N) {
+        for (const HostCpCopy& c : tCpGroups.front()) {
+            std::memset(c.dst, 0, 16);
+            std::memcpy(c.dst, c.src, c.bytes);
+        }
+        tCpGroups.erase(tCpGroups.begin());
+    }
 }
 
 struct Err {
