@@ -40,6 +40,8 @@ public final class Autograd {
         final Tensor[] inputs;
         BackwardFn fn;
         final String shapes;
+        /** Tensors the op made for itself, closed once this node's backward ran ({@link #own}). */
+        private List<Tensor> owned;
 
         Node(String op, Tensor[] inputs, BackwardFn fn) {
             this.op = op;
@@ -63,6 +65,15 @@ public final class Autograd {
         /** True once backward ran through it and released what it saved. */
         public boolean isReleased() {
             return fn == null;
+        }
+
+        void closeOwned() {
+            if (owned != null) {
+                for (Tensor t : owned) {
+                    t.close();
+                }
+                owned = null;
+            }
         }
     }
 
@@ -117,6 +128,31 @@ public final class Autograd {
         return out;
     }
 
+    /**
+     * Ties tensors an op made for its own use — autocast's casts of its inputs, contiguous
+     * copies, what it keeps for its backward — to the node that produced {@code out}: they are
+     * closed as soon as that node's backward has run, or when its graph is released. With no
+     * node (nothing needs a gradient), nothing will read them again and they are closed now.
+     * Nulls are skipped; never pass a tensor the caller handed in. Returns {@code out}.
+     */
+    static Tensor own(Tensor out, Tensor... internals) {
+        Node node = out.gradFn;
+        for (Tensor t : internals) {
+            if (t == null || t == out || t.isClosed()) {
+                continue;
+            }
+            if (node == null || node.fn == null) {
+                t.close();
+            } else {
+                if (node.owned == null) {
+                    node.owned = new ArrayList<>(4);
+                }
+                node.owned.add(t);
+            }
+        }
+        return out;
+    }
+
     static void backward(Tensor root, Tensor seed) {
         Node rootNode = root.gradFn;
         if (rootNode == null) {
@@ -130,13 +166,15 @@ public final class Autograd {
         List<Node> order = topologicalOrder(rootNode);
         Map<Node, Tensor> pending = new IdentityHashMap<>();
         pending.put(rootNode, seed);
+        Holds holds = new Holds(seed);
+        holds.take(seed);
         try (var ng = noGrad()) {
             for (Node node : order) {
                 Tensor g = pending.remove(node);
                 if (g == null) {
                     continue;
                 }
-                Tensor[] grads = node.fn.apply(g);
+                Tensor[] grads = gradientsOf(node, g);
                 for (int i = 0; i < node.inputs.length; i++) {
                     Tensor in = node.inputs[i];
                     if (in == null || grads == null || i >= grads.length || grads[i] == null || !in.requiresGrad()) {
@@ -149,21 +187,95 @@ public final class Autograd {
                                 + java.util.Arrays.toString(in.shape()));
                     }
                     if (in.gradFn != null) {
-                        // Out-of-place sum: the same gradient tensor may be handed to several inputs.
-                        pending.merge(in.gradFn, gi, (a, b) -> Ops.add(a, b));
-                    } else {
-                        accumulateLeaf(in, gi);
+                        Tensor before = pending.get(in.gradFn);
+                        if (before == null) {
+                            pending.put(in.gradFn, gi);
+                            holds.take(gi);
+                        } else {
+                            // Out-of-place sum: the same gradient tensor may be handed to several inputs.
+                            Tensor sum = Ops.add(before, gi);
+                            pending.put(in.gradFn, sum);
+                            holds.take(sum);
+                            holds.drop(before);
+                        }
+                    } else if (accumulateLeaf(in, gi)) {
+                        holds.keepForever(gi);
+                    }
+                }
+                node.closeOwned();
+                holds.drop(g);
+                if (grads != null) {
+                    for (Tensor gi : grads) {
+                        holds.closeIfFree(gi);
                     }
                 }
             }
         } finally {
             for (Node node : order) {
                 node.fn = null;
+                node.closeOwned();
             }
         }
     }
 
-    private static void accumulateLeaf(Tensor leaf, Tensor g) {
+    /**
+     * Runs one node's backward in a scope of its own, so that what it allocates for itself
+     * (casts, contiguous copies) is freed as soon as it returns; the gradients it returns move
+     * to the caller's scope.
+     */
+    private static Tensor[] gradientsOf(Node node, Tensor g) {
+        try (Scope s = Scope.open()) {
+            Tensor[] grads = node.fn.apply(g);
+            if (grads != null) {
+                for (Tensor gi : grads) {
+                    if (gi != null && gi.owner == s) {
+                        s.keep(gi);
+                    }
+                }
+            }
+            return grads;
+        }
+    }
+
+    /**
+     * The gradients in flight during one backward and how many pending sums still need each.
+     * A gradient the engine made (not the seed, not one a leaf adopted as its {@code grad}) is
+     * closed once nothing needs it: a graph's intermediate gradients are freed as the walk
+     * passes them, as in PyTorch, instead of all living until the caller's scope closes.
+     */
+    private static final class Holds {
+        private final Map<Tensor, int[]> counts = new IdentityHashMap<>();
+        private final Map<Tensor, Boolean> kept = new IdentityHashMap<>();
+
+        Holds(Tensor seed) {
+            kept.put(seed, Boolean.TRUE);
+        }
+
+        void take(Tensor t) {
+            counts.computeIfAbsent(t, k -> new int[1])[0]++;
+        }
+
+        void keepForever(Tensor t) {
+            kept.put(t, Boolean.TRUE);
+        }
+
+        void drop(Tensor t) {
+            int[] c = counts.get(t);
+            if (c != null && --c[0] == 0) {
+                counts.remove(t);
+            }
+            closeIfFree(t);
+        }
+
+        void closeIfFree(Tensor t) {
+            if (t != null && !counts.containsKey(t) && !kept.containsKey(t) && !t.isClosed()) {
+                t.close();
+            }
+        }
+    }
+
+    /** Adds {@code g} into {@code leaf.grad}; true when {@code g} itself became that gradient. */
+    private static boolean accumulateLeaf(Tensor leaf, Tensor g) {
         if (leaf.grad == null && g.freshGradient && !g.isClosed() && g.dtype() == DType.FLOAT32
                 && g.device().equals(leaf.device())) {
             // Made for this input alone by its op: take it out of its scope instead of copying it.
@@ -172,7 +284,7 @@ public final class Autograd {
                 g.owner.disown(g);
             }
             leaf.grad = g;
-            return;
+            return true;
         }
         if (leaf.grad == null) {
             Tensor copy = Tensor.emptyUnscoped(g.shape(), DType.FLOAT32, leaf.device());
@@ -180,8 +292,13 @@ public final class Autograd {
             leaf.grad = copy;
         } else {
             leaf.grad.checkOpen("grad accumulation");
-            leaf.backend().add(leaf.grad, g.contiguous(), 1f, 1f, leaf.grad);
+            Tensor gc = g.contiguousNoGrad();
+            leaf.backend().add(leaf.grad, gc, 1f, 1f, leaf.grad);
+            if (gc != g) {
+                gc.close();
+            }
         }
+        return false;
     }
 
     private static List<Node> topologicalOrder(Node root) {

@@ -277,7 +277,7 @@ public final class Ops {
         Tensor out2 = out.view(new int[] {rows, outF}, new long[] {outF, 1}, 0);
         x.backend().linear(x2, wc, bc, out2);
         out2.close();
-        return Autograd.record("linear", out, g -> {
+        return Autograd.own(Autograd.record("linear", out, g -> {
             Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
             Tensor dw = w.requiresGrad() ? freshGradient(w) : null;
             Tensor db = bias != null && bias.requiresGrad() ? freshGradient(bias) : null;
@@ -288,7 +288,7 @@ public final class Ops {
                 dx2.close();
             }
             return new Tensor[] {dx, dw, db};
-        }, x, w, bias);
+        }, x, w, bias), x2, made(wc, w), made(bc, bias));
     }
 
     /**
@@ -315,7 +315,7 @@ public final class Ops {
         Tensor out2 = out.view(new int[] {rows, outF}, new long[] {outF, 1}, 0);
         x.backend().linearGelu(x2, wc, bc, pre, out2);
         out2.close();
-        return Autograd.record("linearGelu", out, g -> {
+        return Autograd.own(Autograd.record("linearGelu", out, g -> {
             Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
             Tensor dw = w.requiresGrad() ? freshGradient(w) : null;
             Tensor db = bias != null && bias.requiresGrad() ? freshGradient(bias) : null;
@@ -330,7 +330,7 @@ public final class Ops {
             }
             dpre.close();
             return new Tensor[] {dx, dw, db};
-        }, x, w, bias);
+        }, x, w, bias), pre, x2, made(wc, w), made(bc, bias));
     }
 
     /** {@link #linear} or {@link #linearGelu}; {@code roundGrad} as {@link #linear(Tensor, Tensor, Tensor, boolean)}. */
@@ -345,7 +345,15 @@ public final class Ops {
             return op.apply(x, w, bias, false);
         }
         check(name, x, w, bias);
-        return op.apply(Autocast.lower(x, low), Autocast.lower(w, low), Autocast.lower(bias, low), true);
+        Tensor lx = Autocast.lower(x, low);
+        Tensor lw = Autocast.lower(w, low);
+        Tensor lb = Autocast.lower(bias, low);
+        return Autograd.own(op.apply(lx, lw, lb, true), made(lx, x), made(lw, w), made(lb, bias));
+    }
+
+    /** {@code made} when an op made it from {@code from} (a cast, a contiguous copy), null when it is {@code from}. */
+    private static Tensor made(Tensor made, Tensor from) {
+        return made == from ? null : made;
     }
 
     /** The argument checks {@link #linear} and {@link #linearGelu} share. */
@@ -569,7 +577,12 @@ public final class Ops {
     public static Tensor layerNorm(Tensor x, Tensor residual, Tensor gamma, Tensor beta, float eps) {
         if (Autocast.current() != null) {
             check("layerNorm", x, residual, gamma, beta);
-            return layerNormOp(Autocast.widen(x), Autocast.widen(residual), Autocast.widen(gamma), Autocast.widen(beta), eps);
+            Tensor wx = Autocast.widen(x);
+            Tensor wr = Autocast.widen(residual);
+            Tensor wg = Autocast.widen(gamma);
+            Tensor wb = Autocast.widen(beta);
+            return Autograd.own(layerNormOp(wx, wr, wg, wb, eps), made(wx, x), made(wr, residual), made(wg, gamma),
+                    made(wb, beta));
         }
         return layerNormOp(x, residual, gamma, beta, eps);
     }
@@ -595,13 +608,13 @@ public final class Ops {
         Tensor rstd = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
         x.backend().layerNorm(xc, rc, gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
         Tensor hSaved = h == null ? xc : h;
-        return Autograd.record("layerNorm", out, g -> {
+        return Autograd.own(Autograd.record("layerNorm", out, g -> {
             Tensor dh = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
             Tensor dg = gamma.requiresGrad() ? Tensor.empty(gamma.shape(), DType.FLOAT32, x.device()) : null;
             Tensor db = beta.requiresGrad() ? Tensor.empty(beta.shape(), DType.FLOAT32, x.device()) : null;
             x.backend().layerNormBackward(g.contiguousNoGrad(), hSaved, gc, mean, rstd, dh, dg, db);
             return new Tensor[] {dh, residual == null ? null : dh, dg, db};
-        }, x, residual, gamma, beta);
+        }, x, residual, gamma, beta), h, mean, rstd, made(xc, x), made(rc, residual), made(gc, gamma));
     }
 
     /**
@@ -631,12 +644,19 @@ public final class Ops {
             throw new IllegalArgumentException("dropoutLayerNorm: a residual is required (else use dropout, then layerNorm)");
         }
         if (Autocast.current() != null) {   // x keeps its type (the dropout's rounding), the rest widens
-            residual = Autocast.widen(residual);
-            gamma = Autocast.widen(gamma);
-            beta = Autocast.widen(beta);
+            Tensor wr = Autocast.widen(residual);
+            Tensor wg = Autocast.widen(gamma);
+            Tensor wb = Autocast.widen(beta);
+            return Autograd.own(dropoutLayerNormOp(x, p, seed, wr, wg, wb, eps), made(wr, residual), made(wg, gamma),
+                    made(wb, beta));
         } else if (x.dtype() != residual.dtype()) {
             return layerNorm(dropout(x, p, seed), residual, gamma, beta, eps);
         }
+        return dropoutLayerNormOp(x, p, seed, residual, gamma, beta, eps);
+    }
+
+    private static Tensor dropoutLayerNormOp(Tensor x, float p, long seed, Tensor residual, Tensor gamma, Tensor beta,
+                                             float eps) {
         floating("dropoutLayerNorm", x, residual, gamma, beta);
         int w = x.dim(-1);
         if (gamma.rank() != 1 || gamma.dim(0) != w || beta.rank() != 1 || beta.dim(0) != w) {
@@ -657,16 +677,14 @@ public final class Ops {
         Tensor mean = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
         Tensor rstd = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
         x.backend().dropoutLayerNorm(xc, p, seed, rc, gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
-        Tensor g0 = gamma;
-        Tensor b0 = beta;
-        return Autograd.record("dropoutLayerNorm", out, g -> {
+        return Autograd.own(Autograd.record("dropoutLayerNorm", out, g -> {
             Tensor dh = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
             Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
-            Tensor dg = g0.requiresGrad() ? Tensor.empty(g0.shape(), DType.FLOAT32, x.device()) : null;
-            Tensor db = b0.requiresGrad() ? Tensor.empty(b0.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor dg = gamma.requiresGrad() ? Tensor.empty(gamma.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor db = beta.requiresGrad() ? Tensor.empty(beta.shape(), DType.FLOAT32, x.device()) : null;
             x.backend().dropoutLayerNormBackward(g.contiguousNoGrad(), h, gc, mean, rstd, p, seed, dx, dh, dg, db);
             return new Tensor[] {dx, dh, dg, db};
-        }, x, residual, gamma, beta);
+        }, x, residual, gamma, beta), h, mean, rstd, made(xc, x), made(rc, residual), made(gc, gamma));
     }
 
     // ====================================================================== randomness
@@ -808,6 +826,8 @@ public final class Ops {
         if (wordPaddingIdx < -1 || wordPaddingIdx >= word.dim(0)) {
             throw new IllegalArgumentException(op + ": wordPaddingIdx " + wordPaddingIdx + " outside " + word.describe());
         }
+        Tensor gamma0 = gamma;
+        Tensor beta0 = beta;
         if (Autocast.current() != null) {   // LayerNorm runs in float32 under autocast, as layerNorm does
             gamma = Autocast.widen(gamma);
             beta = Autocast.widen(beta);
@@ -826,7 +846,7 @@ public final class Ops {
                 position.contiguousNoGrad(), gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
         Tensor g0 = gamma;
         Tensor b0 = beta;
-        return Autograd.record(op, out, g -> {
+        return Autograd.own(Autograd.record(op, out, g -> {
             Tensor dw = word.requiresGrad() ? freshGradient(word) : null;
             Tensor dt = type.requiresGrad() ? freshGradient(type) : null;
             Tensor dp = position.requiresGrad() ? freshGradient(position) : null;
@@ -835,7 +855,8 @@ public final class Ops {
             word.backend().embeddingsLayerNormBackward(g.contiguousNoGrad(), h, gc, mean, rstd, ic, tc, pc,
                     wordPaddingIdx, dw, dt, dp, dg, db);
             return new Tensor[] {null, null, null, dw, dt, dp, dg, db};
-        }, ids, typeIds, positionIds, word, type, position, gamma, beta);
+        }, ids, typeIds, positionIds, word, type, position, gamma, beta), h, mean, rstd, made(ic, ids),
+                made(tc, typeIds), made(pc, positionIds), made(gc, gamma), made(gamma, gamma0), made(beta, beta0));
     }
 
     // ====================================================================== attention
@@ -851,8 +872,11 @@ public final class Ops {
         DType low = Autocast.current();
         if (low != null) {
             check("attention", q, k, v, keyMask);
-            return attentionOp(Autocast.lower(q, low), Autocast.lower(k, low), Autocast.lower(v, low), keyMask, heads,
-                    dropoutP, seed);
+            Tensor lq = Autocast.lower(q, low);
+            Tensor lk = Autocast.lower(k, low);
+            Tensor lv = Autocast.lower(v, low);
+            return Autograd.own(attentionOp(lq, lk, lv, keyMask, heads, dropoutP, seed), made(lq, q), made(lk, k),
+                    made(lv, v));
         }
         return attentionOp(q, k, v, keyMask, heads, dropoutP, seed);
     }
@@ -887,19 +911,19 @@ public final class Ops {
         }
         if (!Autograd.needsGraph(q, k, v)) {
             saved.close();              // inference: nothing will read it
-            return out;
+            return Autograd.own(out, made(qc, q), made(kc, k), made(vc, v), made(mc, keyMask));
         }
         if (saved.owner == null && Scope.current() != null) {
             Scope.current().adopt(saved);
         }
-        return Autograd.record("attention", out, g -> {
+        return Autograd.own(Autograd.record("attention", out, g -> {
             Tensor dq = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
             Tensor dk = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
             Tensor dv = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
             q.backend().attentionBackward(qc, kc, vc, mc, heads, scale, dropoutP, seed, out, g.contiguousNoGrad(), saved, dq, dk, dv);
             saved.close();              // a graph runs backward once; free the S×S state now
             return new Tensor[] {dq, dk, dv, null};
-        }, q, k, v, keyMask);
+        }, q, k, v, keyMask), made(qc, q), made(kc, k), made(vc, v), made(mc, keyMask));
     }
 
     // ====================================================================== losses

@@ -7,6 +7,7 @@ import dev.solder.Generator;
 import dev.solder.OpProfiler;
 import dev.solder.Scope;
 import dev.solder.Tensor;
+import dev.solder.backend.cuda.CudaBackend;
 import dev.solder.bert.BertConfig;
 import dev.solder.bert.BertForSequenceClassification;
 import dev.solder.optim.AdamW;
@@ -24,6 +25,7 @@ import java.util.SplittableRandom;
  * java -cp bench/target/benchmarks.jar dev.solder.bench.BertTrainStep [--device cpu|cuda]
  *      [--batch 8] [--seq 64] [--steps 5] [--warmup 2] [--layers 12] [--labels 3] [--precision fp32|bf16|fp16]
  * # add -Dsolder.profile=shapes (before -cp) for the time of every op and GEMM shape
+ * # add -Dsolder.cuda.dryRun=true with --device cuda for the host side of a GPU step, on any machine
  * </pre>
  *
  * The model is BERT-Base's shape with random weights (the weights do not change the time);
@@ -97,6 +99,9 @@ public final class BertTrainStep {
             for (int s = 0; s < warmup + steps; s++) {
                 if (s == warmup) {
                     OpProfiler.reset();
+                    if (device.isCuda()) {
+                        System.out.println("after warm-up: " + CudaBackend.describe(device));
+                    }
                 }
                 long t0 = System.nanoTime();
                 float loss;
@@ -131,6 +136,9 @@ public final class BertTrainStep {
                     .filter(e -> !e.getKey().contains("embeddings")).mapToLong(e -> e.getValue().numel()).sum();
             System.out.printf(Locale.ROOT, "mean %.1f ms/step, %.0f tokens/s, %.1f GFLOP/s (6 x tokens x non-embedding parameters)%n",
                     mean, batch * seq / (mean / 1e3), 6.0 * batch * seq * nonEmbedding / (mean / 1e3) / 1e9);
+            if (device.isCuda()) {
+                System.out.println("at the end: " + CudaBackend.describe(device));
+            }
             opt.close();
         }
     }

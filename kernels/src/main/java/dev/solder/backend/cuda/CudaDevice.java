@@ -21,9 +21,13 @@ final class CudaDevice {
     private static final System.Logger LOG = System.getLogger(CudaDevice.class.getName());
     private static final ConcurrentHashMap<Integer, CudaDevice> DEVICES = new ConcurrentHashMap<>();
 
-    /** How a device's API is made; tests swap in a fake ({@link #useFactory}). */
-    private static volatile IntFunction<DeviceApi> factory = DriverDeviceApi::new;
-    private static volatile boolean faked;
+    /**
+     * How a device's API is made: the driver, or under {@code -Dsolder.cuda.dryRun=true} a device
+     * that runs nothing ({@link DryRunDeviceApi}); tests swap in a fake ({@link #useFactory}).
+     */
+    private static volatile IntFunction<DeviceApi> factory =
+            DryRunDeviceApi.requested() ? DryRunDeviceApi::new : DriverDeviceApi::new;
+    private static volatile boolean faked = DryRunDeviceApi.requested();
 
     /**
      * {@code -Dsolder.cuda.syncLaunches=true}: synchronize after every launch, so a fault inside a
@@ -83,7 +87,10 @@ final class CudaDevice {
         }
     }
 
-    /** True while a test's fake factory is installed (device availability then comes from it). */
+    /**
+     * True while a test's fake factory is installed or under a dry run (device availability then
+     * comes from it, not from the driver).
+     */
     static boolean isFaked() {
         return faked;
     }

@@ -1,0 +1,128 @@
+package dev.solder;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a backward frees as it goes: the gradients flowing between ops once consumed, the
+ * tensors each op kept for its own backward once that backward ran, and — with no graph —
+ * those tensors right after the forward. Byte counts are the CPU backend's live bytes, exact.
+ */
+class AutogradMemoryTest {
+    private final long seed = System.nanoTime();
+
+    private static long live() {
+        return Backends.forKind(Device.Kind.CPU).liveBytes(Device.cpu());
+    }
+
+    private static long bytes(Tensor t) {
+        return t.numel() * t.dtype().byteSize();
+    }
+
+    @Test
+    void gradientsBetweenOpsAreFreedOnceConsumed() {
+        var g = new Generator(seed);
+        int rows = 16;
+        int width = 24;
+        int depth = 6;
+        Tensor x = Tensor.randn(g, rows, width).requiresGrad(true);
+        Tensor[] ws = new Tensor[depth];
+        Tensor[] bs = new Tensor[depth];
+        for (int i = 0; i < depth; i++) {
+            ws[i] = Tensor.randn(g, width, width).mul(0.2f).requiresGrad(true);
+            bs[i] = Tensor.randn(g, width).requiresGrad(true);
+        }
+        try (var s = Scope.open()) {
+            Tensor h = x;
+            for (int i = 0; i < depth; i++) {
+                h = Ops.linear(h, ws[i], bs[i]).tanh();
+            }
+            Tensor loss = h.sum();
+            long afterForward = live();
+            loss.backward();
+            long grads = bytes(x);
+            for (int i = 0; i < depth; i++) {
+                grads += bytes(ws[i]) + bytes(bs[i]);
+            }
+            // What backward may add: the leaves' gradients and its float32 seed of 1, nothing else.
+            // Holding the 2·depth intermediate [rows, width] gradients would add 12 × 1536 bytes.
+            assertEquals(afterForward + grads + 4, live(), "seed " + seed);
+        }
+        for (int i = 0; i < depth; i++) {
+            ws[i].close();
+            bs[i].close();
+        }
+        x.close();
+    }
+
+    @Test
+    void whatAnOpKeptForItsBackwardIsFreedByIt() {
+        var g = new Generator(seed);
+        Tensor w = Tensor.randn(g, 12, 8).requiresGrad(true);
+        Tensor b = Tensor.randn(g, 12).requiresGrad(true);
+        try (var s = Scope.open()) {
+            Tensor x = Tensor.randn(g, 5, 8);
+            Tensor y = Ops.linearGelu(x, w, b);   // keeps the pre-activation [5, 12] for its backward
+            Tensor loss = y.sum();
+            long afterForward = live();
+            loss.backward();
+            long pre = 5 * 12 * 4;
+            assertEquals(afterForward - pre + bytes(w) + bytes(b) + 4, live(), "seed " + seed);
+            assertTrue(!y.isClosed() && !x.isClosed(), "the op's output and input are the caller's");
+        }
+        w.close();
+        b.close();
+    }
+
+    @Test
+    void withoutAGraphNothingIsKeptForABackward() {
+        var g = new Generator(seed);
+        Tensor w = Tensor.randn(g, 12, 8);
+        Tensor b = Tensor.randn(g, 12);
+        Tensor gamma = Tensor.randn(g, 8);
+        Tensor beta = Tensor.randn(g, 8);
+        try (var s = Scope.open(); var ng = Autograd.noGrad()) {
+            Tensor x = Tensor.randn(g, 5, 8);
+            Tensor r = Tensor.randn(g, 5, 8);
+            long before = live();
+            Tensor y = Ops.linearGelu(x, w, b);
+            assertEquals(before + bytes(y), live(), "linearGelu kept its pre-activation (seed " + seed + ")");
+            before = live();
+            Tensor n = Ops.layerNorm(x, r, gamma, beta, 1e-12f);
+            assertEquals(before + bytes(n), live(), "layerNorm kept h, mean or rstd (seed " + seed + ")");
+            try (var ac = Autocast.enable(DType.BFLOAT16)) {
+                before = live();
+                Tensor z = Ops.linear(x, w, b);   // autocast casts x, w and b to bfloat16 for the product
+                assertEquals(DType.BFLOAT16, z.dtype());
+                assertEquals(before + bytes(z), live(), "autocast's casts outlived the op (seed " + seed + ")");
+            }
+        }
+        w.close();
+        b.close();
+        gamma.close();
+        beta.close();
+    }
+
+    @Test
+    void aGradientSharedByTwoPathsIsFreedOnlyAfterBoth() {
+        // a feeds three consumers, so its gradient is a sum; the gradient flowing out of each
+        // consumer is handed on unchanged by add: freeing it at its first use would corrupt the sum.
+        var g = new Generator(seed);
+        try (var s = Scope.open()) {
+            Tensor x = Tensor.randn(g, 7).requiresGrad(true);
+            Tensor a = x.mul(2f);
+            Tensor y = a.add(a).add(a.tanh());
+            y.sum().backward();
+            float[] xv = x.toFloatArray();
+            float[] expect = new float[xv.length];
+            for (int i = 0; i < xv.length; i++) {
+                double t = Math.tanh(2.0 * xv[i]);
+                expect[i] = (float) (2.0 * (2.0 + (1.0 - t * t)));
+            }
+            assertArrayEquals(expect, x.grad().toFloatArray(), 1e-5f, "seed " + seed);
+        }
+    }
+}

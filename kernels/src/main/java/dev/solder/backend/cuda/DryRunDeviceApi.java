@@ -1,0 +1,190 @@
+package dev.solder.backend.cuda;
+
+import dev.solder.cuda.CudaOutOfMemoryException;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A device that runs nothing: {@code -Dsolder.cuda.dryRun=true} makes every {@code cuda:N}
+ * device one of these, on any machine, GPU or not.
+ *
+ * <p>What it is for: the host side of a CUDA training step. A GPU step is only as fast as the
+ * host can queue its work (every op's Java code, argument checks, launch packing), and that
+ * part can be measured without a GPU. Run a step under the dry run and its wall time is the
+ * host's time with the driver calls taken out; {@link #describe()} adds how many launches,
+ * cuBLAS calls, host waits and bytes the step asked for, and the peak of device memory it held.
+ *
+ * <pre>
+ * java -Dsolder.cuda.dryRun=true -cp bench/target/benchmarks.jar dev.solder.bench.BertTrainStep \
+ *      --device cuda --batch 32 --seq 128 --precision bf16
+ * </pre>
+ *
+ * <p>Allocations hand out distinct addresses (never dereferenced) and count bytes against an
+ * 80 GiB capacity, so the peak and out-of-memory behave as on a card; copies to the host write
+ * zeros (a loss reads 0, a gradient norm 0, the kernels' error buffer "no error"); launches and
+ * GEMMs are checked as {@link Launch} and {@link DeviceApi.Gemm#validate()} check them, counted,
+ * and dropped. No number a dry run computes means anything, only its timing and counts do.
+ */
+final class DryRunDeviceApi implements DeviceApi {
+    /** {@code -Dsolder.cuda.dryRun=true}: every CUDA device is a dry run. */
+    static final String PROPERTY = "solder.cuda.dryRun";
+    static final long CAPACITY = 80L << 30;
+    private static final long BASE = 0x5000_0000_0000L;
+
+    /**
+     * {@code -Dsolder.cuda.dryRun.trace=true}: remember who allocated each block, and
+     * {@link #describe()} lists the memory live at the peak by call site (slow: a stack walk per
+     * allocation).
+     */
+    static final String TRACE_PROPERTY = "solder.cuda.dryRun.trace";
+    private static final boolean TRACE = Boolean.getBoolean(TRACE_PROPERTY);
+
+    private final int ordinal;
+    private final Map<Long, Long> sizes = new HashMap<>();
+    private final Map<Long, String> sites = new HashMap<>();
+    private Map<String, Long> atPeak = Map.of();
+    private long next = BASE;
+    private long used;
+    private long peak;
+    private final LongAdder launches = new LongAdder();
+    private final LongAdder gemms = new LongAdder();
+    private final LongAdder ltGemms = new LongAdder();
+    private final LongAdder allocs = new LongAdder();
+    private final LongAdder hostWaits = new LongAdder();
+    private final LongAdder copies = new LongAdder();
+
+    DryRunDeviceApi(int ordinal) {
+        this.ordinal = ordinal;
+    }
+
+    static boolean requested() {
+        return Boolean.getBoolean(PROPERTY);
+    }
+
+    @Override
+    public int ordinal() {
+        return ordinal;
+    }
+
+    /** An H100's, so that every fused kernel is selected where it would be on one. */
+    @Override
+    public int computeCapability() {
+        return 90;
+    }
+
+    /** The counters so far, e.g. {@code dry run cuda:0 (nothing runs): 1234 launches, ...}. */
+    @Override
+    public synchronized String describe() {
+        return String.format(Locale.ROOT, "dry run cuda:%d (-D%s: nothing runs): %d launches, %d cuBLAS GEMMs, "
+                        + "%d cuBLASLt GEMMs, %d allocations, %d device copies and fills, %d host waits; "
+                        + "device memory now %.1f MiB, peak %.1f MiB",
+                ordinal, PROPERTY, launches.sum(), gemms.sum(), ltGemms.sum(), allocs.sum(), copies.sum(),
+                hostWaits.sum(), used / 1048576.0, peak / 1048576.0) + (TRACE ? "\n" + peakReport() : "");
+    }
+
+    @Override
+    public void enter() {
+    }
+
+    @Override
+    public synchronized long alloc(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("alloc of " + bytes + " bytes");
+        }
+        if (used + bytes > CAPACITY) {
+            throw new CudaOutOfMemoryException("CudaDriver.memAllocAsync", "cuMemAllocAsync", 2,
+                    "CUDA_ERROR_OUT_OF_MEMORY", "out of memory (dry run)", "bytes=" + bytes, bytes, CAPACITY - used,
+                    CAPACITY);
+        }
+        long addr = next;
+        next += (bytes + 255) & ~255L;
+        sizes.put(addr, bytes);
+        used += bytes;
+        if (TRACE) {
+            sites.put(addr, site());
+            if (used > peak) {
+                Map<String, Long> bySite = new HashMap<>();
+                sizes.forEach((a, b) -> bySite.merge(sites.get(a), b, Long::sum));
+                atPeak = bySite;
+            }
+        }
+        peak = Math.max(peak, used);
+        allocs.increment();
+        return addr;
+    }
+
+    @Override
+    public synchronized void free(long ptr) {
+        Long bytes = sizes.remove(ptr);
+        if (bytes == null) {
+            throw new IllegalStateException("free of 0x" + Long.toHexString(ptr) + ", which is no live allocation");
+        }
+        used -= bytes;
+        sites.remove(ptr);
+    }
+
+    /** The three innermost frames above the backend and Tensor, e.g. {@code Ops.linear:276 < Ops.underAutocast:351 < ...}. */
+    private static String site() {
+        return StackWalker.getInstance().walk(frames -> frames
+                .filter(f -> !f.getClassName().startsWith("dev.solder.backend") && !f.getClassName().startsWith("java.")
+                        && !f.getClassName().equals("dev.solder.Tensor"))
+                .limit(3)
+                .map(f -> f.getClassName().replace("dev.solder.", "") + "." + f.getMethodName() + ":" + f.getLineNumber())
+                .collect(java.util.stream.Collectors.joining(" < ")));
+    }
+
+    /** Memory live at the peak, by allocating call site, largest first (top 60). */
+    private synchronized String peakReport() {
+        StringBuilder sb = new StringBuilder();
+        atPeak.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(60)
+                .forEach(e -> sb.append(String.format(Locale.ROOT, "%10.1f MiB  %s%n", e.getValue() / 1048576.0, e.getKey())));
+        return sb.toString();
+    }
+
+    @Override
+    public void copyHostToDevice(long dst, MemorySegment src, long srcOffset, long bytes) {
+        copies.increment();
+    }
+
+    @Override
+    public void copyDeviceToHost(MemorySegment dst, long dstOffset, long src, long bytes) {
+        hostWaits.increment();
+        dst.asSlice(dstOffset, bytes).fill((byte) 0);
+    }
+
+    @Override
+    public void copyDeviceToDevice(long dst, long src, long bytes) {
+        copies.increment();
+    }
+
+    @Override
+    public void memset(long dst, byte value, long bytes) {
+        copies.increment();
+    }
+
+    @Override
+    public void synchronize() {
+        hostWaits.increment();
+    }
+
+    @Override
+    public void launch(Kernel kernel, LaunchConfig config, long[] args) {
+        launches.increment();
+    }
+
+    @Override
+    public void gemm(Gemm g) {
+        g.validate();
+        gemms.increment();
+    }
+
+    @Override
+    public boolean ltGemm(LtGemm g) {
+        g.validate();
+        ltGemms.increment();
+        return true;
+    }
+}
