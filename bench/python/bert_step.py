@@ -65,6 +65,9 @@ def main():
 
     for _ in range(a.warmup):
         step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(a.steps):
         if dev.type == "cuda":
@@ -79,8 +82,12 @@ def main():
             step()
             times.append((time.perf_counter() - t0) * 1e3)
     med = statistics.median(times)
+    mem = ""
+    if dev.type == "cuda":
+        mem = (f", peak {dev} memory {torch.cuda.max_memory_allocated() / 2**20:.1f} MiB allocated"
+               f" ({torch.cuda.max_memory_reserved() / 2**20:.1f} MiB reserved)")
     print(f"torch {torch.__version__} BERT step: {a.layers} layers, batch {a.batch} x {a.seq}, {a.precision}, {dev}: "
-          f"median {med:.2f} ms/step, {a.batch / med * 1e3:.0f} samples/s")
+          f"mean {statistics.mean(times):.2f} ms/step, median {med:.2f} ms/step, {a.batch / med * 1e3:.0f} samples/s{mem}")
 
 
 if __name__ == "__main__":

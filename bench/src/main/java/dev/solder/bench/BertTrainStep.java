@@ -30,7 +30,9 @@ import java.util.SplittableRandom;
  *
  * The model is BERT-Base's shape with random weights (the weights do not change the time);
  * every sequence is {@code --seq} tokens long with the last quarter of the batch padded to
- * half length, as a dynamically padded batch is. The peer for this number is
+ * half length, as a dynamically padded batch is. The peak memory printed is the most the
+ * backend held live during the timed steps ({@code Backend.peakLiveBytes}, as PyTorch's
+ * {@code max_memory_allocated}). The peer for these numbers is
  * {@code bench/python/bert_step.py} (PyTorch + transformers), run on the same machine.
  */
 public final class BertTrainStep {
@@ -96,9 +98,12 @@ public final class BertTrainStep {
             System.out.printf(Locale.ROOT, "BERT step: %d layers, batch %d x %d tokens, %s, %s, %s%n",
                     layers, batch, seq, precision, device, device.isCpu() ? Runtime.getRuntime().availableProcessors() + " cores" : "");
             double total = 0;
+            double[] timed = new double[steps];
+            var backend = tGold.backend();
             for (int s = 0; s < warmup + steps; s++) {
                 if (s == warmup) {
                     OpProfiler.reset();
+                    backend.resetPeakLiveBytes(device);
                     if (device.isCuda()) {
                         System.out.println("after warm-up: " + CudaBackend.describe(device));
                     }
@@ -129,13 +134,18 @@ public final class BertTrainStep {
                 System.out.printf(Locale.ROOT, "%s step %d: %.1f ms (loss %.4f)%n", s < warmup ? "warm-up" : "timed", s, ms, loss);
                 if (s >= warmup) {
                     total += ms;
+                    timed[s - warmup] = ms;
                 }
             }
             double mean = total / steps;
+            java.util.Arrays.sort(timed);
+            double median = steps % 2 == 1 ? timed[steps / 2] : (timed[steps / 2 - 1] + timed[steps / 2]) / 2;
             long nonEmbedding = model.namedParameters().entrySet().stream()
                     .filter(e -> !e.getKey().contains("embeddings")).mapToLong(e -> e.getValue().numel()).sum();
-            System.out.printf(Locale.ROOT, "mean %.1f ms/step, %.0f tokens/s, %.1f GFLOP/s (6 x tokens x non-embedding parameters)%n",
-                    mean, batch * seq / (mean / 1e3), 6.0 * batch * seq * nonEmbedding / (mean / 1e3) / 1e9);
+            System.out.printf(Locale.ROOT, "mean %.2f ms/step, median %.2f ms/step, %.0f samples/s (median), %.0f tokens/s, "
+                            + "%.1f GFLOP/s (6 x tokens x non-embedding parameters), peak %s memory %.1f MiB%n",
+                    mean, median, batch / (median / 1e3), batch * seq / (mean / 1e3),
+                    6.0 * batch * seq * nonEmbedding / (mean / 1e3) / 1e9, device, backend.peakLiveBytes(device) / 1048576.0);
             if (device.isCuda()) {
                 System.out.println("at the end: " + CudaBackend.describe(device));
             }

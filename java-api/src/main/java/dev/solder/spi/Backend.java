@@ -49,6 +49,16 @@ public interface Backend {
     /** Bytes currently allocated on {@code device} and not yet freed. */
     long liveBytes(Device device);
 
+    /**
+     * The most bytes {@link #liveBytes} reached on {@code device} since the last
+     * {@link #resetPeakLiveBytes} (or since the device was first used): what PyTorch reports as
+     * {@code torch.cuda.max_memory_allocated()}.
+     */
+    long peakLiveBytes(Device device);
+
+    /** Starts a new {@link #peakLiveBytes} from the bytes live now. */
+    void resetPeakLiveBytes(Device device);
+
     /** Waits for all queued work on {@code device}. */
     void synchronize(Device device);
 

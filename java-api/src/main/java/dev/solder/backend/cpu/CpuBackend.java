@@ -66,6 +66,16 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public long peakLiveBytes(Device device) {
+        return CpuStorage.HIGH.get();
+    }
+
+    @Override
+    public void resetPeakLiveBytes(Device device) {
+        CpuStorage.HIGH.set(CpuStorage.LIVE.get());
+    }
+
+    @Override
     public void synchronize(Device device) {
         // CPU ops complete before they return.
     }

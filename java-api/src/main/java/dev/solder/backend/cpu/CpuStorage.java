@@ -27,6 +27,8 @@ public final class CpuStorage extends Storage {
     private static final Long FIXED_CAP = Long.getLong("solder.cpu.cacheBytes");
     private static final long MIN_CAP = 1L << 30;
     private static final AtomicLong PEAK = new AtomicLong();
+    /** Like PEAK, but reset by {@link CpuBackend#resetPeakLiveBytes} (PEAK sizes the cache and never goes down). */
+    static final AtomicLong HIGH = new AtomicLong();
     /** Free blocks by size; a request takes the smallest block that fits and wastes at most half of it. */
     private static final TreeMap<Long, ArrayDeque<Block>> CACHE = new TreeMap<>();
     private static long cached;
@@ -44,6 +46,7 @@ public final class CpuStorage extends Storage {
         this.segment = block.segment.asSlice(0, bytes);
         long live = LIVE.addAndGet(bytes);
         PEAK.accumulateAndGet(live, Math::max);
+        HIGH.accumulateAndGet(live, Math::max);
     }
 
     /** The storage as a native segment of exactly {@link #bytes()} bytes. */

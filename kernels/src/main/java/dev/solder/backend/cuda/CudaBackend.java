@@ -151,6 +151,20 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public long peakLiveBytes(Device device) {
+        CudaDevice d = CudaDevice.existing(device);
+        return d == null ? 0 : d.peakLiveBytes();
+    }
+
+    @Override
+    public void resetPeakLiveBytes(Device device) {
+        CudaDevice d = CudaDevice.existing(device);
+        if (d != null) {
+            d.resetPeakLiveBytes();
+        }
+    }
+
+    @Override
     public void synchronize(Device device) {
         CudaDevice d = CudaDevice.existing(device);
         if (d == null) {

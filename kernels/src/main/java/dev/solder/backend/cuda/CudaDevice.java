@@ -41,6 +41,7 @@ final class CudaDevice {
     private final Device device;
     private final DeviceApi api;
     private final AtomicLong live = new AtomicLong();
+    private final AtomicLong peak = new AtomicLong();
     private long errorBuffer;
 
     private CudaDevice(Device device, DeviceApi api) {
@@ -112,11 +113,19 @@ final class CudaDevice {
         return live.get();
     }
 
+    long peakLiveBytes() {
+        return peak.get();
+    }
+
+    void resetPeakLiveBytes() {
+        peak.set(live.get());
+    }
+
     /** Allocates {@code bytes} (at least 1) and counts them as live. */
     long alloc(long bytes) {
         long n = Math.max(1, bytes);
         long p = api.alloc(n);
-        live.addAndGet(n);
+        peak.accumulateAndGet(live.addAndGet(n), Math::max);
         return p;
     }
 
