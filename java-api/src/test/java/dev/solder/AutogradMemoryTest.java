@@ -18,6 +18,14 @@ class AutogradMemoryTest {
         return Backends.forKind(Device.Kind.CPU).liveBytes(Device.cpu());
     }
 
+    private static long peak() {
+        return Backends.forKind(Device.Kind.CPU).peakLiveBytes(Device.cpu());
+    }
+
+    private static void resetPeak() {
+        Backends.forKind(Device.Kind.CPU).resetPeakLiveBytes(Device.cpu());
+    }
+
     private static long bytes(Tensor t) {
         return t.numel() * t.dtype().byteSize();
     }
@@ -42,6 +50,8 @@ class AutogradMemoryTest {
             }
             Tensor loss = h.sum();
             long afterForward = live();
+            resetPeak();
+            assertEquals(afterForward, peak());
             loss.backward();
             long grads = bytes(x);
             for (int i = 0; i < depth; i++) {
@@ -50,6 +60,10 @@ class AutogradMemoryTest {
             // What backward may add: the leaves' gradients and its float32 seed of 1, nothing else.
             // Holding the 2·depth intermediate [rows, width] gradients would add 12 × 1536 bytes.
             assertEquals(afterForward + grads + 4, live(), "seed " + seed);
+            // On the way, at most three [rows, width] gradients in flight (in, out, a copy for x.grad).
+            long slack = 3L * rows * width * 4;
+            assertTrue(peak() <= afterForward + grads + 4 + slack,
+                    "peak " + peak() + " > " + (afterForward + grads + 4 + slack) + " (seed " + seed + ")");
         }
         for (int i = 0; i < depth; i++) {
             ws[i].close();

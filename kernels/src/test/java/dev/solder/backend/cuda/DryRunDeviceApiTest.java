@@ -24,6 +24,7 @@ class DryRunDeviceApiTest {
         try (AutoCloseable restore = CudaDevice.useFactory(DryRunDeviceApi::new)) {
             Backend cuda = Backends.forKind(Device.Kind.CUDA);
             long before = cuda.liveBytes(GPU);
+            cuda.resetPeakLiveBytes(GPU);
             try (TinyEncoder model = new TinyEncoder(GPU, 7)) {
                 for (int i = 0; i < 3; i++) {
                     float loss = model.step();
@@ -31,6 +32,9 @@ class DryRunDeviceApiTest {
                 }
             }
             assertEquals(before, cuda.liveBytes(GPU), "device memory not back to its baseline");
+            assertTrue(cuda.peakLiveBytes(GPU) > before + 4096, "peak " + cuda.peakLiveBytes(GPU));
+            cuda.resetPeakLiveBytes(GPU);
+            assertEquals(before, cuda.peakLiveBytes(GPU));
             String line = CudaBackend.describe(GPU);
             Matcher m = COUNTS.matcher(line);
             assertTrue(m.find(), line);
