@@ -34,7 +34,9 @@ import java.util.function.Function;
  * <p>System properties: {@code solder.cuda.tf32} (float32 GEMMs on TF32 tensor cores),
  * {@code solder.cuda.syncLaunches} (synchronize after each launch, to pin a kernel fault on its
  * launch), {@code solder.cuda.kernelImage} and {@code solder.cuda.kernelCache} (see
- * {@link KernelImage}).
+ * {@link KernelImage}), {@code solder.cuda.dryRun} (a device that runs nothing, for timing the
+ * host side of GPU work on any machine; see {@code DryRunDeviceApi}), {@code solder.cuda.cacheFreed}
+ * and {@code solder.cuda.cacheBytes} (keep freed device blocks for reuse; see {@code BlockCache}).
  */
 public final class CudaBackend implements Backend {
 
@@ -88,7 +90,7 @@ public final class CudaBackend implements Backend {
     public static String describe(Device device) {
         CudaDevice d = CudaDevice.of(device);
         synchronized (d) {
-            return d.api().describe();
+            return d.api().describe() + (d.cache() == null ? "" : "; " + d.cache().describe());
         }
     }
 

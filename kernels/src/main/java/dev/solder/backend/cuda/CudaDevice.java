@@ -42,11 +42,14 @@ final class CudaDevice {
     private final DeviceApi api;
     private final AtomicLong live = new AtomicLong();
     private final AtomicLong peak = new AtomicLong();
+    /** Freed blocks kept for reuse ({@code -Dsolder.cuda.cacheFreed=true}), else null. */
+    private final BlockCache cache;
     private long errorBuffer;
 
     private CudaDevice(Device device, DeviceApi api) {
         this.device = device;
         this.api = api;
+        this.cache = BlockCache.fromProperties(api);
     }
 
     /** The state of {@code device}, created on first use. */
@@ -124,15 +127,25 @@ final class CudaDevice {
     /** Allocates {@code bytes} (at least 1) and counts them as live. */
     long alloc(long bytes) {
         long n = Math.max(1, bytes);
-        long p = api.alloc(n);
+        long p = cache != null ? cache.alloc(n) : api.alloc(n);
         peak.accumulateAndGet(live.addAndGet(n), Math::max);
         return p;
     }
 
-    /** Frees an {@link #alloc} result of {@code bytes}. */
+    /** Frees an {@link #alloc} result of {@code bytes} (into the block cache when there is one). */
     void free(long ptr, long bytes) {
-        api.free(ptr);
-        live.addAndGet(-Math.max(1, bytes));
+        long n = Math.max(1, bytes);
+        if (cache != null) {
+            cache.free(ptr, n);
+        } else {
+            api.free(ptr);
+        }
+        live.addAndGet(-n);
+    }
+
+    /** The block cache, or null when freed blocks go straight back to the driver. */
+    BlockCache cache() {
+        return cache;
     }
 
     /** Frees a tensor's storage; called from whichever thread closes the last holder. */

@@ -29,11 +29,21 @@ final class FakeDeviceApi implements DeviceApi {
     }
 
     private final TreeMap<Long, Block> blocks = new TreeMap<>();
+    private final long capacity;
     private long next = BASE;
     private long used;
     int launches;
     int gemms;
     int ltGemms;
+
+    FakeDeviceApi() {
+        this(CAPACITY);
+    }
+
+    /** A device of {@code capacity} bytes (tests of out-of-memory handling). */
+    FakeDeviceApi(long capacity) {
+        this.capacity = capacity;
+    }
 
     @Override
     public int ordinal() {
@@ -59,9 +69,9 @@ final class FakeDeviceApi implements DeviceApi {
         if (bytes <= 0) {
             throw new AssertionError("alloc of " + bytes + " bytes");
         }
-        if (used + bytes > CAPACITY) {
+        if (used + bytes > capacity) {
             throw new CudaOutOfMemoryException("CudaDriver.memAllocAsync", "cuMemAllocAsync", 2, "CUDA_ERROR_OUT_OF_MEMORY",
-                    "out of memory", "bytes=" + bytes + ", stream=0x0", bytes, CAPACITY - used, CAPACITY);
+                    "out of memory", "bytes=" + bytes + ", stream=0x0", bytes, capacity - used, capacity);
         }
         Arena arena = Arena.ofShared();
         MemorySegment seg = arena.allocate(bytes, 256);
