@@ -45,17 +45,17 @@ public final class Scope implements AutoCloseable {
     }
 
     void adopt(Tensor t) {
+        t.ownerSlot = owned.size();
         owned.add(t);
         t.owner = this;
     }
 
     void disown(Tensor t) {
-        // Tensors usually leave in creation order from the end; search from there.
-        for (int i = owned.size() - 1; i >= 0; i--) {
-            if (owned.get(i) == t) {
-                owned.set(i, null);
-                break;
-            }
+        // adopt() noted where t sits: a backward closes tensors from all over a step's list,
+        // and searching for each made that quadratic in the step's tensor count.
+        int i = t.ownerSlot;
+        if (i < owned.size() && owned.get(i) == t) {
+            owned.set(i, null);
         }
         t.owner = null;
     }

@@ -34,11 +34,14 @@ public final class Tensor implements AutoCloseable {
     private final long[] strides;
     private final DType dtype;
     private final long numel;
+    private final boolean contiguous;
     private boolean closed;
     private boolean requiresGrad;
 
     /** The scope owning this tensor, or null when the caller owns it. */
     Scope owner;
+    /** This tensor's index in {@link #owner}'s list, so that leaving it costs no search. */
+    int ownerSlot;
     /** The op that produced this tensor, when recorded. */
     Autograd.Node gradFn;
     /** Accumulated gradient of a leaf. */
@@ -62,6 +65,7 @@ public final class Tensor implements AutoCloseable {
         this.strides = strides;
         this.dtype = dtype;
         this.numel = numelOf(shape);
+        this.contiguous = contiguous(shape, strides);
         if (scoped) {
             Scope s = Scope.current();
             if (s != null) {
@@ -361,6 +365,10 @@ public final class Tensor implements AutoCloseable {
 
     /** True when elements are densely laid out row-major from {@link #offset()}. */
     public boolean isContiguous() {
+        return contiguous;
+    }
+
+    private static boolean contiguous(int[] shape, long[] strides) {
         long expect = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
             if (shape[i] != 1 && strides[i] != expect) {

@@ -95,6 +95,7 @@ public final class BertTrainStep {
             model.train();
             var opt = AdamW.builder(model.namedParameters()).lr(5e-5).weightDecay(0.0)
                     .noDecayOn(AdamW.HF_NO_DECAY).build();
+            var params = opt.parameters();
             System.out.printf(Locale.ROOT, "BERT step: %d layers, batch %d x %d tokens, %s, %s, %s%n",
                     layers, batch, seq, precision, device, device.isCpu() ? Runtime.getRuntime().availableProcessors() + " cores" : "");
             double total = 0;
@@ -120,11 +121,11 @@ public final class BertTrainStep {
                     loss = l.item();
                 }
                 if (scaler != null) {
-                    finite = scaler.unscale(model.parameters());
+                    finite = scaler.unscale(params);
                     scaler.update(finite);
                 }
                 // As the Trainer does: the clip coefficient is fused into the AdamW update.
-                double norm = GradClip.totalNorm(model.parameters());
+                double norm = GradClip.totalNorm(params);
                 if (finite) {
                     opt.step(GradClip.coefficient(norm, 1.0));
                 }

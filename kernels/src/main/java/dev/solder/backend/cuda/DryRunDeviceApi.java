@@ -22,7 +22,8 @@ import java.util.concurrent.atomic.LongAdder;
  *      --device cuda --batch 32 --seq 128 --precision bf16
  * </pre>
  *
- * <p>Allocations hand out distinct addresses (never dereferenced) and count bytes against an
+ * <p>Allocations hand out addresses (never dereferenced; one slot of 2⁴⁰ bytes each, reused once
+ * freed, so a free is an array lookup) and count bytes against an
  * 80 GiB capacity, so the peak and out-of-memory behave as on a card; copies to the host write
  * zeros (a loss reads 0, a gradient norm 0, the kernels' error buffer "no error"); launches and
  * GEMMs are checked as {@link Launch} and {@link DeviceApi.Gemm#validate()} check them, counted,
@@ -33,6 +34,11 @@ final class DryRunDeviceApi implements DeviceApi {
     static final String PROPERTY = "solder.cuda.dryRun";
     static final long CAPACITY = 80L << 30;
     private static final long BASE = 0x5000_0000_0000L;
+    /**
+     * Address bits per allocation: block {@code i} lives at {@code BASE + (i << SLOT_BITS)}, so a
+     * free finds its size by index, with no map on the path being timed.
+     */
+    private static final int SLOT_BITS = 40;
 
     /**
      * {@code -Dsolder.cuda.dryRun.trace=true}: remember who allocated each block, and
@@ -43,10 +49,13 @@ final class DryRunDeviceApi implements DeviceApi {
     private static final boolean TRACE = Boolean.getBoolean(TRACE_PROPERTY);
 
     private final int ordinal;
-    private final Map<Long, Long> sizes = new HashMap<>();
+    /** Size of the block in each slot, -1 when the slot is free. */
+    private long[] sizes = new long[1024];
+    private int[] freeSlots = new int[1024];
+    private int freeCount;
+    private int slotCount;
     private final Map<Long, String> sites = new HashMap<>();
     private Map<String, Long> atPeak = Map.of();
-    private long next = BASE;
     private long used;
     private long peak;
     private final LongAdder launches = new LongAdder();
@@ -99,15 +108,27 @@ final class DryRunDeviceApi implements DeviceApi {
                     "CUDA_ERROR_OUT_OF_MEMORY", "out of memory (dry run)", "bytes=" + bytes, bytes, CAPACITY - used,
                     CAPACITY);
         }
-        long addr = next;
-        next += (bytes + 255) & ~255L;
-        sizes.put(addr, bytes);
+        int slot;
+        if (freeCount > 0) {
+            slot = freeSlots[--freeCount];
+        } else {
+            if (slotCount == sizes.length) {
+                sizes = java.util.Arrays.copyOf(sizes, slotCount * 2);
+                freeSlots = java.util.Arrays.copyOf(freeSlots, slotCount * 2);
+            }
+            slot = slotCount++;
+        }
+        if (slot >= 1 << (62 - SLOT_BITS)) {
+            throw new IllegalStateException("dry run: more than " + (1 << (62 - SLOT_BITS)) + " live allocations");
+        }
+        long addr = BASE + ((long) slot << SLOT_BITS);
+        sizes[slot] = bytes;
         used += bytes;
         if (TRACE) {
             sites.put(addr, site());
             if (used > peak) {
                 Map<String, Long> bySite = new HashMap<>();
-                sizes.forEach((a, b) -> bySite.merge(sites.get(a), b, Long::sum));
+                sites.forEach((a, site) -> bySite.merge(site, sizes[slotOf(a)], Long::sum));
                 atPeak = bySite;
             }
         }
@@ -118,12 +139,21 @@ final class DryRunDeviceApi implements DeviceApi {
 
     @Override
     public synchronized void free(long ptr) {
-        Long bytes = sizes.remove(ptr);
-        if (bytes == null) {
+        int slot = slotOf(ptr);
+        if (slot < 0 || slot >= slotCount || BASE + ((long) slot << SLOT_BITS) != ptr || sizes[slot] < 0) {
             throw new IllegalStateException("free of 0x" + Long.toHexString(ptr) + ", which is no live allocation");
         }
-        used -= bytes;
-        sites.remove(ptr);
+        used -= sizes[slot];
+        sizes[slot] = -1;
+        freeSlots[freeCount++] = slot;
+        if (TRACE) {
+            sites.remove(ptr);
+        }
+    }
+
+    private static int slotOf(long ptr) {
+        long d = ptr - BASE;
+        return d < 0 ? -1 : (int) Math.min(Integer.MAX_VALUE, d >>> SLOT_BITS);
     }
 
     /** The three innermost frames above the backend and Tensor, e.g. {@code Ops.linear:276 < Ops.underAutocast:351 < ...}. */
