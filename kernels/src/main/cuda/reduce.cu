@@ -14,22 +14,38 @@
 #define SOLDER_REDUCE_SUMSQ 1    // Σ a²
 #define SOLDER_REDUCE_SQDIFF 2   // Σ (a − b)²
 
-// Stage 1: block g of G reduces the elements g·256 + t + k·G·256 (its grid-stride slice)
-// into partials[g], as a double. mode picks the summand (see the defines above); b is read
-// only in SOLDER_REDUCE_SQDIFF mode (else pass null).
-// Launch: 1-D, 256 threads, G blocks (G fixed by the sizes alone, never by timing).
-extern "C" __global__ void solder_reduce_partial(const void* a, int adt, const void* b, int bdt, int mode,
-                                                 long long n, double* partials) {
-    __shared__ double warpTotals[32];
+// Block g of G's share of stage 1: the elements g·256 + t + k·G·256 (its grid-stride slice),
+// summed as doubles per thread, then over the block in a fixed order. mode picks the summand
+// (see the defines above); b is read only in SOLDER_REDUCE_SQDIFF mode (else pass null).
+// Shared by the one-tensor kernel and the many-tensor one below, so both give the same bits.
+__device__ __forceinline__ double solder_reduce_slice(const void* a, int adt, const void* b, int bdt, int mode,
+                                                      long long n, long long g, long long G, double* warpTotals) {
     double acc = 0.0;
-    SOLDER_FOR_EACH(i, n) {
+    for (long long i = g * blockDim.x + threadIdx.x; i < n; i += G * blockDim.x) {
         double x = (double)solder_load(a, adt, i);
         if (mode == SOLDER_REDUCE_SQDIFF) {
             x -= (double)solder_load(b, bdt, i);
         }
         acc += mode == SOLDER_REDUCE_SUM ? x : x * x;
     }
-    double total = solder_block_sum_d(acc, warpTotals);
+    return solder_block_sum_d(acc, warpTotals);
+}
+
+// Σ partials[0..count), summed by one block in a fixed order (stage 2's body).
+__device__ __forceinline__ double solder_reduce_partials(const double* partials, int count, double* warpTotals) {
+    double acc = 0.0;
+    for (int i = threadIdx.x; i < count; i += blockDim.x) {
+        acc += partials[i];
+    }
+    return solder_block_sum_d(acc, warpTotals);
+}
+
+// Stage 1: block g of G writes its slice's sum (solder_reduce_slice) to partials[g].
+// Launch: 1-D, 256 threads, G blocks (G fixed by the sizes alone, never by timing).
+extern "C" __global__ void solder_reduce_partial(const void* a, int adt, const void* b, int bdt, int mode,
+                                                 long long n, double* partials) {
+    __shared__ double warpTotals[32];
+    double total = solder_reduce_slice(a, adt, b, bdt, mode, n, blockIdx.x, gridDim.x, warpTotals);
     if (threadIdx.x == 0) {
         partials[blockIdx.x] = total;
     }
@@ -41,16 +57,68 @@ extern "C" __global__ void solder_reduce_partial(const void* a, int adt, const v
 extern "C" __global__ void solder_reduce_finish(const double* partials, int count, double scale,
                                                 void* out, int odt) {
     __shared__ double warpTotals[32];
-    double acc = 0.0;
-    for (int i = threadIdx.x; i < count; i += blockDim.x) {
-        acc += partials[i];
-    }
-    double total = solder_block_sum_d(acc, warpTotals);
+    double total = solder_reduce_partials(partials, count, warpTotals);
     if (threadIdx.x == 0) {
         if (odt == SOLDER_F64) {
             ((double*)out)[0] = total * scale;
         } else {
             solder_store(out, odt, 0, (float)(total * scale));
+        }
+    }
+}
+
+// ------------------------------------------------------------------ Σ x² of many tensors
+
+// One row of the many-tensor table: 32 bytes, 8-byte aligned. CudaReduce.sumSquaresAll writes it
+// at these offsets (0, 8, 16, 24, 28); the host-model test checks them against this declaration.
+// Tensor i's partials are partials[firstPartial, firstPartial + blocks), blocks being the G
+// that solder_reduce_partial would be launched with for it alone (LaunchConfig.reducePartial).
+struct SolderSumSqTensor {
+    const void* x;
+    long long n;
+    long long firstPartial;
+    int dt;
+    int blocks;
+};
+
+// Stage 1 of Σ x² for every tensor of the table in one launch (a global gradient norm: one launch
+// instead of two per parameter). Partial p belongs to the last tensor whose firstPartial ≤ p, and
+// is that tensor's block g = p − firstPartial of G = blocks: the same slice, summed the same
+// way, as solder_reduce_partial's block g, so each tensor's sum has the bits of its own launch.
+// Launch: 1-D, 256 threads, blocks striding over the partials (LaunchConfig.chunks).
+extern "C" __global__ void solder_sumsq_multi_partial(const SolderSumSqTensor* tensors, int count,
+                                                      long long totalPartials, double* partials) {
+    __shared__ double warpTotals[32];
+    for (long long p = blockIdx.x; p < totalPartials; p += gridDim.x) {
+        int lo = 0;
+        int hi = count - 1;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) >> 1;
+            if (tensors[mid].firstPartial <= p) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        const SolderSumSqTensor t = tensors[lo];
+        double total = solder_reduce_slice(t.x, t.dt, nullptr, 0, SOLDER_REDUCE_SUMSQ, t.n, p - t.firstPartial,
+                                           t.blocks, warpTotals);
+        if (threadIdx.x == 0) {
+            partials[p] = total;
+        }
+    }
+}
+
+// Stage 2: out[i] = Σ of tensor i's partials, as solder_reduce_finish sums them (scale 1).
+// Launch: 1-D, 256 threads, blocks striding over the tensors (LaunchConfig.chunks).
+extern "C" __global__ void solder_sumsq_multi_finish(const SolderSumSqTensor* tensors, int count,
+                                                     const double* partials, double* out) {
+    __shared__ double warpTotals[32];
+    for (int i = blockIdx.x; i < count; i += gridDim.x) {
+        const SolderSumSqTensor t = tensors[i];
+        double total = solder_reduce_partials(partials + t.firstPartial, t.blocks, warpTotals);
+        if (threadIdx.x == 0) {
+            out[i] = total;
         }
     }
 }

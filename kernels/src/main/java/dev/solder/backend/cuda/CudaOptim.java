@@ -124,6 +124,7 @@ final class CudaOptim {
     }
 
     static double sumSquares(CudaDevice d, List<Tensor> xs) {
-        return CudaReduce.sumSquares(d, xs);
+        return KernelPaths.useFused(KernelPaths.FusedOp.SUM_SQUARES_ALL, null)
+                ? CudaReduce.sumSquaresAll(d, xs) : CudaReduce.sumSquares(d, xs);
     }
 }

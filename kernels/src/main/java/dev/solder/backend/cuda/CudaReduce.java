@@ -96,6 +96,64 @@ final class CudaReduce {
         }
     }
 
+    /** Bytes of one {@code SolderSumSqTensor} row (reduce.cu) and its fields' offsets. */
+    static final int SUMSQ_ROW_BYTES = 32;
+    static final int SUMSQ_OFF_X = 0;
+    static final int SUMSQ_OFF_N = 8;
+    static final int SUMSQ_OFF_FIRST = 16;
+    static final int SUMSQ_OFF_DT = 24;
+    static final int SUMSQ_OFF_BLOCKS = 28;
+
+    /**
+     * {@link #sumSquares(CudaDevice, List)} in two launches for the whole list (the fused path):
+     * a table row per tensor, each tensor's partials where its own {@code solder_reduce_partial}
+     * launch would put them, so every tensor's sum — and the total, added on the host in list
+     * order — has the same bits as the launch-per-tensor path.
+     */
+    static double sumSquaresAll(CudaDevice d, List<Tensor> xs) {
+        if (xs.isEmpty()) {
+            return 0;
+        }
+        int count = xs.size();
+        long tableBytes = (long) count * SUMSQ_ROW_BYTES;
+        try (CudaDevice.Temps tmp = d.temps(); Arena arena = Arena.ofConfined()) {
+            MemorySegment table = arena.allocate(tableBytes, 8);
+            long partials = 0;
+            for (int i = 0; i < count; i++) {
+                Tensor x = xs.get(i);
+                int blocks = LaunchConfig.reducePartial(x.numel()).gridX();
+                long row = (long) i * SUMSQ_ROW_BYTES;
+                table.set(ValueLayout.JAVA_LONG, row + SUMSQ_OFF_X, ptr(x));
+                table.set(ValueLayout.JAVA_LONG, row + SUMSQ_OFF_N, x.numel());
+                table.set(ValueLayout.JAVA_LONG, row + SUMSQ_OFF_FIRST, partials);
+                table.set(ValueLayout.JAVA_INT, row + SUMSQ_OFF_DT, code(x.dtype()));
+                table.set(ValueLayout.JAVA_INT, row + SUMSQ_OFF_BLOCKS, blocks);
+                partials += blocks;
+            }
+            long dTable = tmp.alloc(tableBytes);
+            long dPartials = tmp.alloc(partials * Double.BYTES);
+            long dOut = tmp.alloc((long) count * Double.BYTES);
+            d.api().copyHostToDevice(dTable, table, 0, tableBytes);
+            // solder_sumsq_multi_partial(const SolderSumSqTensor* tensors, int count, long long totalPartials,
+            //                            double* partials)
+            Launch.of(d, Kernel.SUMSQ_MULTI_PARTIAL, LaunchConfig.chunks(Math.toIntExact(partials)))
+                    .ptr(dTable).i32(count).i64(partials).ptr(dPartials)
+                    .run();
+            // solder_sumsq_multi_finish(const SolderSumSqTensor* tensors, int count, const double* partials,
+            //                           double* out)
+            Launch.of(d, Kernel.SUMSQ_MULTI_FINISH, LaunchConfig.chunks(count))
+                    .ptr(dTable).i32(count).ptr(dPartials).ptr(dOut)
+                    .run();
+            MemorySegment host = arena.allocate((long) count * Double.BYTES, Double.BYTES);
+            d.api().copyDeviceToHost(host, 0, dOut, (long) count * Double.BYTES);
+            double sum = 0;
+            for (int i = 0; i < count; i++) {
+                sum += host.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+            }
+            return sum;
+        }
+    }
+
     /** {@code out[j] = Σ_i a[i·cols + j]} with {@code cols = out.numel()}. */
     static void sumToSuffix(CudaDevice d, Tensor a, Tensor out) {
         long cols = out.numel();

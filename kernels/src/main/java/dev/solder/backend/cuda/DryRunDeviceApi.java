@@ -42,8 +42,8 @@ final class DryRunDeviceApi implements DeviceApi {
 
     /**
      * {@code -Dsolder.cuda.dryRun.trace=true}: remember who allocated each block, and
-     * {@link #describe()} lists the memory live at the peak by call site (slow: a stack walk per
-     * allocation).
+     * {@link #describe()} lists launches by kernel and the memory live at the peak by call site
+     * (slow: a stack walk per allocation).
      */
     static final String TRACE_PROPERTY = "solder.cuda.dryRun.trace";
     private static final boolean TRACE = Boolean.getBoolean(TRACE_PROPERTY);
@@ -55,6 +55,7 @@ final class DryRunDeviceApi implements DeviceApi {
     private int freeCount;
     private int slotCount;
     private final Map<Long, String> sites = new HashMap<>();
+    private final Map<Kernel, long[]> byKernel = new java.util.EnumMap<>(Kernel.class);
     private Map<String, Long> atPeak = Map.of();
     private long used;
     private long peak;
@@ -166,9 +167,11 @@ final class DryRunDeviceApi implements DeviceApi {
                 .collect(java.util.stream.Collectors.joining(" < ")));
     }
 
-    /** Memory live at the peak, by allocating call site, largest first (top 60). */
+    /** Launches by kernel, then memory live at the peak by allocating call site, largest first (top 60). */
     private synchronized String peakReport() {
         StringBuilder sb = new StringBuilder();
+        byKernel.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]))
+                .forEach(e -> sb.append(String.format(Locale.ROOT, "%10d launches  %s%n", e.getValue()[0], e.getKey().cName())));
         atPeak.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(60)
                 .forEach(e -> sb.append(String.format(Locale.ROOT, "%10.1f MiB  %s%n", e.getValue() / 1048576.0, e.getKey())));
         return sb.toString();
@@ -203,6 +206,11 @@ final class DryRunDeviceApi implements DeviceApi {
     @Override
     public void launch(Kernel kernel, LaunchConfig config, long[] args) {
         launches.increment();
+        if (TRACE) {
+            synchronized (this) {
+                byKernel.computeIfAbsent(kernel, k -> new long[1])[0]++;
+            }
+        }
     }
 
     @Override

@@ -40,6 +40,10 @@ enum Kernel {
     REDUCE_PARTIAL("solder_reduce_partial", "const void* a, int adt, const void* b, int bdt, int mode, "
             + "long long n, double* partials"),
     REDUCE_FINISH("solder_reduce_finish", "const double* partials, int count, double scale, void* out, int odt"),
+    SUMSQ_MULTI_PARTIAL("solder_sumsq_multi_partial", "const SolderSumSqTensor* tensors, int count, "
+            + "long long totalPartials, double* partials"),
+    SUMSQ_MULTI_FINISH("solder_sumsq_multi_finish", "const SolderSumSqTensor* tensors, int count, "
+            + "const double* partials, double* out"),
     COLUMN_SUM_PARTIAL("solder_column_sum_partial", "const void* a, int adt, long long rows, long long cols, "
             + "long long rowsPerChunk, double* partials"),
     COLUMN_SUM_FINISH("solder_column_sum_finish", "const double* partials, int chunks, long long cols, "

@@ -68,6 +68,11 @@ final class KernelPaths {
          */
         ADAMW_ALL("adamwAll"),
         /**
+         * Σ x² over many tensors (the global gradient norm) in two launches (reduce.cu's
+         * solder_sumsq_multi_partial/finish); the other path is two launches per tensor. Same bits.
+         */
+        SUM_SQUARES_ALL("sumSquaresAll"),
+        /**
          * Cross-entropy whose forward also writes the gradient for dloss = 1 (loss.cu's
          * solder_cross_entropy_fused_forward), taken by {@code crossEntropyWithGrad} in training.
          */

@@ -897,11 +897,23 @@ abstract class CudaParitySuite {
     }
 
     @Test
-    void sumSquaresOverManyTensorsMatchesTheCpu() {
-        List<Tensor> xs = List.of(randn(3), randn(1237), randn(40_000), as(randn(513), DType.BFLOAT16));
+    void sumSquaresOverManyTensorsMatchesTheCpu() throws Exception {
+        // An empty tensor, one partial, several, the 1024-partial cap (300,000 elements), bf16.
+        List<Tensor> xs = List.of(randn(3), Tensor.empty(new int[] {0}, DType.FLOAT32, Device.cpu()), randn(1237),
+                randn(40_000), randn(300_000), as(randn(513), DType.BFLOAT16));
         double ref = CPU.sumSquares(xs);
-        double got = cuda.sumSquares(xs.stream().map(x -> gpu(x, x.dtype())).toList());
-        assertEquals(ref, got, 1e-9 * ref, "Σ x² over four tensors");
+        List<Tensor> onGpu = xs.stream().map(x -> gpu(x, x.dtype())).toList();
+        double[] got = new double[2];
+        KernelPaths.Mode[] modes = {KernelPaths.Mode.FUSED, KernelPaths.Mode.CUBLAS};
+        for (int m = 0; m < modes.length; m++) {
+            try (AutoCloseable forced = KernelPaths.force(modes[m])) {
+                got[m] = cuda.sumSquares(onGpu);
+            }
+            assertEquals(ref, got[m], 1e-9 * ref, "Σ x² over six tensors, " + modes[m] + " path");
+        }
+        // Two launches for the list or two per tensor: each tensor summed in the same order.
+        assertEquals(Double.doubleToRawLongBits(got[1]), Double.doubleToRawLongBits(got[0]),
+                "the one-launch sum differs from the per-tensor sums: " + got[0] + " vs " + got[1]);
     }
 
     // ------------------------------------------------------------------ memory

@@ -300,6 +300,8 @@ final class FakeDeviceApi implements DeviceApi {
             case TANH_BACKWARD -> tanhBackward(a);
             case REDUCE_PARTIAL -> reducePartial(a, c);
             case REDUCE_FINISH -> reduceFinish(a);
+            case SUMSQ_MULTI_PARTIAL -> sumSquaresMultiPartial(a, c);
+            case SUMSQ_MULTI_FINISH -> sumSquaresMultiFinish(a, c);
             case COLUMN_SUM_PARTIAL -> columnSumPartial(a, c);
             case COLUMN_SUM_FINISH -> columnSumFinish(a);
             case SOFTMAX_FORWARD -> softmaxForward(a);
@@ -571,6 +573,63 @@ final class FakeDeviceApi implements DeviceApi {
             out.storeDouble(0, s * a.f64(2));
         } else {
             out.store(a.i32(4), 0, (float) (s * a.f64(2)));
+        }
+    }
+
+    /** Tensor i's partial g sums, as {@link #reducePartial} on a G-block launch, the elements of block g. */
+    private void sumSquaresMultiPartial(Args a, LaunchConfig c) {
+        Mem table = a.mem(0);
+        int count = a.i32(1);
+        long total = a.i64(2);
+        Mem part = a.mem(3);
+        if (c.blockX() != 256 || c.gridX() > Math.max(1, total)) {
+            throw new AssertionError("solder_sumsq_multi_partial: launched as " + c + " for " + total + " partials");
+        }
+        long written = 0;
+        for (int t = 0; t < count; t++) {
+            long row = (long) t * CudaReduce.SUMSQ_ROW_BYTES;
+            Mem x = new Mem(table.seg.get(ValueLayout.JAVA_LONG, row + CudaReduce.SUMSQ_OFF_X), "sumsq_multi x");
+            long n = table.seg.get(ValueLayout.JAVA_LONG, row + CudaReduce.SUMSQ_OFF_N);
+            long first = table.seg.get(ValueLayout.JAVA_LONG, row + CudaReduce.SUMSQ_OFF_FIRST);
+            int dt = table.seg.get(ValueLayout.JAVA_INT, row + CudaReduce.SUMSQ_OFF_DT);
+            int blocks = table.seg.get(ValueLayout.JAVA_INT, row + CudaReduce.SUMSQ_OFF_BLOCKS);
+            if (first != written) {
+                throw new AssertionError("solder_sumsq_multi_partial: tensor " + t + " starts at partial " + first
+                        + ", expected " + written);
+            }
+            long threads = (long) blocks * c.blockX();
+            double[] perBlock = new double[blocks];
+            for (long i = 0; i < n; i++) {
+                double v = x.load(dt, i);
+                perBlock[(int) ((i % threads) / c.blockX())] += v * v;
+            }
+            for (int b = 0; b < blocks; b++) {
+                part.storeDouble(first + b, perBlock[b]);
+            }
+            written += blocks;
+        }
+        if (written != total) {
+            throw new AssertionError("solder_sumsq_multi_partial: table holds " + written + " partials, told " + total);
+        }
+    }
+
+    private void sumSquaresMultiFinish(Args a, LaunchConfig c) {
+        Mem table = a.mem(0);
+        int count = a.i32(1);
+        Mem part = a.mem(2);
+        Mem out = a.mem(3);
+        if (c.blockX() != 256 || c.gridX() > count) {
+            throw new AssertionError("solder_sumsq_multi_finish: launched as " + c + " for " + count + " tensors");
+        }
+        for (int t = 0; t < count; t++) {
+            long row = (long) t * CudaReduce.SUMSQ_ROW_BYTES;
+            long first = table.seg.get(ValueLayout.JAVA_LONG, row + CudaReduce.SUMSQ_OFF_FIRST);
+            int blocks = table.seg.get(ValueLayout.JAVA_INT, row + CudaReduce.SUMSQ_OFF_BLOCKS);
+            double s = 0;
+            for (int b = 0; b < blocks; b++) {
+                s += part.loadDouble(first + b);
+            }
+            out.storeDouble(t, s);
         }
     }
 

@@ -1,0 +1,54 @@
+package dev.solder.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The many-tensor sum of squares of reduce.cu, run WITHOUT a GPU: {@code src/test/cpp/reduce_host_model.cpp}
+ * compiles the .cu with g++, every CUDA thread a host thread.
+ *
+ * <p>What it proves: the table row {@code SolderSumSqTensor} has the layout
+ * {@link CudaReduce#sumSquaresAll} writes, and the two launches for a whole list give each tensor
+ * the bits of its own {@code solder_reduce_partial} + {@code solder_reduce_finish} launches (empty,
+ * one-block, many-block, looping and bf16 tensors; fewer blocks than partials), and a float64
+ * loop's value. What it cannot: anything about the hardware (CudaParityGpuTest compares both
+ * paths on a card).
+ */
+class ReduceHostModelTest {
+
+    @Test
+    void manyTensorSumMatchesTheOneTensorLaunches(@TempDir Path dir) {
+        Optional<Path> gxx = CudaSourceFiles.onPath("g++");
+        assumeTrue(gxx.isPresent(), "g++ not found: cannot run the reduction kernels on the host model");
+        Path src = Path.of("src/test/cpp/reduce_host_model.cpp").toAbsolutePath();
+        Path exe = dir.resolve("reduce_host_model");
+        CudaSourceFiles.Result build = CudaSourceFiles.exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2",
+                "-w", "-pthread", "-I", CudaSourceFiles.sourceDir().toAbsolutePath().toString(), "-I",
+                src.getParent().toString(), "-o", exe.toString(), src.toString()));
+        assumeTrue(!build.output().contains("unrecognized command-line option '-std=c++20'"), "this g++ has no C++20");
+        assertEquals(0, build.code(), "host build of reduce_host_model.cpp failed:\n" + build.output());
+
+        long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
+        CudaSourceFiles.Result run = CudaSourceFiles.exec(dir, null, List.of(exe.toString(), Long.toString(seed)));
+        String what = "reduce host model (seed " + seed + ")";
+        assertEquals(0, run.code(), what + ":\n" + run.output());
+        String[] lines = run.output().trim().split("\n");
+        String layout = "layout size " + CudaReduce.SUMSQ_ROW_BYTES + " x " + CudaReduce.SUMSQ_OFF_X + " n "
+                + CudaReduce.SUMSQ_OFF_N + " firstPartial " + CudaReduce.SUMSQ_OFF_FIRST + " dt "
+                + CudaReduce.SUMSQ_OFF_DT + " blocks " + CudaReduce.SUMSQ_OFF_BLOCKS;
+        assertEquals(layout, lines[0].trim(), what + ": the kernel's table row differs from what CudaReduce writes");
+        String[] f = lines[lines.length - 1].trim().split("\\s+");
+        assertEquals("mismatches", f[0], what + ": " + run.output());
+        assertEquals(0, Long.parseLong(f[1]), what + ": tensors whose sum differs from their own launch:\n" + run.output());
+        assertEquals(6, Long.parseLong(f[3]), what + ": tensors checked");
+        double maxRel = Double.parseDouble(f[5]);
+        assertTrue(maxRel < 1e-12, what + ": sums off a float64 loop by " + maxRel);
+    }
+}
