@@ -2,11 +2,9 @@ package dev.solder.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,15 +26,7 @@ class AdamwHostModelTest {
 
     @Test
     void multiTensorKernelMatchesThePerParameterKernel(@TempDir Path dir) {
-        Optional<Path> gxx = CudaSourceFiles.onPath("g++");
-        assumeTrue(gxx.isPresent(), "g++ not found: cannot run the AdamW kernels on the host model");
-        Path src = Path.of("src/test/cpp/adamw_host_model.cpp").toAbsolutePath();
-        Path exe = dir.resolve("adamw_host_model");
-        CudaSourceFiles.Result build = CudaSourceFiles.exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2",
-                "-w", "-I", CudaSourceFiles.sourceDir().toAbsolutePath().toString(), "-o", exe.toString(),
-                src.toString()));
-        assumeTrue(!build.output().contains("unrecognized command-line option '-std=c++20'"), "this g++ has no C++20");
-        assertEquals(0, build.code(), "host build of adamw_host_model.cpp failed:\n" + build.output());
+        Path exe = CudaSourceFiles.hostModel(dir, "adamw_host_model", "the AdamW kernels");
 
         long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
         CudaSourceFiles.Result run = CudaSourceFiles.exec(dir, null, List.of(exe.toString(), Long.toString(seed)));

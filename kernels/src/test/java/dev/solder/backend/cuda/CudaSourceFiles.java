@@ -26,6 +26,27 @@ final class CudaSourceFiles {
         return p != null ? Path.of(p) : Path.of("src/main/cuda");
     }
 
+    /**
+     * Builds the host model {@code src/test/cpp/NAME.cpp} (kernels compiled with g++, C++20,
+     * pthreads, the kernel sources on the include path) into {@code dir} and returns the
+     * executable. Skips the calling test (an assumption, reported as skipped) where g++ or its
+     * C++20 is missing; fails it when the build fails.
+     */
+    static Path hostModel(Path dir, String name, String what) {
+        Optional<Path> gxx = onPath("g++");
+        org.junit.jupiter.api.Assumptions.assumeTrue(gxx.isPresent(), "g++ not found: cannot run " + what
+                + " on the host model");
+        Path src = Path.of("src/test/cpp/" + name + ".cpp").toAbsolutePath();
+        Path exe = dir.resolve(name);
+        Result build = exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2", "-pthread", "-w", "-I",
+                sourceDir().toAbsolutePath().toString(), "-o", exe.toString(), src.toString()));
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                !build.output().contains("unrecognized command-line option '-std=c++20'"), "this g++ has no C++20");
+        org.junit.jupiter.api.Assertions.assertEquals(0, build.code(), "host build of " + name + ".cpp failed:\n"
+                + build.output());
+        return exe;
+    }
+
     /** The Maven build directory (target-...). */
     static Path buildDir() {
         String p = System.getProperty("solder.kernels.buildDir");

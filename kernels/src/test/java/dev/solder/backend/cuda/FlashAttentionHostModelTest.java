@@ -2,12 +2,10 @@ package dev.solder.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,16 +31,7 @@ class FlashAttentionHostModelTest {
 
     @Test
     void kernelsMatchTheReferenceOnTheHostModel(@TempDir Path dir) throws IOException {
-        Optional<Path> gxx = CudaSourceFiles.onPath("g++");
-        assumeTrue(gxx.isPresent(), "g++ not found: cannot run the flash kernels on the host model");
-        Path src = Path.of("src/test/cpp/flash_host_model.cpp").toAbsolutePath();
-        Path exe = dir.resolve("flash_host_model");
-        CudaSourceFiles.Result build = CudaSourceFiles.exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2",
-                "-pthread", "-w", "-I", CudaSourceFiles.sourceDir().toAbsolutePath().toString(), "-o", exe.toString(),
-                src.toString()));
-        assumeTrue(!build.output().contains("unrecognized command-line option '-std=c++20'"),
-                "this g++ has no C++20 (std::barrier)");
-        assertEquals(0, build.code(), "host build of flash_host_model.cpp failed:\n" + build.output());
+        Path exe = CudaSourceFiles.hostModel(dir, "flash_host_model", "the flash kernels");
 
         long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
         // B H S D p maskMode dt: tails (17, 70, 130), S = 1, exact tile + 1 (65), every head dim,

@@ -2,12 +2,10 @@ package dev.solder.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,16 +32,7 @@ class FusedHostModelTest {
 
     @BeforeAll
     static void build() {
-        Optional<Path> gxx = CudaSourceFiles.onPath("g++");
-        assumeTrue(gxx.isPresent(), "g++ not found: cannot run the fused kernels on the host model");
-        Path src = Path.of("src/test/cpp/fused_host_model.cpp").toAbsolutePath();
-        exe = dir.resolve("fused_host_model");
-        CudaSourceFiles.Result b = CudaSourceFiles.exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2",
-                "-pthread", "-w", "-I", CudaSourceFiles.sourceDir().toAbsolutePath().toString(), "-o", exe.toString(),
-                src.toString()));
-        assumeTrue(!b.output().contains("unrecognized command-line option '-std=c++20'"),
-                "this g++ has no C++20 (std::barrier)");
-        assertEquals(0, b.code(), "host build of fused_host_model.cpp failed:\n" + b.output());
+        exe = CudaSourceFiles.hostModel(dir, "fused_host_model", "the fused kernels");
         seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
     }
 

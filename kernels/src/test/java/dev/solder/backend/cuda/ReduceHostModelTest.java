@@ -2,11 +2,9 @@ package dev.solder.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,15 +23,7 @@ class ReduceHostModelTest {
 
     @Test
     void manyTensorSumMatchesTheOneTensorLaunches(@TempDir Path dir) {
-        Optional<Path> gxx = CudaSourceFiles.onPath("g++");
-        assumeTrue(gxx.isPresent(), "g++ not found: cannot run the reduction kernels on the host model");
-        Path src = Path.of("src/test/cpp/reduce_host_model.cpp").toAbsolutePath();
-        Path exe = dir.resolve("reduce_host_model");
-        CudaSourceFiles.Result build = CudaSourceFiles.exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2",
-                "-w", "-pthread", "-I", CudaSourceFiles.sourceDir().toAbsolutePath().toString(), "-I",
-                src.getParent().toString(), "-o", exe.toString(), src.toString()));
-        assumeTrue(!build.output().contains("unrecognized command-line option '-std=c++20'"), "this g++ has no C++20");
-        assertEquals(0, build.code(), "host build of reduce_host_model.cpp failed:\n" + build.output());
+        Path exe = CudaSourceFiles.hostModel(dir, "reduce_host_model", "the reduction kernels");
 
         long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
         CudaSourceFiles.Result run = CudaSourceFiles.exec(dir, null, List.of(exe.toString(), Long.toString(seed)));
