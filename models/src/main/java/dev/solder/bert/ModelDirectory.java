@@ -5,12 +5,10 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.solder.DType;
 import dev.solder.Tensor;
-import dev.solder.io.RawTensor;
 import dev.solder.io.SafetensorsWriter;
 import dev.solder.nn.Module;
 import dev.solder.tokenizer.BertTokenizer;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -86,26 +84,25 @@ final class ModelDirectory {
     static void writeWeights(Module model, Path file) throws IOException {
         Map<String, Tensor> sd = model.stateDict();
         Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-        try (Arena arena = Arena.ofConfined()) {
-            List<RawTensor> raws = new ArrayList<>(sd.size());
-            for (Map.Entry<String, Tensor> e : sd.entrySet()) {
-                Tensor t = e.getValue();
-                if (!seen.add(t)) {
-                    continue;
-                }
-                long[] shape = java.util.Arrays.stream(t.shape()).asLongStream().toArray();
-                RawTensor raw = RawTensor.allocate(arena, e.getKey(), DType.FLOAT32, shape);
+        List<SafetensorsWriter.Pending> pending = new ArrayList<>(sd.size());
+        for (Map.Entry<String, Tensor> e : sd.entrySet()) {
+            Tensor t = e.getValue();
+            if (!seen.add(t)) {
+                continue;
+            }
+            long[] shape = java.util.Arrays.stream(t.shape()).asLongStream().toArray();
+            // Copied down one tensor at a time, as the file is written (not all 440 MB up front).
+            pending.add(new SafetensorsWriter.Pending(e.getKey(), DType.FLOAT32, shape, dst -> {
                 if (t.dtype() == DType.FLOAT32) {
-                    t.copyTo(raw.data());
+                    t.copyTo(dst);
                 } else {
                     try (Tensor f = t.to(DType.FLOAT32)) {
-                        f.copyTo(raw.data());
+                        f.copyTo(dst);
                     }
                 }
-                raws.add(raw);
-            }
-            SafetensorsWriter.write(file, raws);
+            }));
         }
+        SafetensorsWriter.writePending(file, pending, SafetensorsWriter.PT_METADATA);
     }
 
     private static void publish(Path tmp, Path target) throws IOException {

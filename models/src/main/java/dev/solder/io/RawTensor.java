@@ -32,7 +32,7 @@ import java.util.Objects;
  * @param shape dimensions, outermost first; {@code []} is a scalar
  * @param data little-endian, row-major contiguous bytes
  */
-public record RawTensor(String name, DType dtype, long[] shape, MemorySegment data) {
+public record RawTensor(String name, DType dtype, long[] shape, MemorySegment data) implements SafetensorsWriter.Described {
 
     // Unaligned little-endian views: correct on any host order, and they never throw on an odd
     // address (the readers align, but a caller may build a RawTensor over any segment).

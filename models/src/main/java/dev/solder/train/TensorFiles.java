@@ -8,7 +8,6 @@ import dev.solder.io.SafetensorsReader;
 import dev.solder.io.SafetensorsWriter;
 import dev.solder.io.WeightSet;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,27 +21,24 @@ final class TensorFiles {
     private TensorFiles() {
     }
 
-    /** Writes {@code tensors} (any device) to {@code file} atomically. */
+    /**
+     * Writes {@code tensors} (any device) to {@code file} atomically, each copied to the host only
+     * as its turn comes: a checkpoint of BERT-Base's optimizer state (880 MB) never sits in host
+     * memory whole.
+     */
     static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            List<RawTensor> raw = new ArrayList<>(tensors.size());
-            for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-                raw.add(toRaw(arena, e.getKey(), e.getValue()));
-            }
-            SafetensorsWriter.write(file, raw, metadata);
+        List<SafetensorsWriter.Pending> pending = new ArrayList<>(tensors.size());
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            String name = e.getKey();
+            Tensor t = e.getValue();
+            t.checkOpen("save '" + name + "'");
+            pending.add(new SafetensorsWriter.Pending(name, t.dtype(), shapeOf(t), t::copyTo));
         }
+        SafetensorsWriter.writePending(file, pending, metadata);
     }
 
-    static RawTensor toRaw(Arena arena, String name, Tensor t) {
-        t.checkOpen("save '" + name + "'");
-        int[] s = t.shape();
-        long[] shape = new long[s.length];
-        for (int i = 0; i < s.length; i++) {
-            shape[i] = s[i];
-        }
-        RawTensor r = RawTensor.allocate(arena, name, t.dtype(), shape);
-        t.copyTo(r.data());
-        return r;
+    static long[] shapeOf(Tensor t) {
+        return java.util.Arrays.stream(t.shape()).asLongStream().toArray();
     }
 
     /**

@@ -60,6 +60,34 @@ class SafetensorsTest {
         }
     }
 
+    @Test
+    void pendingTensorsWriteTheSameFileByteForByte() throws IOException {
+        long seed = TestTensors.freshSeed();
+        Random rnd = new Random(seed);
+        try (Arena arena = Arena.ofConfined()) {
+            List<RawTensor> tensors = TestTensors.mixed(arena, rnd);
+            Path direct = dir.resolve("direct.safetensors");
+            Path pending = dir.resolve("pending.safetensors");
+            Map<String, String> meta = Map.of("format", "pt", "step", "7");
+            SafetensorsWriter.write(direct, tensors, meta);
+            List<SafetensorsWriter.Pending> lazy = new ArrayList<>();
+            int[] filled = new int[1];
+            for (RawTensor t : tensors) {
+                lazy.add(new SafetensorsWriter.Pending(t.name(), t.dtype(), t.shape(), dst -> {
+                    assertEquals(t.byteSize(), dst.byteSize(), "buffer for " + t.name());
+                    dst.copyFrom(t.data());
+                    filled[0]++;
+                }));
+            }
+            SafetensorsWriter.writePending(pending, lazy, meta);
+            assertEquals(tensors.size(), filled[0], "every tensor filled once");
+            assertArrayEquals(Files.readAllBytes(direct), Files.readAllBytes(pending), "seed " + seed);
+        }
+        var bad = assertThrows(IllegalArgumentException.class,
+                () -> new SafetensorsWriter.Pending("w", DType.FLOAT32, new long[] {2, -1}, dst -> { }));
+        assertTrue(bad.getMessage().contains("'w'"), bad.getMessage());
+    }
+
     /** Byte-exact outputs of Hugging Face's reference implementation (from its own unit tests). */
     @Test
     void matchesReferenceImplementationBytes() throws IOException {
