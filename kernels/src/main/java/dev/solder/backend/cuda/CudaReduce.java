@@ -86,14 +86,19 @@ final class CudaReduce {
                 reduceAll(d, ptr(x), x.dtype(), 0L, DType.FLOAT32, MODE_SUMSQ, x.numel(), 1.0,
                         results + (long) i * Double.BYTES, DeviceTensors.F64);
             }
-            MemorySegment host = arena.allocate(bytes, Double.BYTES);
-            d.api().copyDeviceToHost(host, 0, results, bytes);
-            double sum = 0;
-            for (int i = 0; i < xs.size(); i++) {
-                sum += host.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
-            }
-            return sum;
+            return sumOnHost(d, arena, results, xs.size());
         }
+    }
+
+    /** Reads {@code count} doubles from {@code device} (one wait) and adds them up in order. */
+    private static double sumOnHost(CudaDevice d, Arena arena, long device, int count) {
+        MemorySegment host = arena.allocate((long) count * Double.BYTES, Double.BYTES);
+        d.api().copyDeviceToHost(host, 0, device, (long) count * Double.BYTES);
+        double sum = 0;
+        for (int i = 0; i < count; i++) {
+            sum += host.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+        }
+        return sum;
     }
 
     /** Bytes of one {@code SolderSumSqTensor} row (reduce.cu) and its fields' offsets. */
@@ -144,13 +149,7 @@ final class CudaReduce {
             Launch.of(d, Kernel.SUMSQ_MULTI_FINISH, LaunchConfig.chunks(count))
                     .ptr(dTable).i32(count).ptr(dPartials).ptr(dOut)
                     .run();
-            MemorySegment host = arena.allocate((long) count * Double.BYTES, Double.BYTES);
-            d.api().copyDeviceToHost(host, 0, dOut, (long) count * Double.BYTES);
-            double sum = 0;
-            for (int i = 0; i < count; i++) {
-                sum += host.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
-            }
-            return sum;
+            return sumOnHost(d, arena, dOut, count);
         }
     }
 

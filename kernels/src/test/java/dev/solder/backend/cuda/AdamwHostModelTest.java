@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,11 +27,9 @@ class AdamwHostModelTest {
     void multiTensorKernelMatchesThePerParameterKernel(@TempDir Path dir) {
         Path exe = CudaSourceFiles.hostModel(dir, "adamw_host_model", "the AdamW kernels");
 
-        long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
-        CudaSourceFiles.Result run = CudaSourceFiles.exec(dir, null, List.of(exe.toString(), Long.toString(seed)));
-        String what = "adamw host model (seed " + seed + ")";
-        assertEquals(0, run.code(), what + ":\n" + run.output());
-        String[] lines = run.output().trim().split("\n");
+        CudaSourceFiles.HostRun run = CudaSourceFiles.runSeeded(dir, exe, "adamw host model");
+        String what = run.what();
+        String[] lines = run.lines();
         String layout = "layout size " + CudaOptim.ROW_BYTES + " param " + CudaOptim.OFF_PARAM + " grad "
                 + CudaOptim.OFF_GRAD + " m " + CudaOptim.OFF_M + " v " + CudaOptim.OFF_V + " n " + CudaOptim.OFF_N
                 + " weightDecay " + CudaOptim.OFF_WEIGHT_DECAY + " bc1 " + CudaOptim.OFF_BC1 + " bc2 " + CudaOptim.OFF_BC2

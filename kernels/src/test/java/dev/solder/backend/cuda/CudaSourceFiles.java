@@ -47,6 +47,22 @@ final class CudaSourceFiles {
         return exe;
     }
 
+    /** One run of a host model: a label naming the model and its seed for messages, its output and lines. */
+    record HostRun(String what, String[] lines, String output) {
+    }
+
+    /**
+     * Runs a host model built by {@link #hostModel} with a fresh seed ({@code -Dsolder.test.seed}
+     * to repeat one) as its argument; fails the test, naming the seed, unless it exits 0.
+     */
+    static HostRun runSeeded(Path dir, Path exe, String label) {
+        long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
+        Result run = exec(dir, null, List.of(exe.toString(), Long.toString(seed)));
+        String what = label + " (seed " + seed + ")";
+        org.junit.jupiter.api.Assertions.assertEquals(0, run.code(), what + ":\n" + run.output());
+        return new HostRun(what, run.output().trim().split("\n"), run.output());
+    }
+
     /** The Maven build directory (target-...). */
     static Path buildDir() {
         String p = System.getProperty("solder.kernels.buildDir");

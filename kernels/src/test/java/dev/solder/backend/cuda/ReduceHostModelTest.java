@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,11 +24,9 @@ class ReduceHostModelTest {
     void manyTensorSumMatchesTheOneTensorLaunches(@TempDir Path dir) {
         Path exe = CudaSourceFiles.hostModel(dir, "reduce_host_model", "the reduction kernels");
 
-        long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
-        CudaSourceFiles.Result run = CudaSourceFiles.exec(dir, null, List.of(exe.toString(), Long.toString(seed)));
-        String what = "reduce host model (seed " + seed + ")";
-        assertEquals(0, run.code(), what + ":\n" + run.output());
-        String[] lines = run.output().trim().split("\n");
+        CudaSourceFiles.HostRun run = CudaSourceFiles.runSeeded(dir, exe, "reduce host model");
+        String what = run.what();
+        String[] lines = run.lines();
         String layout = "layout size " + CudaReduce.SUMSQ_ROW_BYTES + " x " + CudaReduce.SUMSQ_OFF_X + " n "
                 + CudaReduce.SUMSQ_OFF_N + " firstPartial " + CudaReduce.SUMSQ_OFF_FIRST + " dt "
                 + CudaReduce.SUMSQ_OFF_DT + " blocks " + CudaReduce.SUMSQ_OFF_BLOCKS;
