@@ -81,13 +81,14 @@ public final class Autocast implements AutoCloseable {
 
     /**
      * {@code t} cast to the region's type when it is float32 (null stays null); a trainable
-     * parameter's cast is kept between steps ({@link CastCache}).
+     * parameter's cast is kept between steps ({@link CastCache}), an activation's is shared by
+     * the products that read it ({@link SharedCasts}).
      */
     static Tensor lower(Tensor t, DType to) {
         if (t == null || t.dtype() != DType.FLOAT32) {
             return t;
         }
-        return CastCache.keeps(t) ? CastCache.cast(t, to) : t.to(to);
+        return CastCache.keeps(t) ? CastCache.cast(t, to) : SharedCasts.cast(t, to);
     }
 
     /** {@code t} cast to float32 when it is bfloat16 or float16 (null stays null). */

@@ -55,6 +55,9 @@ public final class Tensor implements AutoCloseable {
     /** The low-precision copy {@link CastCache} keeps for this parameter, and the storage version it holds. */
     Tensor castCopy;
     long castCopyVersion;
+    /** The latest view handed out of this activation's low-precision copy ({@link SharedCasts}), and the version it holds. */
+    Tensor sharedCast;
+    long sharedCastVersion;
     private String name;
 
     private Tensor(Storage storage, Backend backend, long offset, int[] shape, long[] strides, DType dtype, boolean scoped) {
@@ -598,6 +601,7 @@ public final class Tensor implements AutoCloseable {
             grad = null;
         }
         CastCache.drop(this);
+        sharedCast = null;
         storage.release();
     }
 

@@ -139,4 +139,80 @@ class AutogradMemoryTest {
             assertArrayEquals(expect, x.grad().toFloatArray(), 1e-5f, "seed " + seed);
         }
     }
+
+    /** The gradients and live bytes of three bfloat16 projections of one float32 activation. */
+    private record Projections(float[] dx, float[][] dw, long liveAfterForward, long liveAfterBackward) {
+    }
+
+    /**
+     * {@code x0·2} projected by {@code ws} under bfloat16 autocast, then a loss that weighs the
+     * three results differently; {@code explicitCasts}: the caller casts x once per product
+     * itself (as three separate casts), else autocast does.
+     */
+    private static Projections project(Tensor x0, Tensor[] ws, boolean explicitCasts) {
+        for (Tensor w : ws) {
+            w.zeroGrad();
+        }
+        x0.zeroGrad();
+        try (var s = Scope.open()) {
+            Tensor x = x0.mul(2f);   // an activation: autocast's cast of it is not kept between steps
+            long before = live();
+            Tensor[] ys = new Tensor[ws.length];
+            try (var ac = Autocast.enable(DType.BFLOAT16)) {
+                for (int i = 0; i < ws.length; i++) {
+                    ys[i] = Ops.linear(explicitCasts ? x.to(DType.BFLOAT16) : x, ws[i], null);
+                }
+            }
+            long forward = live() - before;
+            Tensor q = ys[0].to(DType.FLOAT32);
+            Tensor k = ys[1].to(DType.FLOAT32);
+            Tensor loss = q.tanh().sum().add(k.mul(k).sum()).add(ys[2].to(DType.FLOAT32).sum());
+            loss.backward();
+            long backward = live() - before;
+            float[][] dw = new float[ws.length][];
+            for (int i = 0; i < ws.length; i++) {
+                dw[i] = ws[i].grad().toFloatArray();
+            }
+            return new Projections(x0.grad().toFloatArray(), dw, forward, backward);
+        }
+    }
+
+    @Test
+    void productsReadingOneActivationUnderAutocastShareOneCopyOfIt() {
+        var g = new Generator(seed);
+        int rows = 20;
+        int in = 16;
+        int out = 12;
+        Tensor x0 = Tensor.randn(g, rows, in).requiresGrad(true);
+        Tensor[] ws = new Tensor[3];
+        for (int i = 0; i < ws.length; i++) {
+            ws[i] = Tensor.randn(g, out, in).mul(0.3f).requiresGrad(true);
+        }
+        project(x0, ws, false);   // the weights' own bfloat16 copies (CastCache) are made here, outside what is counted
+        Projections shared = project(x0, ws, false);
+        Projections separate = project(x0, ws, true);
+        long copy = (long) rows * in * 2;
+        // One bfloat16 copy of x in the forward instead of three, every gradient the same bits.
+        assertEquals(separate.liveAfterForward() - 2 * copy, shared.liveAfterForward(), "seed " + seed);
+        assertArrayEquals(separate.dx(), shared.dx(), 0f, "seed " + seed);
+        for (int i = 0; i < ws.length; i++) {
+            assertArrayEquals(separate.dw()[i], shared.dw()[i], 0f, "seed " + seed);
+        }
+        // The shared copy goes with the last product's backward; the caller's own casts stay in its scope.
+        assertEquals(separate.liveAfterBackward() - 3 * copy, shared.liveAfterBackward(), "seed " + seed);
+
+        try (var s = Scope.open(); var ng = Autograd.noGrad(); var ac = Autocast.enable(DType.BFLOAT16)) {
+            Tensor x = x0.mul(2f);
+            long before = live();
+            long outputs = 0;
+            for (Tensor w : ws) {
+                outputs += bytes(Ops.linear(x, w, null));
+            }
+            assertEquals(before + outputs, live(), "without a graph no cast outlives its product (seed " + seed + ")");
+        }
+        for (Tensor w : ws) {
+            w.close();
+        }
+        x0.close();
+    }
 }
