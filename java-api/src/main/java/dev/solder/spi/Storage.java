@@ -21,7 +21,7 @@ public abstract class Storage {
     private final Device device;
     private final long bytes;
     private int refs = 1;
-    private boolean freed;
+    private volatile boolean freed;
     private long version;
 
     protected Storage(Device device, long bytes) {
@@ -40,7 +40,7 @@ public abstract class Storage {
     }
 
     /** True once the last holder released it. */
-    public final synchronized boolean isFreed() {
+    public final boolean isFreed() {
         return freed;
     }
 

@@ -44,7 +44,11 @@ public final class BertEmbeddings extends Module {
         // One op for gather, sum and LayerNorm: a backend may fuse it (the CUDA fused path does).
         Tensor h = Ops.embeddingsLayerNorm(inputIds, types, positions, word.weight(), tokenType.weight(),
                 position.weight(), norm.weight(), norm.bias(), norm.eps(), word.paddingIdx());
-        return dropout.forward(h);
+        Tensor out = dropout.forward(h);
+        if (out != h) {
+            h.close();   // the dropout's backward regenerates its mask; it never reads h
+        }
+        return out;
     }
 
     /** The word embedding table (tied to the MLM decoder). */

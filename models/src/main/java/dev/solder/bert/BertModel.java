@@ -122,7 +122,7 @@ public final class BertModel extends Module {
         }
         Tensor h = embeddings.forward(inputIds, tokenTypeIds);
         for (BertLayer layer : layers) {
-            h = layer.forward(h, attentionMask);
+            h = nextLayer(h, layer.forward(h, attentionMask));
         }
         Tensor pooled = null;
         if (pooler != null) {
@@ -146,14 +146,29 @@ public final class BertModel extends Module {
         if (packed == null) {
             return forward(inputIds, tokenTypeIds, attentionMask).pooled();
         }
-        Tensor h = packed.pack(embeddings.forward(inputIds, tokenTypeIds));
+        Tensor h = embeddings.forward(inputIds, tokenTypeIds);
+        h = nextLayer(h, packed.pack(h));
         for (int i = 0; i < layers.size(); i++) {
-            h = layers.get(i).forward(h, attentionMask, packed, i == layers.size() - 1);
+            h = nextLayer(h, layers.get(i).forward(h, attentionMask, packed, i == layers.size() - 1));
         }
         if (layers.size() == 0) {
-            h = packed.firstTokens(h);
+            h = nextLayer(h, packed.firstTokens(h));
         }
-        return Ops.tanh(pooler.forward(h));
+        Tensor pooled = Ops.tanh(pooler.forward(h));
+        h.close();
+        return pooled;
+    }
+
+    /**
+     * {@code next}, closing the hidden states {@code h} it was computed from: nothing reads
+     * them again — the ops that consumed them keep what their backward needs ({@link BertLayer}
+     * explains why that is safe) — so the step's peak does not hold every layer's output.
+     */
+    private static Tensor nextLayer(Tensor h, Tensor next) {
+        if (next != h) {
+            h.close();
+        }
+        return next;
     }
 
     BertEmbeddings embeddings() {

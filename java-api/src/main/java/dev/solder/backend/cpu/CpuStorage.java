@@ -49,8 +49,14 @@ public final class CpuStorage extends Storage {
         HIGH.accumulateAndGet(live, Math::max);
     }
 
-    /** The storage as a native segment of exactly {@link #bytes()} bytes. */
+    /**
+     * The storage as a native segment of exactly {@link #bytes()} bytes. Throws once the storage
+     * is freed: its block may already hold another tensor, so a read would be silent garbage.
+     */
     public MemorySegment segment() {
+        if (isFreed()) {
+            throw new IllegalStateException("cpu storage of " + bytes() + " bytes used after it was freed (a closed tensor)");
+        }
         return segment;
     }
 

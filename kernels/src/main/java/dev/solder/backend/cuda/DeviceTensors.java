@@ -30,6 +30,9 @@ final class DeviceTensors {
         if (!(t.storage() instanceof CudaStorage s)) {
             throw new IllegalArgumentException("cuda backend got " + t.describe() + ", which is not in CUDA memory");
         }
+        if (s.isFreed()) {
+            throw new IllegalStateException("cuda backend got " + t.describe() + ", whose device memory was already freed");
+        }
         return s.ptr() + t.offset() * t.dtype().byteSize();
     }
 
