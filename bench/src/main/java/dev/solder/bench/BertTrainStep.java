@@ -39,7 +39,7 @@ public final class BertTrainStep {
     private BertTrainStep() {
     }
 
-    public static void main(String[] argv) {
+    public static void main(String[] argv) throws InterruptedException {
         Device device = Device.cpu();
         int batch = 8;
         int seq = 64;
@@ -98,6 +98,9 @@ public final class BertTrainStep {
             var params = opt.parameters();
             System.out.printf(Locale.ROOT, "BERT step: %d layers, batch %d x %d tokens, %s, %s, %s%n",
                     layers, batch, seq, precision, device, device.isCpu() ? Runtime.getRuntime().availableProcessors() + " cores" : "");
+            if (device.isCpu()) {
+                System.out.println("before: " + HostFmaProbe.describe());
+            }
             double total = 0;
             double[] timed = new double[steps];
             var backend = tGold.backend();
@@ -149,6 +152,8 @@ public final class BertTrainStep {
                     6.0 * batch * seq * nonEmbedding / (mean / 1e3) / 1e9, device, backend.peakLiveBytes(device) / 1048576.0);
             if (device.isCuda()) {
                 System.out.println("at the end: " + CudaBackend.describe(device));
+            } else {
+                System.out.println("after: " + HostFmaProbe.describe());
             }
             opt.close();
         }
