@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
  * those tensors right after the forward. Byte counts are the CPU backend's live bytes, exact.
  */
 class AutogradMemoryTest {
-    private final long seed = System.nanoTime();
+    private final long seed = Long.getLong("solder.test.seed", System.nanoTime());
 
     private static long live() {
         return Backends.forKind(Device.Kind.CPU).liveBytes(Device.cpu());

@@ -55,7 +55,7 @@ class ModuleTest {
 
     @Test
     void namesFollowHuggingFaceAndAreSetOnTensors() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         try (var m = model(seed, 8)) {
             var names = List.copyOf(m.namedParameters().keySet());
             assertEquals(List.of(
@@ -97,7 +97,7 @@ class ModuleTest {
 
     @Test
     void initialisationFollowsHfBert() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         try (var lin = new Linear(256, 128, true, new Generator(seed));
              var ln = new LayerNorm(64, 1e-12f);
              var emb = new Embedding(50, 32, 3, new Generator(seed + 1))) {
@@ -150,7 +150,7 @@ class ModuleTest {
 
     @Test
     void stateDictRoundTripReproducesOutputs() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         try (var a = model(seed, 16); var b = model(seed + 7, 16); var s = Scope.open()) {
             a.eval();
             b.eval();
@@ -172,7 +172,7 @@ class ModuleTest {
 
     @Test
     void loadStateDictReportsShapeMismatchAndKeys() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         try (var small = model(seed, 8); var big = model(seed, 16)) {
             var e = assertThrows(IllegalArgumentException.class, () -> small.loadStateDict(big.stateDict(), false));
             String msg = e.getMessage();
@@ -200,7 +200,7 @@ class ModuleTest {
 
     @Test
     void loadStateDictConvertsDtype() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         try (var lin = new Linear(4, 3, true, new Generator(seed)); var s = Scope.open()) {
             var g = new Generator(seed);
             Tensor w = Tensor.randn(g, 3, 4).to(dev.solder.DType.BFLOAT16);
@@ -214,7 +214,7 @@ class ModuleTest {
 
     @Test
     void dropoutFollowsTrainAndEval() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         var drop = new Dropout(0.5f, new Generator(seed));
         try (var s = Scope.open()) {
             Tensor x = Tensor.rand(new Generator(seed), 8, 64).add(Tensor.ones(8, 64));   // all in [1, 2): never 0
@@ -241,7 +241,7 @@ class ModuleTest {
 
     @Test
     void modelEvalIsDeterministicAndTrainIsNot() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         try (var m = model(seed, 16); var s = Scope.open()) {
             var batch = MajorityTask.batch(new Generator(seed), 6, 12);
             float[] t1 = m.forward(batch.ids(), batch.mask()).toFloatArray();
@@ -259,7 +259,7 @@ class ModuleTest {
 
     @Test
     void zeroGradAndCloseFreeEverything() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         long base = CPU.liveBytes(Device.cpu());
         var m = model(seed, 8);
         try (var s = Scope.open()) {

@@ -30,7 +30,7 @@ class XorTest {
 
     @Test
     void learnsXor() {
-        long seed = System.nanoTime();
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
         try (var model = new Mlp(new Generator(seed));
              var opt = AdamW.builder(model.namedParameters()).lr(0.05).weightDecay(0).build();
              var data = Scope.open()) {

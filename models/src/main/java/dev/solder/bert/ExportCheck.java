@@ -80,7 +80,7 @@ public final class ExportCheck {
         List<Path> dirs = new ArrayList<>();
 
         BertConfig c = smallConfig(tok.vocabSize()).withLabels(List.of("negative", "neutral", "positive"));
-        try (var m = new BertForSequenceClassification(c, new Generator(seed))) {
+        try (var m = randomizeConstants(new BertForSequenceClassification(c, new Generator(seed)), new Generator(seed + 10))) {
             Path d = out.resolve("sequence-classification");
             m.save(d, tok);
             ObjectNode e = expected("BertForSequenceClassification", seed, enc);
@@ -97,9 +97,9 @@ public final class ExportCheck {
             write(d, e);
             dirs.add(d);
         }
-        try (var m = new BertForMaskedLM(smallConfig(tok.vocabSize()), new Generator(seed + 1))) {
-            // A non-zero decoder bias, so the check sees whether HF ties it to cls.predictions.bias.
-            randomize(m, "cls.predictions.bias", new Generator(seed + 2));
+        // With a non-zero decoder bias the check also sees whether HF ties it to cls.predictions.bias.
+        try (var m = randomizeConstants(new BertForMaskedLM(smallConfig(tok.vocabSize()), new Generator(seed + 1)),
+                new Generator(seed + 2))) {
             Path d = out.resolve("masked-lm");
             m.save(d, tok);
             ObjectNode e = expected("BertForMaskedLM", seed, enc);
@@ -112,7 +112,8 @@ public final class ExportCheck {
             write(d, e);
             dirs.add(d);
         }
-        try (var m = new BertModel(smallConfig(tok.vocabSize()), new Generator(seed + 3), true)) {
+        try (var m = randomizeConstants(new BertModel(smallConfig(tok.vocabSize()), new Generator(seed + 3), true),
+                new Generator(seed + 4))) {
             Path d = out.resolve("base");
             m.save(d, tok);
             ObjectNode e = expected("BertModel", seed, enc);
@@ -195,15 +196,30 @@ public final class ExportCheck {
         return at;
     }
 
-    private static void randomize(Module m, String name, Generator g) {
-        Tensor t = m.stateDict().get(name);
-        float[] v = new float[Math.toIntExact(t.numel())];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) (g.nextGaussian() * 0.5);
+    /**
+     * Draws every bias and LayerNorm parameter afresh (biases ~ 0.1·N(0,1), LayerNorm weights
+     * 1 + 0.1·N(0,1)). Initialisation leaves them all 0 or 1, and then a reader that mixed two
+     * of them up — the two LayerNorms of a layer, query's bias for key's, the decoder's bias
+     * for the MLM head's — would give Hugging Face's outputs anyway.
+     */
+    private static <M extends Module> M randomizeConstants(M m, Generator g) {
+        for (var e : m.stateDict().entrySet()) {
+            String name = e.getKey();
+            boolean norm = name.contains("LayerNorm.");
+            if (!name.endsWith(".bias") && !norm) {
+                continue;
+            }
+            Tensor t = e.getValue();
+            float center = norm && name.endsWith(".weight") ? 1f : 0f;
+            float[] v = new float[Math.toIntExact(t.numel())];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = center + (float) (g.nextGaussian() * 0.1);
+            }
+            try (var s = Scope.open()) {
+                dev.solder.nn.Params.copyInto(Tensor.of(v, t.shape()), t);
+            }
         }
-        try (var s = Scope.open()) {
-            dev.solder.nn.Params.copyInto(Tensor.of(v, t.shape()), t);
-        }
+        return m;
     }
 
     private static void write(Path dir, ObjectNode e) throws IOException {

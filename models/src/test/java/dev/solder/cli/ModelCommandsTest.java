@@ -56,7 +56,7 @@ class ModelCommandsTest {
 
     @BeforeAll
     static void models() throws IOException {
-        seed = System.nanoTime();
+        seed = Long.getLong("solder.test.seed", System.nanoTime());
         System.out.println("ModelCommandsTest: seed " + seed);
         List<String> vocab = new ArrayList<>(List.of("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "!", "the", "a",
                 "cat", "dog", "sat", "on", "mat", "ran", "big", "small", "red", "house", "##s", "##ed", "is", "was"));
@@ -115,7 +115,7 @@ class ModelCommandsTest {
             mlm.eval();
             float[] logits = mlm.forward(Tensor.ofInts(e.inputIds(), 1, e.length()), null, null)
                     .narrow(1, at, 1).toFloatArray();
-            p = FillMaskCommand.softmax(logits);
+            p = probabilities(logits);
         }
         Integer[] order = new Integer[p.length];
         for (int i = 0; i < order.length; i++) {
@@ -324,7 +324,7 @@ class ModelCommandsTest {
                 Encoding e = tok.encode(texts.get(i));
                 double[] p;
                 try (var s = Scope.open()) {
-                    p = FillMaskCommand.softmax(clf.forward(Tensor.ofInts(e.inputIds(), 1, e.length()), null, null)
+                    p = probabilities(clf.forward(Tensor.ofInts(e.inputIds(), 1, e.length()), null, null)
                             .toFloatArray());
                 }
                 List<String> labels = List.of("no", "maybe", "yes");
@@ -348,5 +348,37 @@ class ModelCommandsTest {
             v[i] = a.get(i).asInt();
         }
         return v;
+    }
+
+    /**
+     * The test's own softmax (not the commands' helper it checks), in float64 straight from the
+     * definition: exp(l_i) / Σ exp(l_j), shifted by the maximum only to stay finite.
+     */
+    private static double[] probabilities(float[] logits) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float l : logits) {
+            max = Math.max(max, l);
+        }
+        double[] e = new double[logits.length];
+        double sum = 0;
+        for (int i = 0; i < e.length; i++) {
+            e[i] = Math.exp((double) logits[i] - max);
+            sum += e[i];
+        }
+        for (int i = 0; i < e.length; i++) {
+            e[i] /= sum;
+        }
+        return e;
+    }
+
+    @Test
+    void theCommandsSoftmaxGivesHandComputedProbabilities() {
+        // logits {0, ln 3}: 1 / (1 + 3) and 3 / (1 + 3); a large common offset changes nothing.
+        double[] p = FillMaskCommand.softmax(new float[] {0f, (float) Math.log(3)});
+        assertEquals(0.25, p[0], 1e-7);
+        assertEquals(0.75, p[1], 1e-7);
+        double[] shifted = FillMaskCommand.softmax(new float[] {1000f, 1000f + (float) Math.log(3)});
+        assertEquals(0.25, shifted[0], 1e-4);
+        assertEquals(0.75, shifted[1], 1e-4);
     }
 }

@@ -49,18 +49,28 @@ class DemoNliTest {
     @Test
     void constructionsCarryTheirLabels() {
         // Spot-check the rules on the generated text itself.
+        int negations = 0;
+        int quantities = 0;
+        int passives = 0;
         for (Example e : DemoNli.generate(3000, 3)) {
             String p = e.textA();
             String h = e.textB();
             if (h.equals(p.replace(" is ", " is not "))) {
                 assertEquals(2, e.label(), e.toString());   // plain negation contradicts
+                negations++;
             }
             if (p.startsWith("There are exactly") || h.startsWith("There are exactly")) {
                 assertEquals(0, e.label(), e.toString());
+                quantities++;
             }
             if (h.contains(" was ") && h.contains(" by ")) {
                 assertTrue(e.label() == 0 || e.label() == 2, e.toString());
+                passives++;
             }
         }
+        // Each rule was actually exercised: a generator that stopped making these sentences fails here.
+        assertTrue(negations > 0, "no plain negation among 3000 pairs");
+        assertTrue(quantities > 0, "no 'There are exactly' pair among 3000");
+        assertTrue(passives > 0, "no passive hypothesis among 3000 pairs");
     }
 }

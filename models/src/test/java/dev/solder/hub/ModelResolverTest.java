@@ -289,11 +289,22 @@ class ModelResolverTest {
     void defaultMavenRepoReadsSettingsXml() throws Exception {
         Path home = tmp.resolve("h");
         Files.createDirectories(home.resolve(".m2"));
-        if (System.getProperty("maven.repo.local") == null) {
+        String old = System.getProperty("maven.repo.local");   // Maven runs may set it: clear it for this test
+        try {
+            System.clearProperty("maven.repo.local");
             assertEquals(home.resolve(".m2/repository"), MavenBertFallback.defaultMavenRepo(home));
             Files.writeString(home.resolve(".m2/settings.xml"),
                     "<settings><!-- <localRepository>/no</localRepository> --><localRepository>${user.home}/repo</localRepository></settings>");
             assertEquals(home.resolve("repo"), MavenBertFallback.defaultMavenRepo(home));
+            // The property wins over settings.xml, as in Maven; a leading ~ is the home directory.
+            System.setProperty("maven.repo.local", "~/elsewhere");
+            assertEquals(home.resolve("elsewhere"), MavenBertFallback.defaultMavenRepo(home));
+        } finally {
+            if (old == null) {
+                System.clearProperty("maven.repo.local");
+            } else {
+                System.setProperty("maven.repo.local", old);
+            }
         }
     }
 

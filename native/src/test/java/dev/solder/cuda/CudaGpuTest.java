@@ -38,7 +38,7 @@ import org.junit.jupiter.api.Test;
 class CudaGpuTest {
     private static long stream;
     private static long cublas;
-    private static final long SEED = System.nanoTime();
+    private static final long SEED = Long.getLong("solder.test.seed", System.nanoTime());
     private static final List<Long> allocations = new ArrayList<>();
 
     @BeforeAll
@@ -506,6 +506,9 @@ class CudaGpuTest {
             try {
                 mm.run(p, upload(dy), upload(xs), dW, dB, 0, stream);
             } catch (CudaException e) {
+                if (e.status() != 15) {   // anything but CUBLAS_STATUS_NOT_SUPPORTED is a failure, not a skip
+                    throw e;
+                }
                 Assumptions.abort("BGRADB with float32 is not supported by this cuBLASLt: " + e.getMessage());
             }
             checkGemm("dW", download(dW, out * in), in, dy, Operation.T, out, xs, Operation.N, in, out, in, rows, null,

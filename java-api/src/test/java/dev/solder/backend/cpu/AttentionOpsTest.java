@@ -117,8 +117,8 @@ class AttentionOpsTest {
             float[] a = Ops.attention(t, t, t, null, H, 0.5f, 1).toFloatArray();
             float[] a2 = Ops.attention(t, t, t, null, H, 0.5f, 1).toFloatArray();
             float[] b = Ops.attention(t, t, t, null, H, 0.5f, 2).toFloatArray();
-            org.junit.jupiter.api.Assertions.assertArrayEquals(a, a2, 0f);
-            assertNotEquals(java.util.Arrays.toString(a), java.util.Arrays.toString(b));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(a, a2, 0f, "same seed (" + gc.tag() + ")");
+            assertNotEquals(java.util.Arrays.toString(a), java.util.Arrays.toString(b), "another seed (" + gc.tag() + ")");
         }
     }
 }

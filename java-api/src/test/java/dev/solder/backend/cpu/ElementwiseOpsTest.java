@@ -161,8 +161,8 @@ class ElementwiseOpsTest {
             int differ = 0;
             float scale = 1f / (1f - p);
             for (int i = 0; i < n; i++) {
-                assertTrue(a[i] == 0f || a[i] == scale, "element " + i + " is " + a[i]);
-                assertEquals(Philox.keep(seed, i, p), a[i] != 0f, "element " + i + " follows Philox.keep");
+                assertTrue(a[i] == 0f || a[i] == scale, "element " + i + " is " + a[i] + " (" + gc.tag() + ")");
+                assertEquals(Philox.keep(seed, i, p), a[i] != 0f, "element " + i + " follows Philox.keep (" + gc.tag() + ")");
                 kept += a[i] != 0f ? 1 : 0;
                 differ += (a[i] != 0f) != (c[i] != 0f) ? 1 : 0;
             }
@@ -170,7 +170,7 @@ class ElementwiseOpsTest {
             // Binomial(n, 0.85): sd ≈ 7e-4, so ±5e-3 is a 7-sigma band.
             assertEquals(1 - p, keepFraction, 5e-3, "keep fraction (" + gc.tag() + ")");
             // Independent masks disagree on 2·p·(1−p) ≈ 25.5% of elements.
-            assertEquals(2 * p * (1 - p), differ / (double) n, 1e-2, "another seed, another mask");
+            assertEquals(2 * p * (1 - p), differ / (double) n, 1e-2, "another seed, another mask (" + gc.tag() + ")");
             assertFalse(differ == 0);
         }
     }

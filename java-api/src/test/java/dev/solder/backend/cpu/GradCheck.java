@@ -18,8 +18,8 @@ import java.util.function.Function;
 /**
  * Gradient checking against a float64 reference, as DESIGN §5 asks of every op.
  *
- * <p>A check draws fresh random inputs (seeded from {@code System.nanoTime()}; the seed is in
- * every message), rounds them to float32 (or bfloat16) so the Solder tensors and the float64
+ * <p>A check draws fresh random inputs (seeded from {@code System.nanoTime()}, or from
+ * {@code -Dsolder.test.seed=N} to replay a failure; the seed is in every message), rounds them to float32 (or bfloat16) so the Solder tensors and the float64
  * reference see the very same numbers, and then:
  * <ol>
  *   <li>compares Solder's forward with the reference forward;</li>
@@ -41,7 +41,7 @@ import java.util.function.Function;
 final class GradCheck {
     static final double EPS = 1e-6;
 
-    final long seed = System.nanoTime();
+    final long seed = Long.getLong("solder.test.seed", System.nanoTime());
     final SplittableRandom rng = new SplittableRandom(seed);
 
     /** The seed, for messages. */

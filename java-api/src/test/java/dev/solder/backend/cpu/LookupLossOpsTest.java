@@ -106,7 +106,7 @@ class LookupLossOpsTest {
                     assertEquals((float) expected[j], g[j], 0f, "row " + j / 8 + " col " + j % 8 + " (" + gc.tag() + ")");
                 }
                 if (first != null) {
-                    org.junit.jupiter.api.Assertions.assertArrayEquals(first, g, 0f);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(first, g, 0f, "deterministic (" + gc.tag() + ")");
                 }
                 first = g;
             }

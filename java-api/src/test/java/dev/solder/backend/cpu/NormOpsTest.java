@@ -112,8 +112,8 @@ class NormOpsTest {
                 if (first == null) {
                     first = g;
                 } else {
-                    org.junit.jupiter.api.Assertions.assertArrayEquals(first[0], g[0], 0f, "dgamma run " + run);
-                    org.junit.jupiter.api.Assertions.assertArrayEquals(first[1], g[1], 0f, "dbeta run " + run);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(first[0], g[0], 0f, "dgamma run " + run + " (" + gc.tag() + ")");
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(first[1], g[1], 0f, "dbeta run " + run + " (" + gc.tag() + ")");
                 }
             }
         }

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
  * sentinel that must survive.
  */
 class SgemmTest {
-    private static final long SEED = System.nanoTime();
+    private static final long SEED = Long.getLong("solder.test.seed", System.nanoTime());
     private static final float SENTINEL = 12345.5f;
 
     private final Random rnd = new Random(SEED);

@@ -840,7 +840,8 @@ abstract class FusedParitySuite {
         // flash kernels are float32 throughout (their own error is ~1e-6 on the host model)
         double tol = dt == DType.FLOAT32 ? gemmTol() : HALF;
         // where the CPU's dq/dk are exactly 0 (S = 1), the kernels' are rounding noise of dS = P·(dP − δ)
-        double zeroBound = tol * scale * d * maxAbs(dout) * maxAbs(v) * maxAbs(k) / (1 - dropoutP);
+        double zeroBound = FlashZeroBound.of(dt, d, scale, dropoutP,
+                maxAbs(dout) * maxAbs(v) * Math.max(maxAbs(k), maxAbs(q)));
 
         Tensor gq = gpu(q, dt);
         Tensor gk = gpu(k, dt);
