@@ -77,7 +77,9 @@ class TrainerTest {
                 "total_flos")) {
             assertTrue(trainRes.has(k), k + " missing in " + trainRes);
         }
-        assertEquals(320 * 3 / trainRes.get("train_runtime").asDouble(), trainRes.get("train_samples_per_second").asDouble(), 1.0);
+        // HF rounds samples/s to 3 decimals and the runtime to 4: that, and nothing more, may separate them.
+        double sps = 320 * 3 / trainRes.get("train_runtime").asDouble();
+        assertEquals(sps, trainRes.get("train_samples_per_second").asDouble(), 6e-4 + 1e-4 * sps);
         // Written as Python's json.dump(indent=4, sort_keys=True) writes it.
         assertTrue(Files.readString(out.resolve("train_results.json")).startsWith("{\n    \"epoch\": 3.0,\n"),
                 Files.readString(out.resolve("train_results.json")));

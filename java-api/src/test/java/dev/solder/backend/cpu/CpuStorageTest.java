@@ -10,7 +10,9 @@ class CpuStorageTest {
         CpuStorage.releaseCache();
         long big = 3_000_000;
         CpuStorage a = new CpuStorage(big);
-        long blockA = CpuStorage.sizeClass(big);
+        // Size classes are quarters of the power of two below: 3,000,000 needs 6 × 524,288 bytes.
+        long blockA = 6 * 524_288;
+        assertEquals(blockA, CpuStorage.sizeClass(big));
         a.release();
         assertEquals(blockA, CpuStorage.cachedBytes(), "a freed block is kept");
 
@@ -26,5 +28,15 @@ class CpuStorageTest {
         c.release();
         CpuStorage.releaseCache();
         assertEquals(0, CpuStorage.cachedBytes());
+    }
+
+    @Test
+    void sizeClassesAreHandComputedRoundings() {
+        assertEquals(64, CpuStorage.sizeClass(1), "at least 64 bytes");
+        assertEquals(128, CpuStorage.sizeClass(100), "up to 4 KiB: multiples of 64");
+        assertEquals(4096, CpuStorage.sizeClass(4096));
+        assertEquals(5120, CpuStorage.sizeClass(4097), "above: quarters of 4096");
+        assertEquals(8192, CpuStorage.sizeClass(8192));
+        assertEquals(10240, CpuStorage.sizeClass(8193), "quarters of 8192");
     }
 }
