@@ -107,9 +107,27 @@ public final class Ops {
         return out;
     }
 
-    /** Records {@code out}, holding {@code t} converted to another floating type, as the cast of {@code t}. */
+    /**
+     * Records {@code out}, holding {@code t} converted to another floating type, as the cast of
+     * {@code t}. Its backward hands the gradient on as it comes, widened to float32 when it
+     * comes in a low-precision type and {@code t} is float32 (an op that returns its inputs'
+     * gradients in their own bf16/fp16 type, as PyTorch's do, behind autocast's cast of a float32
+     * tensor); a float32 gradient reaching a low-precision tensor stays float32.
+     */
     static Tensor recordCast(Tensor out, Tensor t) {
-        return Autograd.record("cast", out, g -> new Tensor[] {g}, t);
+        return Autograd.record("cast", out,
+                g -> new Tensor[] {t.dtype() == DType.FLOAT32 && Autocast.isLow(g.dtype()) ? cast(g, DType.FLOAT32) : g},
+                t);
+    }
+
+    /**
+     * The type of the gradient an op returns for {@code input}: its own type when that is
+     * bfloat16 or float16 — what PyTorch returns, and what a product consuming it would round
+     * the gradient to anyway, so the rounding happens once, where the gradient is written,
+     * instead of in an extra conversion pass — else float32.
+     */
+    private static DType gradientType(Tensor input) {
+        return Autocast.isLow(input.dtype()) ? input.dtype() : DType.FLOAT32;
     }
 
     /** Copies to another device (through host memory when backends differ). */
@@ -679,7 +697,8 @@ public final class Ops {
         x.backend().dropoutLayerNorm(xc, p, seed, rc, gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
         return Autograd.own(Autograd.record("dropoutLayerNorm", out, g -> {
             Tensor dh = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
-            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
+            // x is a dense layer's bf16 output under autocast: its gradient is written in bf16.
+            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), gradientType(x), x.device()) : null;
             Tensor dg = gamma.requiresGrad() ? Tensor.empty(gamma.shape(), DType.FLOAT32, x.device()) : null;
             Tensor db = beta.requiresGrad() ? Tensor.empty(beta.shape(), DType.FLOAT32, x.device()) : null;
             x.backend().dropoutLayerNormBackward(g.contiguousNoGrad(), h, gc, mean, rstd, p, seed, dx, dh, dg, db);
@@ -917,9 +936,11 @@ public final class Ops {
             Scope.current().adopt(saved);
         }
         return Autograd.own(Autograd.record("attention", out, g -> {
-            Tensor dq = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
-            Tensor dk = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
-            Tensor dv = Tensor.empty(q.shape(), DType.FLOAT32, q.device());
+            // Under autocast q, k and v are the projections' bf16 outputs: their gradients are
+            // written in bf16, as the projections' backward GEMMs read them.
+            Tensor dq = Tensor.empty(q.shape(), gradientType(q), q.device());
+            Tensor dk = Tensor.empty(q.shape(), gradientType(k), q.device());
+            Tensor dv = Tensor.empty(q.shape(), gradientType(v), q.device());
             q.backend().attentionBackward(qc, kc, vc, mc, heads, scale, dropoutP, seed, out, g.contiguousNoGrad(), saved, dq, dk, dv);
             saved.close();              // a graph runs backward once; free the S×S state now
             return new Tensor[] {dq, dk, dv, null};

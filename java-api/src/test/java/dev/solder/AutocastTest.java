@@ -126,4 +126,45 @@ class AutocastTest {
         var e = assertThrows(IllegalArgumentException.class, () -> Autocast.enable(DType.FLOAT32));
         assertTrue(e.getMessage().contains("bfloat16, float16"), e.getMessage());
     }
+
+    /**
+     * The gradient an op returns for a bf16 input is bf16, rounded where it is written
+     * (attention's q, k, v; dropoutLayerNorm's x; a float32 residual still gets float32), and a
+     * cast's backward widens a bf16 gradient to float32 for the float32 tensor it was cast from.
+     */
+    @Test
+    void gradientsOfBf16InputsAreBf16AndCastsWidenThem() {
+        var g = new Generator(SEED);
+        try (Scope s = Scope.open()) {
+            Tensor q = Tensor.randn(g, 2, 5, 8).to(DType.BFLOAT16).requiresGrad(true);
+            Tensor k = Tensor.randn(g, 2, 5, 8).to(DType.BFLOAT16).requiresGrad(true);
+            Tensor v = Tensor.randn(g, 2, 5, 8).to(DType.BFLOAT16).requiresGrad(true);
+            Tensor x = Tensor.randn(g, 2, 5, 8).to(DType.BFLOAT16).requiresGrad(true);
+            Tensor r = Tensor.randn(g, 2, 5, 8).requiresGrad(true);
+            Tensor gamma = Tensor.randn(g, 8);
+            Tensor beta = Tensor.randn(g, 8);
+            Tensor a;
+            Tensor n;
+            try (Autocast ac = Autocast.enable(DType.BFLOAT16)) {
+                a = Ops.attention(q, k, v, null, 2, 0.1f, SEED);
+                n = Ops.dropoutLayerNorm(x, 0.1f, SEED + 1, r, gamma, beta, 1e-12f);
+            }
+            Tensor[] ga = a.gradFn.fn.apply(Tensor.randn(g, 2, 5, 8).to(DType.BFLOAT16));
+            for (int i = 0; i < 3; i++) {
+                assertEquals(DType.BFLOAT16, ga[i].dtype(), "attention's gradient " + i);
+            }
+            Tensor[] gn = n.gradFn.fn.apply(Tensor.randn(g, 2, 5, 8));
+            assertEquals(DType.BFLOAT16, gn[0].dtype(), "dropoutLayerNorm's dx");
+            assertEquals(DType.FLOAT32, gn[1].dtype(), "the float32 residual's gradient");
+
+            Tensor act = Tensor.randn(g, 3, 4).requiresGrad(true).mul(1f);   // a float32 activation
+            Tensor low = SharedCasts.cast(act, DType.BFLOAT16);
+            Tensor gLow = Tensor.randn(g, 3, 4).to(DType.BFLOAT16);
+            Tensor widened = low.gradFn.fn.apply(gLow)[0];
+            assertEquals(DType.FLOAT32, widened.dtype());
+            assertArrayEquals(gLow.toFloatArray(), widened.toFloatArray(), 0f, "seed " + SEED);
+            Tensor g32 = Tensor.randn(g, 3, 4);
+            assertSame(g32, low.gradFn.fn.apply(g32)[0], "a float32 gradient passes as it is");
+        }
+    }
 }

@@ -58,6 +58,11 @@ class DropoutLayerNormTest {
         for (boolean autocast : new boolean[] {false, true}) {
             List<int[]> one = run(x, r, gm, bt, rows, cols, 0.25f, dropSeed, dy, true, autocast);
             List<int[]> two = run(x, r, gm, bt, rows, cols, 0.25f, dropSeed, dy, false, autocast);
+            if (autocast) {
+                // The one op returns its bf16 input's gradient in bf16 (as PyTorch's ops do); the
+                // pair hands dropout's float32 gradient through the cast. Rounded, they agree.
+                two.set(1, bf16Rounded(two.get(1)));
+            }
             for (int i = 0; i < names.length; i++) {
                 assertArrayEquals(two.get(i), one.get(i), names[i] + (autocast ? " under bf16 autocast" : "")
                         + " differs from dropout then layerNorm (seed " + seed + ")");
@@ -104,5 +109,14 @@ class DropoutLayerNormTest {
             }
             assertEquals(0, mean, 1e-5, "a normalised row has mean 0");
         }
+    }
+
+    /** float32 bit patterns rounded to bfloat16 (and widened back), as a cast would round them. */
+    private static int[] bf16Rounded(int[] bits) {
+        int[] out = new int[bits.length];
+        for (int i = 0; i < bits.length; i++) {
+            out[i] = Float.floatToRawIntBits(DType.bf16ToFloat(DType.floatToBf16(Float.intBitsToFloat(bits[i]))));
+        }
+        return out;
     }
 }
