@@ -870,6 +870,18 @@ abstract class FusedParitySuite {
             assertGrad(which + " dq", dq, gdq, gradTol, zeroBound);
             assertGrad(which + " dk", dk, gdk, gradTol, zeroBound);
             assertGrad(which + " dv", dv, gdv, gradTol, zeroBound);
+            if (dt != DType.FLOAT32) {
+                // Gradients asked for in the operands' type (what Ops.attention does under autocast)
+                // are the float32 ones rounded once, bit for bit.
+                Tensor[] low = {poisoned(dt, b, s, hd), poisoned(dt, b, s, hd), poisoned(dt, b, s, hd)};
+                with(m, () -> cuda.attentionBackward(gq, gk, gv, gmask, heads, scale, dropoutP, dropSeed, out, gdout,
+                        saved, low[0], low[1], low[2]));
+                Tensor[] f32 = {gdq, gdk, gdv};
+                for (int i = 0; i < 3; i++) {
+                    assertArrayEquals(f32[i].to(dt).toFloatArray(), low[i].toFloatArray(), 0f,
+                            which + " d" + "qkv".charAt(i) + " in " + dt + " is not the float32 gradient rounded" + at());
+                }
+            }
             results.add(new Tensor[] {out, gdq, gdk, gdv});
         }
         String[] names = {"out", "dq", "dk", "dv"};
