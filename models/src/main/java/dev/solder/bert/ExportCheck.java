@@ -200,9 +200,10 @@ public final class ExportCheck {
      * Draws every bias and LayerNorm parameter afresh (biases ~ 0.1·N(0,1), LayerNorm weights
      * 1 + 0.1·N(0,1)). Initialisation leaves them all 0 or 1, and then a reader that mixed two
      * of them up — the two LayerNorms of a layer, query's bias for key's, the decoder's bias
-     * for the MLM head's — would give Hugging Face's outputs anyway.
+     * for the MLM head's — would give Hugging Face's outputs anyway. The weight round-trip
+     * tests use it for the same reason.
      */
-    private static <M extends Module> M randomizeConstants(M m, Generator g) {
+    static <M extends Module> M randomizeConstants(M m, Generator g) {
         for (var e : m.stateDict().entrySet()) {
             String name = e.getKey();
             boolean norm = name.contains("LayerNorm.");

@@ -10,7 +10,6 @@ import dev.solder.Scope;
 import dev.solder.Tensor;
 import dev.solder.io.RawTensor;
 import dev.solder.nn.Module;
-import dev.solder.nn.Params;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
@@ -173,27 +172,12 @@ final class BertTestSupport {
     }
 
     /**
-     * {@code m} with every floating parameter drawn afresh (weights and biases around 0,
-     * LayerNorm weights around 1): after plain initialisation all biases are 0 and all
-     * LayerNorms 1/0, so a loader that swapped two of them would still give identical outputs.
+     * {@code m} with its biases and LayerNorms drawn afresh ({@link ExportCheck#randomizeConstants}):
+     * after plain initialisation they are all 0 or 1/0, so a loader that swapped two of them would
+     * still give identical outputs. The weights are random from initialisation already.
      */
     static <M extends Module> M randomized(M m, long seed) {
-        Generator g = new Generator(seed ^ 0x2545F4914F6CDD1DL);
-        for (var e : m.stateDict().entrySet()) {
-            Tensor t = e.getValue();
-            if (!t.dtype().isFloating()) {
-                continue;
-            }
-            float center = e.getKey().endsWith("LayerNorm.weight") ? 1f : 0f;
-            float[] v = new float[Math.toIntExact(t.numel())];
-            for (int i = 0; i < v.length; i++) {
-                v[i] = center + 0.1f * (float) g.nextGaussian();
-            }
-            try (Scope s = Scope.open()) {
-                Params.copyInto(Tensor.of(v, t.shape()), t);
-            }
-        }
-        return m;
+        return ExportCheck.randomizeConstants(m, new Generator(seed ^ 0x2545F4914F6CDD1DL));
     }
 
     /** Every parameter of {@code want} has the same name and bits in {@code got}. */
