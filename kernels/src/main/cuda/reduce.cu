@@ -154,16 +154,44 @@ extern "C" __global__ void solder_column_sum_partial(const void* a, int adt, lon
     }
 }
 
-// Stage 2: out[c] = Σ_k partials[k·cols + c] over the chunks in order, written in dtype odt.
-// Shared by sumToSuffix and LayerNorm's dgamma/dbeta.
-// Launch: 1-D, 256 threads, grid-stride over the columns.
-extern "C" __global__ void solder_column_sum_finish(const double* partials, int chunks, long long cols,
-                                                    void* out, int odt) {
-    SOLDER_FOR_EACH(c, cols) {
-        double total = 0.0;
-        for (int k = 0; k < chunks; k++) {
-            total += partials[(long long)k * cols + c];
+// Stage 2: out[c] = Σ_k partials[k·cols + c] over the chunks, written in dtype odt; the blocks
+// with blockIdx.y = 1 do the same for partials2 into out2 (LayerNorm's dgamma and dbeta in one
+// launch; with gridDim.y = 1 partials2 and out2 are unused and may be null). Shared by
+// sumToSuffix, the bias-GELU backward and both LayerNorm backwards.
+//
+// The order is stage 1's, turned on the chunks: block x owns 32 columns (grid-stride over column
+// tiles); thread (x, s) adds chunks s, s + 8, s + 16, ... of column c in chunk order, then the 8
+// slice sums are added in slice order. A fixed order, so the same bits every run (FakeDeviceApi
+// models exactly this order).
+// Why 8 slices and not one thread per column: a column's chunk sum is a chain of dependent adds,
+// each waiting on a load from L2, and there are only a few hundred columns (768 × 2 for
+// BERT-base's LayerNorm, over 256 chunks on the fused path). One thread per column kept ~1,500
+// threads of the whole GPU busy with 256-long chains; eight per column make the chains 32 long
+// with eight times the loads in flight.
+// Launch: block (32, 8), grid (LaunchConfig.columnFinish: ceil(cols/32) capped, 1 or 2).
+extern "C" __global__ void solder_column_sum_finish(const double* partials, const double* partials2, int chunks,
+                                                    long long cols, void* out, void* out2, int odt) {
+    __shared__ double slice[8][32];
+    const double* part = blockIdx.y == 0 ? partials : partials2;
+    void* dst = blockIdx.y == 0 ? out : out2;
+    // c0 is the same for every thread of the block, so all of them reach both barriers.
+    for (long long c0 = (long long)blockIdx.x * 32; c0 < cols; c0 += (long long)gridDim.x * 32) {
+        long long c = c0 + threadIdx.x;
+        double acc = 0.0;
+        if (c < cols) {
+            for (int k = threadIdx.y; k < chunks; k += 8) {
+                acc += part[(long long)k * cols + c];
+            }
         }
-        solder_store(out, odt, c, (float)total);
+        slice[threadIdx.y][threadIdx.x] = acc;
+        __syncthreads();
+        if (threadIdx.y == 0 && c < cols) {
+            double total = 0.0;
+            for (int y = 0; y < 8; y++) {
+                total += slice[y][threadIdx.x];
+            }
+            solder_store(dst, odt, c, (float)total);
+        }
+        __syncthreads();
     }
 }

@@ -7,7 +7,8 @@
 // full mask. atomicCAS is a lock-protected compare-and-swap. The Warp also carries the operand
 // and row-address exchange the mma.sync and ldmatrix models of flash_host_model.cpp use.
 //
-// Include this instead of cuda_host_shim.h, then the .cu file, then call launch(gx, gy, threads, body).
+// Include this instead of cuda_host_shim.h, then the .cu file, then call launch(gx, gy, threads, body)
+// (or launch(gx, gy, bx, by, body) for two-dimensional blocks).
 
 #ifndef SOLDER_HOST_THREADS_H
 #define SOLDER_HOST_THREADS_H
@@ -84,19 +85,22 @@ static inline int atomicCAS(int* p, int expected, int desired) {
     return old;
 }
 
+// A launch of gx × gy blocks of bx × by threads (thread t of a block is (t mod bx, t / bx), and
+// its warp is t / 32, as CUDA numbers them).
 template <class F>
-static void launch(int gx, int gy, int threads, F kernel) {
+static void launch(int gx, int gy, int bx, int by, F kernel) {
+    int threads = bx * by;
     gridDim = {(unsigned)gx, (unsigned)gy, 1};
-    blockDim = {(unsigned)threads, 1, 1};
-    for (int by = 0; by < gy; by++) {
-        for (int bx = 0; bx < gx; bx++) {
-            blockIdx = {(unsigned)bx, (unsigned)by, 0};
+    blockDim = {(unsigned)bx, (unsigned)by, 1};
+    for (int gyi = 0; gyi < gy; gyi++) {
+        for (int gxi = 0; gxi < gx; gxi++) {
+            blockIdx = {(unsigned)gxi, (unsigned)gyi, 0};
             Block blk(threads);
             gBlock = &blk;
             std::vector<std::thread> th;
             for (int t = 0; t < threads; t++) {
                 th.emplace_back([&, t] {
-                    threadIdx = {(unsigned)t, 0, 0};
+                    threadIdx = {(unsigned)(t % bx), (unsigned)(t / bx), 0};
                     tWarp = blk.warps[t / 32].get();
                     tLane = t % 32;
                     kernel();
@@ -107,6 +111,11 @@ static void launch(int gx, int gy, int threads, F kernel) {
             }
         }
     }
+}
+
+template <class F>
+static void launch(int gx, int gy, int threads, F kernel) {
+    launch(gx, gy, threads, 1, kernel);
 }
 
 #endif

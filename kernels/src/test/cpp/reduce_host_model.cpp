@@ -9,7 +9,12 @@
 // several blocks, one whose G is smaller than its element count needs (each thread loops), a
 // bf16 tensor, and fewer blocks than partials (the partial kernel strides).
 //
-// Usage: reduce_host_model seed. Prints "layout ...", then "mismatches N of M maxrel E".
+// Then the column finish: solder_column_sum_finish against its order written out here, bit for
+// bit (on inputs where the order changes the float result, counted as "ordermatters"), and
+// against a plain chunk-order loop within float32 rounding where the order does not matter.
+//
+// Usage: reduce_host_model seed. Prints "layout ...", "mismatches N of M maxrel E", then
+// "finish mismatches N of M maxrel E ordermatters K".
 
 #include <cmath>
 #include <cstddef>
@@ -93,5 +98,79 @@ int main(int argc, char** argv) {
         maxRel = std::fmax(maxRel, std::fabs(out[i] - ref) / (ref + 1e-300));
     }
     std::printf("mismatches %lld of %d maxrel %.3g\n", mismatches, count, maxRel);
+
+    // The column finish (stage 2 of sumToSuffix and of LayerNorm's dgamma/dbeta): each column's
+    // chunks in eight slices k ≡ s (mod 8), each in chunk order, the slices in order — the order
+    // FakeDeviceApi models — and one or two outputs a launch. Cases (chunks, cols, planes, grid x):
+    // the fused LayerNorm's 256 × 768 pair, a cuBLAS-path split, fewer chunks than slices, one
+    // chunk, and a grid smaller than the column tiles (the kernel strides).
+    struct Finish {
+        int chunks;
+        long long cols;
+        int planes;
+        int gx;
+    };
+    const std::vector<Finish> finishes = {{256, 768, 2, 24}, {42, 768, 1, 24}, {5, 50, 2, 2}, {1, 3, 1, 1},
+                                          {37, 100, 2, 2}};
+    long long fMismatch = 0, fChecked = 0, orderMatters = 0;
+    double fMaxRel = 0;
+    for (const Finish& f : finishes) {
+        std::vector<double> pa(f.chunks * f.cols), pb(f.chunks * f.cols);
+        // plane A: in each column a +2^60 and a −2^60 among terms of size ~1, so that which small
+        // terms vanish into the big one depends on the order of the adds, and the result with it
+        // (the bit-for-bit check can tell the kernel's order from another)
+        for (double& v : pa) {
+            v = (double)normal(rng);
+        }
+        if (f.chunks >= 2) {
+            std::uniform_int_distribution<int> pick(0, f.chunks - 1);
+            for (long long c = 0; c < f.cols; c++) {
+                int k1 = pick(rng);
+                int k2 = (k1 + 1 + pick(rng) % (f.chunks - 1)) % f.chunks;
+                pa[k1 * f.cols + c] = 0x1p60;
+                pa[k2 * f.cols + c] = -0x1p60;
+            }
+        }
+        for (double& v : pb) {
+            v = (double)normal(rng);
+        }
+        std::vector<float> oa(f.cols, -1.0f), ob(f.cols, -1.0f);
+        launch(f.gx, f.planes, 32, 8, [&] {
+            solder_column_sum_finish(pa.data(), f.planes == 2 ? pb.data() : nullptr, f.chunks, f.cols, oa.data(),
+                                     f.planes == 2 ? ob.data() : nullptr, SOLDER_F32);
+        });
+        for (int plane = 0; plane < f.planes; plane++) {
+            const std::vector<double>& part = plane == 0 ? pa : pb;
+            const std::vector<float>& out = plane == 0 ? oa : ob;
+            for (long long c = 0; c < f.cols; c++) {
+                double total = 0, plain = 0;
+                for (int sl = 0; sl < 8; sl++) {
+                    double acc = 0;
+                    for (int k = sl; k < f.chunks; k += 8) {
+                        acc += part[k * f.cols + c];
+                    }
+                    total += acc;
+                }
+                for (int k = 0; k < f.chunks; k++) {
+                    plain += part[k * f.cols + c];
+                }
+                float want = (float)total;
+                fChecked++;
+                if (std::memcmp(&want, &out[c], sizeof(float)) != 0) {
+                    fMismatch++;
+                    std::printf("finish chunks %d cols %lld plane %d col %lld: %a vs %a\n", f.chunks, f.cols, plane,
+                                c, out[c], want);
+                }
+                float plainF = (float)plain;
+                if (std::memcmp(&want, &plainF, sizeof(float)) != 0) {
+                    orderMatters++;
+                } else if (plane == 1) {
+                    fMaxRel = std::fmax(fMaxRel, std::fabs((double)out[c] - plain) / (std::fabs(plain) + 1e-30));
+                }
+            }
+        }
+    }
+    std::printf("finish mismatches %lld of %lld maxrel %.3g ordermatters %lld\n", fMismatch, fChecked, fMaxRel,
+                orderMatters);
     return 0;
 }

@@ -162,12 +162,7 @@ final class CudaFused {
                     .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(mean)).ptr(ptr(rstd)).ptr(ptrOrNull(dh))
                     .i64(rows).i32(cols).i64(c.rowsPerChunk()).ptr(partGamma).ptr(partBeta)
                     .run();
-            if (dgamma != null) {
-                CudaReduce.finishColumns(d, partGamma, c.chunks(), cols, ptr(dgamma), dgamma.dtype());
-            }
-            if (dbeta != null) {
-                CudaReduce.finishColumns(d, partBeta, c.chunks(), cols, ptr(dbeta), dbeta.dtype());
-            }
+            CudaReduce.finishLayerNormParams(d, partGamma, dgamma, partBeta, dbeta, c.chunks(), cols);
         }
     }
 

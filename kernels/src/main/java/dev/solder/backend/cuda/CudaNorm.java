@@ -144,12 +144,7 @@ final class CudaNorm {
                     .ptr(ptr(mean)).ptr(ptr(rstd)).i64(rows).i32(cols).i64(split.rowsPerChunk())
                     .ptr(partGamma).ptr(partBeta)
                     .run();
-            if (dgamma != null) {
-                CudaReduce.finishColumns(d, partGamma, split.chunks(), cols, ptr(dgamma), dgamma.dtype());
-            }
-            if (dbeta != null) {
-                CudaReduce.finishColumns(d, partBeta, split.chunks(), cols, ptr(dbeta), dbeta.dtype());
-            }
+            CudaReduce.finishLayerNormParams(d, partGamma, dgamma, partBeta, dbeta, split.chunks(), cols);
         }
     }
 }

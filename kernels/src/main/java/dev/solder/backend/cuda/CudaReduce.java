@@ -185,11 +185,47 @@ final class CudaReduce {
         }
     }
 
-    /** {@code out[c] = Σ_k partials[k·cols + c]} (shared with LayerNorm's parameter gradients). */
+    /** {@code out[c] = Σ_k partials[k·cols + c]} (shared with the bias-GELU backward). */
     static void finishColumns(CudaDevice d, long partials, int chunks, long cols, long out, DType ot) {
-        // solder_column_sum_finish(const double* partials, int chunks, long long cols, void* out, int odt)
-        Launch.of(d, Kernel.COLUMN_SUM_FINISH, LaunchConfig.linear(cols))
-                .ptr(partials).i32(chunks).i64(cols).ptr(out).i32(code(ot))
+        finishColumns(d, partials, out, 0, 0, chunks, cols, ot);
+    }
+
+    /**
+     * LayerNorm's {@code dgamma} and {@code dbeta} (either may be null) from their stage-1
+     * partials: one launch for both when their dtypes agree, as they do for every model.
+     */
+    static void finishLayerNormParams(CudaDevice d, long partGamma, Tensor dgamma, long partBeta, Tensor dbeta,
+                                      int chunks, long cols) {
+        if (dgamma != null && dbeta != null && dgamma.dtype() != dbeta.dtype()) {
+            finishColumns(d, partGamma, chunks, cols, ptr(dgamma), dgamma.dtype());
+            finishColumns(d, partBeta, chunks, cols, ptr(dbeta), dbeta.dtype());
+            return;
+        }
+        DType ot = dgamma != null ? dgamma.dtype() : dbeta != null ? dbeta.dtype() : DType.FLOAT32;
+        finishColumns(d, dgamma != null ? partGamma : 0, dgamma != null ? ptr(dgamma) : 0,
+                dbeta != null ? partBeta : 0, dbeta != null ? ptr(dbeta) : 0, chunks, cols, ot);
+    }
+
+    /**
+     * Two column sums over partials of the same shape in one launch, {@code outA} from
+     * {@code partA} and {@code outB} from {@code partB} (LayerNorm's dgamma and dbeta); either pair
+     * may be 0 (absent). Both outputs are of dtype {@code ot}.
+     */
+    static void finishColumns(CudaDevice d, long partA, long outA, long partB, long outB, int chunks, long cols,
+                              DType ot) {
+        if (partA == 0) {
+            partA = partB;
+            outA = outB;
+            partB = 0;
+            outB = 0;
+        }
+        if (partA == 0) {
+            return;
+        }
+        // solder_column_sum_finish(const double* partials, const double* partials2, int chunks, long long cols,
+        //                          void* out, void* out2, int odt)
+        Launch.of(d, Kernel.COLUMN_SUM_FINISH, LaunchConfig.columnFinish(cols, partB == 0 ? 1 : 2))
+                .ptr(partA).ptr(partB).i32(chunks).i64(cols).ptr(outA).ptr(outB).i32(code(ot))
                 .run();
     }
 }

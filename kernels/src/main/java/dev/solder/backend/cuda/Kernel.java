@@ -46,8 +46,8 @@ enum Kernel {
             + "const double* partials, double* out"),
     COLUMN_SUM_PARTIAL("solder_column_sum_partial", "const void* a, int adt, long long rows, long long cols, "
             + "long long rowsPerChunk, double* partials"),
-    COLUMN_SUM_FINISH("solder_column_sum_finish", "const double* partials, int chunks, long long cols, "
-            + "void* out, int odt"),
+    COLUMN_SUM_FINISH("solder_column_sum_finish", "const double* partials, const double* partials2, int chunks, "
+            + "long long cols, void* out, void* out2, int odt"),
     // softmax.cu
     SOFTMAX_FORWARD("solder_softmax_forward", "const void* x, int xdt, const void* mask, int mdt, int maskMode, "
             + "long long rowsPerMaskRow, void* out, int odt, long long rows, int cols"),

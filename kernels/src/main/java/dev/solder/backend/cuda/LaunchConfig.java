@@ -95,6 +95,18 @@ record LaunchConfig(int gridX, int gridY, int blockX, int blockY, int sharedByte
         }
     }
 
+    /**
+     * Stage 2 of a column reduction ({@code solder_column_sum_finish}): a {@code 32 × 8} block per
+     * 32-column tile, grid-stride past 65536 tiles, {@code outputs} (1 or 2) planes in y.
+     */
+    static LaunchConfig columnFinish(long cols, int outputs) {
+        if (cols <= 0 || outputs < 1 || outputs > 2) {
+            throw new IllegalArgumentException("column finish over " + cols + " columns, " + outputs + " outputs");
+        }
+        int tiles = (int) Math.min(ceilDiv(cols, COLUMN_TILE), MAX_LINEAR_BLOCKS);
+        return new LaunchConfig(tiles, outputs, COLUMN_TILE, COLUMN_SLICES, 0);
+    }
+
     /** The row split of a column reduction; {@code rows, cols > 0}. */
     static ColumnSplit columnSplit(long rows, long cols) {
         if (rows <= 0 || cols <= 0) {

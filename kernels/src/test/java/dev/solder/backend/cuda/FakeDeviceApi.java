@@ -303,7 +303,7 @@ final class FakeDeviceApi implements DeviceApi {
             case SUMSQ_MULTI_PARTIAL -> sumSquaresMultiPartial(a, c);
             case SUMSQ_MULTI_FINISH -> sumSquaresMultiFinish(a, c);
             case COLUMN_SUM_PARTIAL -> columnSumPartial(a, c);
-            case COLUMN_SUM_FINISH -> columnSumFinish(a);
+            case COLUMN_SUM_FINISH -> columnSumFinish(a, c);
             case SOFTMAX_FORWARD -> softmaxForward(a);
             case SOFTMAX_BACKWARD -> softmaxBackward(a);
             case LAYERNORM_FORWARD -> layerNormForward(a);
@@ -658,17 +658,29 @@ final class FakeDeviceApi implements DeviceApi {
         }
     }
 
-    private void columnSumFinish(Args a) {
-        Mem part = a.mem(0);
-        int chunks = a.i32(1);
-        long cols = a.i64(2);
-        Mem out = a.mem(3);
-        for (long col = 0; col < cols; col++) {
-            double s = 0;
-            for (int k = 0; k < chunks; k++) {
-                s += part.loadDouble(k * cols + col);
+    private void columnSumFinish(Args a, LaunchConfig c) {
+        int chunks = a.i32(2);
+        long cols = a.i64(3);
+        // the kernel's sum order depends on its block being 32 columns × 8 slices
+        if (c.blockX() != 32 || c.blockY() != 8 || c.gridY() > 2) {
+            throw new AssertionError("solder_column_sum_finish: launched as " + c);
+        }
+        for (int plane = 0; plane < c.gridY(); plane++) {
+            Mem part = a.mem(plane == 0 ? 0 : 1);
+            Mem out = a.mem(plane == 0 ? 4 : 5);
+            for (long col = 0; col < cols; col++) {
+                // the kernel's order: eight slices of the chunks (k ≡ s mod 8), each in chunk
+                // order, then the slices in order
+                double total = 0;
+                for (int sl = 0; sl < 8; sl++) {
+                    double acc = 0;
+                    for (int k = sl; k < chunks; k += 8) {
+                        acc += part.loadDouble(k * cols + col);
+                    }
+                    total += acc;
+                }
+                out.store(a.i32(6), col, (float) total);
             }
-            out.store(a.i32(4), col, (float) s);
         }
     }
 

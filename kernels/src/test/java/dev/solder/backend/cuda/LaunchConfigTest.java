@@ -62,6 +62,22 @@ class LaunchConfigTest {
     }
 
     @Test
+    void columnFinishHasATileOfThirtyTwoColumnsByEightSlicesPerBlockAndOnePlanePerOutput() {
+        LaunchConfig ln = LaunchConfig.columnFinish(768, 2);   // LayerNorm's dgamma and dbeta
+        assertEquals(24, ln.gridX());
+        assertEquals(2, ln.gridY());
+        assertEquals(32, ln.blockX());
+        assertEquals(8, ln.blockY());
+        assertEquals(1, LaunchConfig.columnFinish(3, 1).gridX());
+        assertEquals(1, LaunchConfig.columnFinish(3, 1).gridY());
+        assertEquals(2, LaunchConfig.columnFinish(33, 1).gridX());
+        // the kernel strides over column tiles past the 1-D cap
+        assertEquals(LaunchConfig.MAX_LINEAR_BLOCKS, LaunchConfig.columnFinish(1L << 40, 1).gridX());
+        assertThrows(IllegalArgumentException.class, () -> LaunchConfig.columnFinish(0, 1));
+        assertThrows(IllegalArgumentException.class, () -> LaunchConfig.columnFinish(8, 3));
+    }
+
+    @Test
     void embeddingBuckets() {
         assertEquals(1, LaunchConfig.embeddingBuckets(1));
         assertEquals(2, LaunchConfig.embeddingBuckets(2));
