@@ -42,11 +42,21 @@ extern "C" __global__ void solder_embedding_forward(const void* ids, int idt, co
 }
 
 #define SOLDER_EMB_TILE 128
+#define SOLDER_EMB_BATCH 16
 
 // One block's share of the deterministic scatter-add: dtable[id(n), c] += dy[n, c] for the rows
 // n whose id(n) = ids[n % idPeriod] is in [0, vocab), is not paddingIdx (-1 for none) and falls
 // in this block's bucket (id % buckets == bucket); this thread owns column colTile·128 + x.
-// Positions are visited in ascending order, a run of equal ids summed in a register first.
+// Positions are visited in ascending order, a run of equal ids summed in a register first (acc
+// starts at 0 for each run) and then added to dtable.
+//
+// Staging: the block's threads load 128 ids at a time into shared memory, each keeping its id
+// only when it is valid and in this bucket (else -1), so the 64-bit modulo is done once per id
+// and block, not once per id and thread. Then each thread reads dy for SOLDER_EMB_BATCH staged
+// positions before it adds any of them: the adds of one column are a chain, and a table with
+// few rows has few buckets (BERT's token types: 2) whose block gets every row (4,096 at 32 × 128),
+// so with one load waiting per add that block alone took thousands of L2 round trips. The adds
+// are the same and in the same order; the loads are of dy, which dtable never overlaps.
 // Every thread of the block must call it (it stages ids through shared memory).
 __device__ __forceinline__ void solder_embedding_scatter(const void* ids, int idt, long long idPeriod,
                                                          const void* dy, int dydt, float* dtable, long long rows,
@@ -59,25 +69,37 @@ __device__ __forceinline__ void solder_embedding_scatter(const void* ids, int id
     for (long long base = 0; base < rows; base += SOLDER_EMB_TILE) {
         __syncthreads();  // the previous tile is consumed
         if (base + threadIdx.x < rows) {
-            tile[threadIdx.x] = solder_load_index(ids, idt, (base + threadIdx.x) % idPeriod);
+            long long id = solder_load_index(ids, idt, (base + threadIdx.x) % idPeriod);
+            bool mine = id >= 0 && id < vocab && id != paddingIdx && id % buckets == bucket;
+            tile[threadIdx.x] = mine ? id : -1;
         }
         __syncthreads();
+        if (c >= cols) {
+            continue;  // still at both barriers of every tile
+        }
         long long left = rows - base;
         int count = left < SOLDER_EMB_TILE ? (int)left : SOLDER_EMB_TILE;
-        for (int t = 0; t < count; t++) {
-            long long id = tile[t];
-            if (id < 0 || id >= vocab || id == paddingIdx || id % buckets != bucket) {
-                continue;
+        for (int t0 = 0; t0 < count; t0 += SOLDER_EMB_BATCH) {
+            long long id[SOLDER_EMB_BATCH];
+            float v[SOLDER_EMB_BATCH];
+#pragma unroll
+            for (int u = 0; u < SOLDER_EMB_BATCH; u++) {
+                id[u] = t0 + u < count ? tile[t0 + u] : -1;
+                v[u] = id[u] >= 0 ? solder_load(dy, dydt, (base + t0 + u) * cols + c) : 0.0f;
             }
-            if (c < cols) {
-                if (id != cur) {
+#pragma unroll
+            for (int u = 0; u < SOLDER_EMB_BATCH; u++) {
+                if (id[u] < 0) {
+                    continue;
+                }
+                if (id[u] != cur) {
                     if (cur >= 0) {
                         dtable[cur * cols + c] += acc;
                     }
-                    cur = id;
+                    cur = id[u];
                     acc = 0.0f;
                 }
-                acc += solder_load(dy, dydt, (base + t) * cols + c);
+                acc += v[u];
             }
         }
     }

@@ -16,8 +16,10 @@
 // the unfused order ((word + type) + position, rounded to DT after each add) fed to
 // solder_layernorm_fused_forward: h, out, mean, rstd bit for bit; and
 // solder_embeddings_backward_fused (embedding.cu) against three solder_embedding_backward
-// launches (the position ids spread to one per token): every table gradient bit for bit; out and
-// the gradients also against float64 references; a bad token-type id reported with its table.
+// launches (the position ids spread to one per token): every table gradient bit for bit; those
+// launches, and one with fewer buckets than ids, against the scatter's order written out on the
+// host, bit for bit; out and the gradients also against float64 references; a bad token-type id
+// reported with its table.
 //   fused_host_model emb B S COLS DT SEED prints
 //   emb mismatches M tokens T maxOutErr E1 maxGradErr E2
 //   emb badId CODE ID        (CODE = table·rows + token, as CudaEmbeddings decodes it)
@@ -346,6 +348,55 @@ static int emb(int B, int S, int cols, int dt, unsigned long long seed) {
     compare(dW, rW, ids, rows, 0);
     compare(dT, rT, types, rows, -1);
     compare(dP, rP, positions, S, -1);
+
+    // The scatter's documented order, written out: per bucket and column, positions ascending,
+    // a run of equal ids summed from 0 in float32, then added to the table. Bit for bit against
+    // the unfused launches above (one id a bucket: the type table's long runs, the spread
+    // positions), and against a word-table launch with 7 buckets for 40 ids, where a bucket sees
+    // several ids and its runs break.
+    auto ordered = [&](const std::vector<long long>& idOf, long long period, long long vocab, long long pad,
+                       long long buckets) {
+        std::vector<float> t(vocab * cols, 0.0f);
+        for (long long b = 0; b < buckets; b++) {
+            for (int j = 0; j < cols; j++) {
+                long long cur = -1;
+                float acc = 0.0f;
+                for (long long n = 0; n < rows; n++) {
+                    long long id = idOf[n % period];
+                    if (id < 0 || id >= vocab || id == pad || id % buckets != b) {
+                        continue;
+                    }
+                    if (id != cur) {
+                        if (cur >= 0) {
+                            t[cur * cols + j] += acc;
+                        }
+                        cur = id;
+                        acc = 0.0f;
+                    }
+                    acc += dh[n * cols + j];
+                }
+                if (cur >= 0) {
+                    t[cur * cols + j] += acc;
+                }
+            }
+        }
+        return t;
+    };
+    std::vector<float> r7(V * cols, 0.0f);
+    launch(tiles, 7, tile, [&] {
+        solder_embedding_backward(ids.data(), SOLDER_I64, dh.data(), SOLDER_F32, r7.data(), rows, cols, V, 0, 7);
+    });
+    long orderMismatches = 0;
+    auto same = [&](const std::vector<float>& got, const std::vector<float>& want) {
+        for (size_t i = 0; i < got.size(); i++) {
+            orderMismatches += bitsOf(got[i]) != bitsOf(want[i]);
+        }
+    };
+    same(rW, ordered(ids, rows, V, 0, V));
+    same(rT, ordered(types, rows, TV, -1, TV));
+    same(rP, ordered(spread, rows, PV, -1, PV));
+    same(r7, ordered(ids, rows, V, 0, 7));
+    mismatches += orderMismatches;
     std::printf("emb mismatches %ld tokens %lld maxOutErr %.3e maxGradErr %.3e\n", mismatches, rows, maxOutErr,
                 maxGradErr);
 
