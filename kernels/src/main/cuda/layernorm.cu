@@ -535,14 +535,42 @@ extern "C" __global__ void __launch_bounds__(256) solder_embeddings_layernorm_fu
     }
 }
 
+// Where the backward puts dropout'(dh) when DROP (solder_dropout_layernorm_fused_backward): dx of
+// dtype float32 or bfloat16; element i = r·COLS + j is kept when solder_dropout_keep(seed, i, p),
+// then scaled by 1/(1 − p) — what solder_dropout writes from dh. Unused when !DROP.
+struct SolderLnfDropoutGrad {
+    void* dx;
+    int dxdt;
+    float p;
+    unsigned long long seed;
+};
+
+// Stores the N float values of one unit at element offset e0 (a multiple of N) of p, of dtype dt
+// (float32, or bfloat16 rounded as solder_store rounds): 16-byte stores, or 8-byte ones for 4 bf16.
+template <int N>
+__device__ __forceinline__ void solder_store_unit(void* p, int dt, long long e0, const float* v) {
+    if (dt == SOLDER_F32) {
+        solder_vstore_f32<N>((float*)p, e0, v);
+    } else if (N == 8) {
+        solder_vstore<SOLDER_BF16>(p, e0 / 8, v);
+    } else {
+        SolderU2 u;
+        u.a = SolderVec<SOLDER_BF16>::pack2(v[0], v[1]);
+        u.b = SolderVec<SOLDER_BF16>::pack2(v[2], v[3]);
+        ((SolderU2*)p)[e0 / 4] = u;
+    }
+}
+
 // Backward body: rows [r0, r1) of this block, warp w takes rows r0 + w, r0 + w + 8, ...
-// dh (float32, may be null) per row; the block's partial Σ dy·xhat and Σ dy per column into
-// partGamma/partBeta[blockIdx.x·COLS + c] (double; both null: not computed).
-template <int COLS, int DTY, int DTH>
+// dh (float32, may be null) per row, and when DROP also dx = dropout'(dh) (drop, above); the
+// block's partial Σ dy·xhat and Σ dy per column into partGamma/partBeta[blockIdx.x·COLS + c]
+// (double; both null: not computed).
+template <int COLS, int DTY, int DTH, bool DROP>
 __device__ __forceinline__ void solder_lnf_backward_rows(const void* dy, const void* h, const void* gamma, int gdt,
                                                          const float* mean, const float* rstd, float* dh,
                                                          long long rows, long long rowsPerChunk, double* partGamma,
-                                                         double* partBeta, double* shG, double* shB) {
+                                                         double* partBeta, double* shG, double* shB,
+                                                         SolderLnfDropoutGrad drop) {
     // One unit of N elements for both dy and h: the larger of the two vector widths (a
     // float32 operand next to a bf16 one takes two 16-byte loads per unit).
     const int N = SolderVec<DTY>::N > SolderVec<DTH>::N ? SolderVec<DTY>::N : SolderVec<DTH>::N;
@@ -600,17 +628,30 @@ __device__ __forceinline__ void solder_lnf_backward_rows(const void* dy, const v
         }
         float meanG = solder_warp_sum(sg) / (float)COLS;
         float meanGX = solder_warp_sum(sgx) / (float)COLS;
-        if (dh != 0) {
+        if (dh != 0 || DROP) {
 #pragma unroll
             for (int k = 0; k < VPL; k++) {
                 int v = lane + 32 * k;
                 if (v < NV) {
+                    long long e0 = r * COLS + (long long)v * N;
                     float o[N];
 #pragma unroll
                     for (int e = 0; e < N; e++) {
                         o[e] = rs * (g[k * N + e] - meanG - xh[k * N + e] * meanGX);
                     }
-                    solder_vstore_f32<N>(dh, r * COLS + (long long)v * N, o);
+                    if (dh != 0) {
+                        solder_vstore_f32<N>(dh, e0, o);
+                    }
+                    if (DROP) {
+                        float scale = 1.0f / (1.0f - drop.p);
+                        float d[N];
+#pragma unroll
+                        for (int e = 0; e < N; e++) {
+                            bool keep = solder_dropout_keep(drop.seed, (unsigned long long)(e0 + e), drop.p);
+                            d[e] = keep ? o[e] * scale : 0.0f;
+                        }
+                        solder_store_unit<N>(drop.dx, drop.dxdt, e0, d);
+                    }
                 }
             }
         }
@@ -647,17 +688,36 @@ __device__ __forceinline__ void solder_lnf_backward_rows(const void* dy, const v
     }
 }
 
-template <int DTY, int DTH>
+template <int DTY, int DTH, bool DROP>
 __device__ __forceinline__ void solder_lnf_backward_cols(const void* dy, const void* h, const void* gamma, int gdt,
                                                          const float* mean, const float* rstd, float* dh,
                                                          long long rows, int cols, long long rowsPerChunk,
                                                          double* partGamma, double* partBeta, double* shG,
-                                                         double* shB) {
+                                                         double* shB, SolderLnfDropoutGrad drop) {
     switch (cols) {
-        case 384: solder_lnf_backward_rows<384, DTY, DTH>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB); break;
-        case 768: solder_lnf_backward_rows<768, DTY, DTH>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB); break;
-        case 1024: solder_lnf_backward_rows<1024, DTY, DTH>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB); break;
+        case 384: solder_lnf_backward_rows<384, DTY, DTH, DROP>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB, drop); break;
+        case 768: solder_lnf_backward_rows<768, DTY, DTH, DROP>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB, drop); break;
+        case 1024: solder_lnf_backward_rows<1024, DTY, DTH, DROP>(dy, h, gamma, gdt, mean, rstd, dh, rows, rowsPerChunk, partGamma, partBeta, shG, shB, drop); break;
         default: break;
+    }
+}
+
+// Both backward kernels: the dtype pair picks the instantiation.
+template <bool DROP>
+__device__ __forceinline__ void solder_lnf_backward(const void* dy, int dydt, const void* h, int hdt, const void* gamma,
+                                                    int gdt, const float* mean, const float* rstd, float* dh,
+                                                    long long rows, int cols, long long rowsPerChunk,
+                                                    double* partGamma, double* partBeta, SolderLnfDropoutGrad drop) {
+    __shared__ double shG[1024];
+    __shared__ double shB[1024];
+    if (dydt == SOLDER_F32 && hdt == SOLDER_F32) {
+        solder_lnf_backward_cols<SOLDER_F32, SOLDER_F32, DROP>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB, drop);
+    } else if (dydt == SOLDER_F32 && hdt == SOLDER_BF16) {
+        solder_lnf_backward_cols<SOLDER_F32, SOLDER_BF16, DROP>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB, drop);
+    } else if (dydt == SOLDER_BF16 && hdt == SOLDER_F32) {
+        solder_lnf_backward_cols<SOLDER_BF16, SOLDER_F32, DROP>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB, drop);
+    } else if (dydt == SOLDER_BF16 && hdt == SOLDER_BF16) {
+        solder_lnf_backward_cols<SOLDER_BF16, SOLDER_BF16, DROP>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB, drop);
     }
 }
 
@@ -671,15 +731,21 @@ extern "C" __global__ void __launch_bounds__(256) solder_layernorm_fused_backwar
         const void* dy, int dydt, const void* h, int hdt, const void* gamma, int gdt, const float* mean,
         const float* rstd, float* dh, long long rows, int cols, long long rowsPerChunk, double* partGamma,
         double* partBeta) {
-    __shared__ double shG[1024];
-    __shared__ double shB[1024];
-    if (dydt == SOLDER_F32 && hdt == SOLDER_F32) {
-        solder_lnf_backward_cols<SOLDER_F32, SOLDER_F32>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB);
-    } else if (dydt == SOLDER_F32 && hdt == SOLDER_BF16) {
-        solder_lnf_backward_cols<SOLDER_F32, SOLDER_BF16>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB);
-    } else if (dydt == SOLDER_BF16 && hdt == SOLDER_F32) {
-        solder_lnf_backward_cols<SOLDER_BF16, SOLDER_F32>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB);
-    } else if (dydt == SOLDER_BF16 && hdt == SOLDER_BF16) {
-        solder_lnf_backward_cols<SOLDER_BF16, SOLDER_BF16>(dy, h, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma, partBeta, shG, shB);
-    }
+    solder_lnf_backward<false>(dy, dydt, h, hdt, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma,
+                               partBeta, SolderLnfDropoutGrad{0, 0, 0.0f, 0ull});
+}
+
+// The backward of LayerNorm(dropout(x) + residual) (solder_dropout_layernorm_fused_forward) in one
+// pass: solder_layernorm_fused_backward's dh (the residual's gradient; may be null) and dgamma/dbeta
+// partials, and also dx = dropout'(dh) — kept elements of dh scaled by 1/(1 − p), the others 0,
+// with the forward's mask (element i = r·cols + j, solder_dropout_keep(seed, i, p)) — written as
+// dxdt (float32, or bfloat16: an autocast layer's dense output), instead of a second launch that
+// reads dh back. The same bits as solder_dropout applied to this kernel's dh. Cases as the fused
+// backward, dx 16-byte aligned. Launch: as solder_layernorm_fused_backward.
+extern "C" __global__ void __launch_bounds__(256) solder_dropout_layernorm_fused_backward(
+        const void* dy, int dydt, const void* h, int hdt, const void* gamma, int gdt, const float* mean,
+        const float* rstd, float* dh, void* dx, int dxdt, float p, long long seed, long long rows, int cols,
+        long long rowsPerChunk, double* partGamma, double* partBeta) {
+    solder_lnf_backward<true>(dy, dydt, h, hdt, gamma, gdt, mean, rstd, dh, rows, cols, rowsPerChunk, partGamma,
+                              partBeta, SolderLnfDropoutGrad{dx, dxdt, p, (unsigned long long)seed});
 }

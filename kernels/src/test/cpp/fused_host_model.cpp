@@ -27,9 +27,12 @@
 // dln: solder_dropout_layernorm_fused_forward (layernorm.cu) against solder_dropout into x's
 // dtype, widened on the host when x is bf16 beside a float32 residual, then
 // solder_layernorm_fused_forward with the residual: h, out, mean, rstd bit for bit, out against
-// a float64 LayerNorm of the host's h, and the share of x dropped.
+// a float64 LayerNorm of the host's h, and the share of x dropped; then
+// solder_dropout_layernorm_fused_backward against solder_layernorm_fused_backward followed by
+// solder_dropout of its dh into x's dtype: dh, dx, dgamma/dbeta partials bit for bit (B counts
+// the differing values), with and without dh.
 //   fused_host_model dln ROWS COLS XT DT P SEED prints
-//   dln mismatches M rows R maxOutErr E dropped F
+//   dln mismatches M rows R maxOutErr E dropped F backward B
 
 #include <cmath>
 #include <cstdio>
@@ -462,8 +465,47 @@ static int dln(long long rows, int cols, int xt, int dt, float p, unsigned long 
         mismatches += bitsOf(rstd[r]) != bitsOf(rstdRef[r]);
     }
     double maxOutErr = layerNormErr(hRef, out, gamma, beta, rows, cols, eps);
-    std::printf("dln mismatches %ld rows %lld maxOutErr %.3e dropped %.4f\n", mismatches, rows, maxOutErr,
-                (double)zeros / n);
+
+    // backward: solder_dropout_layernorm_fused_backward against solder_layernorm_fused_backward
+    // followed by solder_dropout of its dh into x's dtype (what the SPI's default composes), with
+    // and without dh (a residual that needs no gradient): dh, dx and the dgamma/dbeta partials
+    // bit for bit. dy is float32, as the gradient of a float32 LayerNorm output is.
+    std::vector<float> dy(n);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (auto& v : dy) {
+        v = nd(rng);
+    }
+    const long long perChunk = 16;
+    const int chunks = (int)((rows + perChunk - 1) / perChunk);
+    std::vector<float> dhRef(n, NAN);
+    std::vector<double> pgRef(chunks * cols, NAN), pbRef(chunks * cols, NAN);
+    launch(chunks, 1, 256, [&] {
+        solder_layernorm_fused_backward(dy.data(), SOLDER_F32, h.ptr(), dt, gamma.data(), SOLDER_F32, mean.data(),
+                                        rstd.data(), dhRef.data(), rows, cols, perChunk, pgRef.data(), pbRef.data());
+    });
+    Table dxRef = emptyLike(n, xt);
+    launch(64, 1, 256, [&] { solder_dropout(dhRef.data(), SOLDER_F32, dxRef.ptr(), xt, n, p, dropSeed); });
+    long backward = 0;
+    for (int withDh = 1; withDh >= 0; withDh--) {
+        std::vector<float> dh(n, NAN);
+        Table dx = emptyLike(n, xt);
+        std::vector<double> pg(chunks * cols, NAN), pb(chunks * cols, NAN);
+        launch(chunks, 1, 256, [&] {
+            solder_dropout_layernorm_fused_backward(dy.data(), SOLDER_F32, h.ptr(), dt, gamma.data(), SOLDER_F32,
+                                                    mean.data(), rstd.data(), withDh ? dh.data() : nullptr, dx.ptr(),
+                                                    xt, p, dropSeed, rows, cols, perChunk, pg.data(), pb.data());
+        });
+        for (long long i = 0; i < n; i++) {
+            backward += bitsOf(valueOf(dx, i)) != bitsOf(valueOf(dxRef, i));
+            if (withDh) {
+                backward += bitsOf(dh[i]) != bitsOf(dhRef[i]);
+            }
+        }
+        backward += std::memcmp(pg.data(), pgRef.data(), pg.size() * sizeof(double)) != 0;
+        backward += std::memcmp(pb.data(), pbRef.data(), pb.size() * sizeof(double)) != 0;
+    }
+    std::printf("dln mismatches %ld rows %lld maxOutErr %.3e dropped %.4f backward %ld\n", mismatches, rows,
+                maxOutErr, (double)zeros / n, backward);
     return 0;
 }
 

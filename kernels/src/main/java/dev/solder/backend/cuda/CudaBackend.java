@@ -398,6 +398,32 @@ public final class CudaBackend implements Backend {
                 out, hOut, mean, rstd), "x", x, "p", p, "residual", residual, "gamma", gamma, "out", out);
     }
 
+    /**
+     * One pass on the fused path (the LayerNorm backward writing dx = dropout'(dh) too), where the
+     * case allows; else the SPI's composition: the LayerNorm backward, then the dropout kernel.
+     */
+    @Override
+    public void dropoutLayerNormBackward(Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd, float p,
+                                         long seed, Tensor dx, Tensor dres, Tensor dgamma, Tensor dbeta) {
+        int cols = DeviceTensors.lastDim(h);
+        long rows = cols == 0 ? 0 : h.numel() / cols;
+        if (dx == null || rows == 0 || !KernelPaths.useFused(KernelPaths.FusedOp.DROPOUT_LAYER_NORM_BACKWARD,
+                CudaFused.dropoutLayerNormBackwardUnsupported(cols, dy.dtype(), h.dtype(),
+                        dres == null ? null : dres.dtype(), dx.dtype(), DeviceTensors.ptr(dy), DeviceTensors.ptr(h),
+                        DeviceTensors.ptrOrNull(dres), DeviceTensors.ptr(dx)))) {
+            Backend.super.dropoutLayerNormBackward(dy, h, gamma, mean, rstd, p, seed, dx, dres, dgamma, dbeta);
+            return;
+        }
+        if (dx.numel() != h.numel() || dy.numel() != h.numel() || (dres != null && dres.numel() != h.numel())) {
+            throw new IllegalArgumentException("dropoutLayerNormBackward: dy " + dy.describe() + ", dx " + dx.describe()
+                    + ", dres " + (dres == null ? "null" : dres.describe()) + " must all match h " + h.describe());
+        }
+        DeviceTensors.requireFloat32("dropoutLayerNormBackward", "mean", mean);
+        DeviceTensors.requireFloat32("dropoutLayerNormBackward", "rstd", rstd);
+        run(h, "dropoutLayerNormBackward", d -> CudaFused.layerNormBackward(d, dy, h, gamma, mean, rstd, dres, dgamma,
+                dbeta, rows, cols, dx, p, seed), "dy", dy, "h", h, "gamma", gamma, "dx", dx, "dres", dres);
+    }
+
     @Override
     public void embeddingsLayerNorm(Tensor ids, Tensor typeIds, Tensor positionIds, Tensor word, Tensor type,
                                     Tensor position, Tensor gamma, Tensor beta, float eps, Tensor out, Tensor hOut,

@@ -106,6 +106,19 @@ final class CudaFused {
         return misaligned(ptrs);
     }
 
+    /**
+     * Why the one-pass dropout + LayerNorm backward cannot run; null when it can: the fused
+     * LayerNorm backward's cases, dx float32 or bfloat16 and 16-byte aligned.
+     */
+    static String dropoutLayerNormBackwardUnsupported(int cols, DType dy, DType h, DType dres, DType dx,
+                                                      long... ptrs) {
+        String ln = layerNormBackwardUnsupported(cols, dy, h, dres, ptrs);
+        if (ln != null) {
+            return ln;
+        }
+        return vectorType(dx) ? null : "dx dtype " + dx + " (float32, bfloat16)";
+    }
+
     static String misaligned(long... ptrs) {
         for (long p : ptrs) {
             if ((p & 15) != 0) {
@@ -148,20 +161,42 @@ final class CudaFused {
     /** The fused LayerNorm backward (dh, dgamma, dbeta each may be null); rows > 0. */
     static void layerNormBackward(CudaDevice d, Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd,
                                   Tensor dh, Tensor dgamma, Tensor dbeta, long rows, int cols) {
+        layerNormBackward(d, dy, h, gamma, mean, rstd, dh, dgamma, dbeta, rows, cols, null, 0f, 0L);
+    }
+
+    /**
+     * The fused LayerNorm backward, and with {@code dx} non-null also {@code dx = dropout'(dh)} in the
+     * same pass (the backward of {@link #dropoutLayerNormForward}; the caller checked
+     * {@link #dropoutLayerNormBackwardUnsupported}); rows > 0.
+     */
+    static void layerNormBackward(CudaDevice d, Tensor dy, Tensor h, Tensor gamma, Tensor mean, Tensor rstd,
+                                  Tensor dh, Tensor dgamma, Tensor dbeta, long rows, int cols, Tensor dx, float p,
+                                  long seed) {
         RowChunks c = layerNormChunks(rows);
         try (CudaDevice.Temps tmp = d.temps()) {
             long partBytes = (long) c.chunks() * cols * Double.BYTES;
             long partGamma = dgamma != null ? tmp.alloc(partBytes) : 0;
             long partBeta = dbeta != null ? tmp.alloc(partBytes) : 0;
-            // solder_layernorm_fused_backward(const void* dy, int dydt, const void* h, int hdt, const void* gamma,
-            //     int gdt, const float* mean, const float* rstd, float* dh, long long rows, int cols,
-            //     long long rowsPerChunk, double* partGamma, double* partBeta)
-            Launch.of(d, Kernel.LAYERNORM_FUSED_BACKWARD,
-                            new LaunchConfig(c.chunks(), 1, LaunchConfig.ROWS_PER_BLOCK * 32, 1, 0))
-                    .ptr(ptr(dy)).i32(code(dy.dtype())).ptr(ptr(h)).i32(code(h.dtype()))
-                    .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(mean)).ptr(ptr(rstd)).ptr(ptrOrNull(dh))
-                    .i64(rows).i32(cols).i64(c.rowsPerChunk()).ptr(partGamma).ptr(partBeta)
-                    .run();
+            LaunchConfig grid = new LaunchConfig(c.chunks(), 1, LaunchConfig.ROWS_PER_BLOCK * 32, 1, 0);
+            Launch launch;
+            if (dx == null) {
+                // solder_layernorm_fused_backward(const void* dy, int dydt, const void* h, int hdt, const void* gamma,
+                //     int gdt, const float* mean, const float* rstd, float* dh, long long rows, int cols,
+                //     long long rowsPerChunk, double* partGamma, double* partBeta)
+                launch = Launch.of(d, Kernel.LAYERNORM_FUSED_BACKWARD, grid)
+                        .ptr(ptr(dy)).i32(code(dy.dtype())).ptr(ptr(h)).i32(code(h.dtype()))
+                        .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(mean)).ptr(ptr(rstd)).ptr(ptrOrNull(dh));
+            } else {
+                // solder_dropout_layernorm_fused_backward(const void* dy, int dydt, const void* h, int hdt,
+                //     const void* gamma, int gdt, const float* mean, const float* rstd, float* dh, void* dx, int dxdt,
+                //     float p, long long seed, long long rows, int cols, long long rowsPerChunk, double* partGamma,
+                //     double* partBeta)
+                launch = Launch.of(d, Kernel.DROPOUT_LAYERNORM_FUSED_BACKWARD, grid)
+                        .ptr(ptr(dy)).i32(code(dy.dtype())).ptr(ptr(h)).i32(code(h.dtype()))
+                        .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(mean)).ptr(ptr(rstd)).ptr(ptrOrNull(dh))
+                        .ptr(ptr(dx)).i32(code(dx.dtype())).f32(p).i64(seed);
+            }
+            launch.i64(rows).i32(cols).i64(c.rowsPerChunk()).ptr(partGamma).ptr(partBeta).run();
             CudaReduce.finishLayerNormParams(d, partGamma, dgamma, partBeta, dbeta, c.chunks(), cols);
         }
     }

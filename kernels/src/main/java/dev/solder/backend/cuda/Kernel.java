@@ -77,6 +77,10 @@ enum Kernel {
     LAYERNORM_FUSED_BACKWARD("solder_layernorm_fused_backward", "const void* dy, int dydt, const void* h, int hdt, "
             + "const void* gamma, int gdt, const float* mean, const float* rstd, float* dh, long long rows, int cols, "
             + "long long rowsPerChunk, double* partGamma, double* partBeta"),
+    DROPOUT_LAYERNORM_FUSED_BACKWARD("solder_dropout_layernorm_fused_backward", "const void* dy, int dydt, "
+            + "const void* h, int hdt, const void* gamma, int gdt, const float* mean, const float* rstd, float* dh, "
+            + "void* dx, int dxdt, float p, long long seed, long long rows, int cols, long long rowsPerChunk, "
+            + "double* partGamma, double* partBeta"),
     // dropout.cu
     DROPOUT("solder_dropout", "const void* x, int xdt, void* out, int odt, long long n, float p, long long seed"),
     // embedding.cu

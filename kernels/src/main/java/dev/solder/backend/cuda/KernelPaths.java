@@ -93,6 +93,12 @@ final class KernelPaths {
          * copy under autocast, and the LayerNorm.
          */
         DROPOUT_LAYER_NORM("dropoutLayerNorm"),
+        /**
+         * Its backward in one pass: the fused LayerNorm backward also writing dx = dropout'(dh)
+         * (layernorm.cu's solder_dropout_layernorm_fused_backward); the other path is the LayerNorm
+         * backward, then a dropout launch that reads dh back.
+         */
+        DROPOUT_LAYER_NORM_BACKWARD("dropoutLayerNormBackward"),
         /** A linear layer's bias added in the GEMM's epilogue (cuBLASLt BIAS) instead of an add launch. */
         LINEAR_BIAS("linear"),
         /** dW and the bias gradient from one cuBLASLt call (BGRADB) instead of a GEMM and a column sum. */

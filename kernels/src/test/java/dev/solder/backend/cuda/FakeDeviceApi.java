@@ -327,6 +327,7 @@ final class FakeDeviceApi implements DeviceApi {
             case DROPOUT_LAYERNORM_FUSED_FORWARD -> dropoutLayerNormFusedForward(a);
             case EMBEDDINGS_BACKWARD_FUSED -> embeddingsBackwardFused(a, c);
             case LAYERNORM_FUSED_BACKWARD -> layerNormFusedBackward(a, c);
+            case DROPOUT_LAYERNORM_FUSED_BACKWARD -> dropoutLayerNormFusedBackward(a, c);
             case BIAS_GELU_FORWARD -> biasGeluForward(a);
             case BIAS_GELU_BACKWARD -> biasGeluBackward(a, c);
             case FLASH_ATTENTION_FORWARD_D32 -> flashForward(a, c, 32, false);
@@ -996,16 +997,36 @@ final class FakeDeviceApi implements DeviceApi {
     }
 
     private void layerNormFusedBackward(Args a, LaunchConfig c) {
+        layerNormFusedBackward(a, c, "solder_layernorm_fused_backward", 9, null, 0, 0f, 0L);
+    }
+
+    /** solder_dropout_layernorm_fused_backward: the fused backward, and dx = dropout'(dh) in dxdt. */
+    private void dropoutLayerNormFusedBackward(Args a, LaunchConfig c) {
+        String k = "solder_dropout_layernorm_fused_backward";
+        int dxdt = a.i32(10);
+        if (dxdt != 0 && dxdt != 1) {
+            throw new AssertionError(k + ": dx dtype code " + dxdt);
+        }
+        requireAligned(k, a.a[9]);
+        layerNormFusedBackward(a, c, k, 13, a.mem(9), dxdt, a.f32(11), a.i64(12));
+    }
+
+    /**
+     * The fused LayerNorm backward; {@code rowsArg} is the index of {@code rows} (the arguments from
+     * it on are rows, cols, rowsPerChunk, partGamma, partBeta); {@code dx} non-null: also
+     * dropout'(dh), mask element r·cols + j, as solder_dropout writes it from dh.
+     */
+    private void layerNormFusedBackward(Args a, LaunchConfig c, String k, int rowsArg, Mem dx, int dxdt, float p,
+                                        long seed) {
         int dydt = a.i32(1);
         int hdt = a.i32(3);
-        long rows = a.i64(9);
-        int cols = a.i32(10);
-        long perChunk = a.i64(11);
-        requireFusedLayerNorm("solder_layernorm_fused_backward", cols, dydt, hdt);
-        requireAligned("solder_layernorm_fused_backward", a.a[0], a.a[2], a.a[8]);
+        long rows = a.i64(rowsArg);
+        int cols = a.i32(rowsArg + 1);
+        long perChunk = a.i64(rowsArg + 2);
+        requireFusedLayerNorm(k, cols, dydt, hdt);
+        requireAligned(k, a.a[0], a.a[2], a.a[8]);
         if (c.gridX() * perChunk < rows || (c.gridX() - 1) * perChunk >= rows || c.blockX() != 256) {
-            throw new AssertionError("solder_layernorm_fused_backward: " + c + " does not cover " + rows
-                    + " rows in chunks of " + perChunk);
+            throw new AssertionError(k + ": " + c + " does not cover " + rows + " rows in chunks of " + perChunk);
         }
         Mem dy = a.mem(0);
         Mem h = a.mem(2);
@@ -1013,8 +1034,9 @@ final class FakeDeviceApi implements DeviceApi {
         Mem mean = a.mem(6);
         Mem rstd = a.mem(7);
         Mem dh = a.mem(8);
-        Mem pg = a.mem(12);
-        Mem pb = a.mem(13);
+        Mem pg = a.mem(rowsArg + 3);
+        Mem pb = a.mem(rowsArg + 4);
+        float scale = 1f / (1f - p);
         for (int b = 0; b < c.gridX(); b++) {
             double[] sg = new double[cols];
             double[] sb = new double[cols];
@@ -1035,11 +1057,17 @@ final class FakeDeviceApi implements DeviceApi {
                 }
                 float mg = tg / cols;
                 float mgx = tgx / cols;
-                if (dh != null) {
+                if (dh != null || dx != null) {
                     for (int j = 0; j < cols; j++) {
                         float g = dy.load(dydt, base + j) * gamma.load(a.i32(5), j);
                         float xh = (h.load(hdt, base + j) - mu) * rs;
-                        dh.store(0, base + j, rs * (g - mg - xh * mgx));
+                        float o = rs * (g - mg - xh * mgx);
+                        if (dh != null) {
+                            dh.store(0, base + j, o);
+                        }
+                        if (dx != null) {
+                            dx.store(dxdt, base + j, Philox.keep(seed, base + j, p) ? o * scale : 0f);
+                        }
                     }
                 }
             }

@@ -19,9 +19,11 @@ import org.junit.jupiter.api.io.TempDir;
  * backward (dloss = 1), is within float32 rounding of a float64 reference, and reports a bad label
  * as the unfused kernel does; the fused BERT embeddings write the same h, out, mean and rstd as the
  * unfused sums fed to the fused LayerNorm, their one-launch backward the same table gradients as
- * three unfused scatter launches, and a bad id is reported with its table; the fused dropout +
- * LayerNorm writes what the dropout kernel followed by the fused LayerNorm writes, also for bf16 x
- * beside a float32 residual. What it cannot:
+ * three unfused scatter launches (and the scatters the bits of their documented order), and a bad
+ * id is reported with its table; the fused dropout + LayerNorm writes what the dropout kernel
+ * followed by the fused LayerNorm writes, also for bf16 x beside a float32 residual, and its
+ * one-pass backward what the fused LayerNorm backward followed by the dropout kernel writes. What
+ * it cannot:
  * anything about the hardware (FusedKernelsGpuTest compares the same kernels with the CPU on a GPU).
  */
 class FusedHostModelTest {
@@ -59,7 +61,7 @@ class FusedHostModelTest {
             String[] lines = run(what, caseSeed, "ce", a[0], a[1], a[2]);
             String[] f = lines[0].trim().split("\\s+");
             assertEquals("mismatches", f[1], what + ": " + lines[0]);
-            assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels, or the scatters from their order: " + lines[0]);
+            assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels: " + lines[0]);
             assertEquals(Long.parseLong(a[0]), Long.parseLong(f[4]), what + ": rows checked");
             assertTrue(Double.parseDouble(f[6]) < 1e-6, what + ": loss off the float64 reference: " + lines[0]);
             assertTrue(Double.parseDouble(f[8]) < 1e-6, what + ": dlogits off the float64 reference: " + lines[0]);
@@ -95,7 +97,7 @@ class FusedHostModelTest {
     }
 
     @Test
-    void fusedDropoutLayerNormGivesTheUnfusedKernelsBits() {
+    void fusedDropoutLayerNormForwardAndBackwardGiveTheUnfusedKernelsBits() {
         // rows cols x-dtype h-dtype p: float32; bf16; bf16 x beside a float32 residual (autocast), two widths
         String[] cases = {"37 384 0 0 0.3", "37 384 1 1 0.1", "21 768 1 0 0.3", "9 1024 1 0 0.5"};
         for (int c = 0; c < cases.length; c++) {
@@ -106,12 +108,15 @@ class FusedHostModelTest {
             String[] lines = run(what, caseSeed, "dln", a[0], a[1], a[2], a[3], a[4]);
             String[] f = lines[0].trim().split("\\s+");
             assertEquals("mismatches", f[1], what + ": " + lines[0]);
-            assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels, or the scatters from their order: " + lines[0]);
+            assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels: " + lines[0]);
             assertEquals(Long.parseLong(a[0]), Long.parseLong(f[4]), what + ": rows checked");
             double outTol = a[3].equals("0") ? 1e-5 : 8e-3;
             assertTrue(Double.parseDouble(f[6]) < outTol, what + ": out off the float64 LayerNorm: " + lines[0]);
             double p = Double.parseDouble(a[4]);
             assertEquals(p, Double.parseDouble(f[8]), 0.05, what + ": share of x dropped");
+            assertEquals("backward", f[9], what + ": " + lines[0]);
+            assertEquals(0, Long.parseLong(f[10]), what + ": the one-pass backward's dh, dx or dgamma/dbeta partials"
+                    + " differ from the fused LayerNorm backward followed by the dropout kernel: " + lines[0]);
         }
     }
 }

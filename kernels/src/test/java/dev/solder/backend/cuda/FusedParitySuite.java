@@ -296,23 +296,54 @@ abstract class FusedParitySuite {
                         which + ": the fused kernel was not taken" + at());
             }
         }
-        // the backward (fused LayerNorm backward, then the dropout kernel on dh) against the CPU's
+        // the backward against the CPU's: dx in x's dtype, as Ops asks for it (bf16 under autocast).
+        // Fused: one pass (solder_dropout_layernorm_fused_backward), which must also give the bits of
+        // the fused LayerNorm backward followed by the dropout kernel on its dh. cuBLAS-only: that
+        // composition with the generic LayerNorm kernels.
         Tensor dy = randn(rows, cols);
-        Tensor rdx = cpuOut(DType.FLOAT32, rows, cols);
+        Tensor rdx = cpuOut(xt, rows, cols);
         Tensor rdres = cpuOut(DType.FLOAT32, rows, cols);
         Tensor rdg = cpuOut(DType.FLOAT32, cols);
         Tensor rdb = cpuOut(DType.FLOAT32, cols);
         CPU.dropoutLayerNormBackward(dy, refH, gamma, refMean, refRstd, p, dropSeed, rdx, rdres, rdg, rdb);
-        Tensor dx = poisoned(DType.FLOAT32, rows, cols);
-        Tensor dres = poisoned(DType.FLOAT32, rows, cols);
-        Tensor dg = poisoned(DType.FLOAT32, cols);
-        Tensor db = poisoned(DType.FLOAT32, cols);
-        with(Mode.FUSED, () -> cuda.dropoutLayerNormBackward(gpu(dy), gpu(refH, dt), gg, gpu(refMean), gpu(refRstd), p,
-                dropSeed, dx, dres, dg, db));
-        assertClose(w + " dx", rdx, dx, F32);
-        assertClose(w + " dresidual", rdres, dres, F32);
-        assertClose(w + " dgamma", rdg, dg, F32);
-        assertClose(w + " dbeta", rdb, db, F32);
+        Tensor gdy = gpu(dy);
+        Tensor gh = gpu(refH, dt);
+        Tensor gmean = gpu(refMean);
+        Tensor grstd = gpu(refRstd);
+        for (Mode m : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            String which = w + (m == Mode.FUSED ? " backward (fused)" : " backward (cuBLAS-only)");
+            KernelPaths.resetLog();
+            Tensor dx = poisoned(xt, rows, cols);
+            Tensor dres = poisoned(DType.FLOAT32, rows, cols);
+            Tensor dg = poisoned(DType.FLOAT32, cols);
+            Tensor db = poisoned(DType.FLOAT32, cols);
+            with(m, () -> cuda.dropoutLayerNormBackward(gdy, gh, gg, gmean, grstd, p, dropSeed, dx, dres, dg, db));
+            assertClose(which + " dx", rdx, dx, tolFor(xt));
+            assertClose(which + " dresidual", rdres, dres, F32);
+            assertClose(which + " dgamma", rdg, dg, F32);
+            assertClose(which + " dbeta", rdb, db, F32);
+            if (m == Mode.FUSED) {
+                assertTrue(KernelPaths.logged("dropoutLayerNormBackward -> fused: -Dsolder.kernels=fused"),
+                        which + ": the one-pass kernel was not taken" + at());
+                Tensor twoDx = poisoned(xt, rows, cols);
+                Tensor twoDres = poisoned(DType.FLOAT32, rows, cols);
+                Tensor twoDg = poisoned(DType.FLOAT32, cols);
+                Tensor twoDb = poisoned(DType.FLOAT32, cols);
+                with(m, () -> {
+                    cuda.layerNormBackward(gdy, gh, gg, gmean, grstd, twoDres, twoDg, twoDb);
+                    cuda.dropoutBackward(twoDres, p, dropSeed, twoDx);
+                });
+                assertArrayEquals(bits(twoDx), bits(dx), which + ": dx differs from the two launches'" + at());
+                assertArrayEquals(bits(twoDres), bits(dres), which + ": dresidual differs from the two launches'" + at());
+                assertArrayEquals(bits(twoDg), bits(dg), which + ": dgamma differs from the two launches'" + at());
+                assertArrayEquals(bits(twoDb), bits(db), which + ": dbeta differs from the two launches'" + at());
+                // a residual that needs no gradient: dx alone
+                Tensor onlyDx = poisoned(xt, rows, cols);
+                with(m, () -> cuda.dropoutLayerNormBackward(gdy, gh, gg, gmean, grstd, p, dropSeed, onlyDx, null, null,
+                        null));
+                assertArrayEquals(bits(twoDx), bits(onlyDx), which + ": dx without dresidual differs" + at());
+            }
+        }
     }
 
     @Test
