@@ -280,8 +280,11 @@ public final class Ops {
         return underAutocast("linear", x, w, bias, Ops::linear);
     }
 
-    /** {@code roundGrad}: lowered by autocast, so the incoming gradient is rounded to x's type. */
-    private static Tensor linear(Tensor x, Tensor w, Tensor bias, boolean roundGrad) {
+    /**
+     * {@code roundGrad}: lowered by autocast, so the incoming gradient is rounded to x's type;
+     * {@code dxType}: the type of x's gradient ({@link #underAutocast} says which).
+     */
+    private static Tensor linear(Tensor x, Tensor w, Tensor bias, boolean roundGrad, DType dxType) {
         checkLinear("linear", x, w, bias);
         int in = w.dim(1);
         int outF = w.dim(0);
@@ -296,7 +299,7 @@ public final class Ops {
         x.backend().linear(x2, wc, bc, out2);
         out2.close();
         return Autograd.own(Autograd.record("linear", out, g -> {
-            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), dxType, x.device()) : null;
             Tensor dw = w.requiresGrad() ? freshGradient(w) : null;
             Tensor db = bias != null && bias.requiresGrad() ? freshGradient(bias) : null;
             Tensor g2 = flat2(roundGrad ? cast(g, x.dtype()) : g, rows, outF);
@@ -318,7 +321,7 @@ public final class Ops {
         return underAutocast("linearGelu", x, w, bias, Ops::linearGelu);
     }
 
-    private static Tensor linearGelu(Tensor x, Tensor w, Tensor bias, boolean roundGrad) {
+    private static Tensor linearGelu(Tensor x, Tensor w, Tensor bias, boolean roundGrad, DType dxType) {
         checkLinear("linearGelu", x, w, bias);
         int in = w.dim(1);
         int outF = w.dim(0);
@@ -334,7 +337,7 @@ public final class Ops {
         x.backend().linearGelu(x2, wc, bc, pre, out2);
         out2.close();
         return Autograd.own(Autograd.record("linearGelu", out, g -> {
-            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), dxType, x.device()) : null;
             Tensor dw = w.requiresGrad() ? freshGradient(w) : null;
             Tensor db = bias != null && bias.requiresGrad() ? freshGradient(bias) : null;
             Tensor g2 = flat2(roundGrad ? cast(g, x.dtype()) : g, rows, outF);
@@ -351,22 +354,43 @@ public final class Ops {
         }, x, w, bias), pre, x2, made(wc, w), made(bc, bias));
     }
 
-    /** {@link #linear} or {@link #linearGelu}; {@code roundGrad} as {@link #linear(Tensor, Tensor, Tensor, boolean)}. */
+    /**
+     * {@link #linear} or {@link #linearGelu}; {@code roundGrad} and {@code dxType} as
+     * {@link #linear(Tensor, Tensor, Tensor, boolean, DType)}.
+     */
     private interface LinearOp {
-        Tensor apply(Tensor x, Tensor w, Tensor bias, boolean roundGrad);
+        Tensor apply(Tensor x, Tensor w, Tensor bias, boolean roundGrad, DType dxType);
     }
 
-    /** Runs {@code op} on autocast's low-precision copies of x, w and bias inside a region, else as is. */
+    /**
+     * Runs {@code op} on autocast's low-precision copies of x, w and bias inside a region, else as is.
+     *
+     * <p>x's gradient: float32 outside autocast, and for an x that is a cast of a float32 tensor
+     * (autocast's lowering, or the caller's own {@code to(BFLOAT16)}): the cast would only widen a
+     * low-precision gradient again, and the sum with the activation's other gradients is in
+     * float32. An x that an op made in low precision (the GELU output before the down-projection,
+     * the attention output before its projection) gets it in its own type, written rounded by the
+     * GEMM — as PyTorch's linear does — so that the op it flows into (the GELU backward, the
+     * attention backward) reads it without a conversion pass.
+     */
     private static Tensor underAutocast(String name, Tensor x, Tensor w, Tensor bias, LinearOp op) {
         DType low = Autocast.current();
         if (low == null) {
-            return op.apply(x, w, bias, false);
+            return op.apply(x, w, bias, false, DType.FLOAT32);
         }
         check(name, x, w, bias);
         Tensor lx = Autocast.lower(x, low);
         Tensor lw = Autocast.lower(w, low);
         Tensor lb = Autocast.lower(bias, low);
-        return Autograd.own(op.apply(lx, lw, lb, true), made(lx, x), made(lw, w), made(lb, bias));
+        DType dxType = lx == x && !isCastOfFloat32(x) ? gradientType(x) : DType.FLOAT32;
+        return Autograd.own(op.apply(lx, lw, lb, true, dxType), made(lx, x), made(lw, w), made(lb, bias));
+    }
+
+    /** Whether {@code t} is recorded as a cast ({@link #recordCast}) of a float32 tensor. */
+    private static boolean isCastOfFloat32(Tensor t) {
+        Autograd.Node n = t.gradFn;
+        return n != null && "cast".equals(n.op) && n.inputs.length == 1 && n.inputs[0] != null
+                && n.inputs[0].dtype() == DType.FLOAT32;
     }
 
     /** {@code made} when an op made it from {@code from} (a cast, a contiguous copy), null when it is {@code from}. */

@@ -167,4 +167,37 @@ class AutocastTest {
             assertSame(g32, low.gradFn.fn.apply(g32)[0], "a float32 gradient passes as it is");
         }
     }
+
+    @Test
+    void aLinearReturnsABf16InputsGradientInBf16AndALoweredInputsInFloat32() {
+        // The GELU output before the down-projection is bf16 already: its gradient comes back in
+        // bf16, the float32 gradient rounded once (what the GELU backward used to round it to). A
+        // float32 activation, lowered by autocast, gets a float32 gradient through its cast.
+        var g = new Generator(SEED);
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.randn(g, 6, 8).requiresGrad(true);
+            Tensor b = Tensor.randn(g, 6).requiresGrad(true);
+            Tensor dy = Tensor.randn(g, 5, 6).to(DType.BFLOAT16);
+            for (boolean geluOp : new boolean[] {false, true}) {
+                String op = (geluOp ? "linearGelu" : "linear") + ", seed " + SEED;
+                Tensor x = Tensor.randn(g, 5, 8).to(DType.BFLOAT16).requiresGrad(true);
+                Tensor y;
+                try (Autocast ac = Autocast.enable(DType.BFLOAT16)) {
+                    y = geluOp ? Ops.linearGelu(x, w, b) : Ops.linear(x, w, b);
+                }
+                Tensor dx = y.gradFn.fn.apply(dy)[0];
+                assertEquals(DType.BFLOAT16, dx.dtype(), op);
+                // the float32 gradient of the same product: x's bf16 values as a float32 leaf
+                Tensor x32 = x.to(DType.FLOAT32).requiresGrad(true);
+                Tensor y32;
+                try (Autocast ac = Autocast.enable(DType.BFLOAT16)) {
+                    y32 = geluOp ? Ops.linearGelu(x32, w, b) : Ops.linear(x32, w, b);
+                }
+                Tensor[] viaCast = y32.gradFn.fn.apply(dy);
+                assertEquals(DType.FLOAT32, viaCast[0].dtype(), op + ": a lowered input's gradient");
+                assertArrayEquals(viaCast[0].to(DType.BFLOAT16).toFloatArray(), dx.toFloatArray(), 0f,
+                        op + ": the bf16 gradient is not the float32 one rounded once");
+            }
+        }
+    }
 }
