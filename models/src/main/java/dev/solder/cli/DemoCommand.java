@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
  * "positive" and 30–49 "negative"; the label says which kind occurs more often. Lengths
  * vary, so padding and the attention mask matter.
  */
-@Command(name = "demo", description = "Train a small BERT on a generated task (runs anywhere, no downloads).")
+@Command(name = "demo", mixinStandardHelpOptions = true, description = "Train a small BERT on a generated task (runs anywhere, no downloads).")
 final class DemoCommand implements Callable<Integer> {
     private static final int VOCAB = 64;
     private static final int PAD = 0;

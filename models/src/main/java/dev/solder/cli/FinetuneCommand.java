@@ -25,8 +25,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code solder finetune}: fine-tunes a pretrained BERT on a sentence(-pair) classification task with
@@ -176,13 +180,23 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--no-plot", description = "do not draw training_curves.png")
     boolean noPlot;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        TrainingArguments args = arguments();
-        Trainer.checkSupported(args);   // precision and device, before minutes go into loading
         String t = task.toLowerCase(Locale.ROOT);
         boolean demo = t.equals("demo-nli") || t.equals("demonli") || t.equals("demo");
+        if (!demo && !t.equals("jsonl") && !t.equals("csv") && !isMnliMismatched(t) && !GlueTask.isGlue(t)) {
+            throw new CliException("unknown --task '" + task + "' (known: mnli, mnli-mm, cola, sst2, mrpc, stsb, qqp, "
+                    + "qnli, rte, wnli, demo-nli, jsonl, csv)");
+        }
+        if (maxSeqLength <= 0) {
+            throw new CliException("--max-seq-length must be positive, got " + maxSeqLength);
+        }
+        TrainingArguments args = arguments();
+        Trainer.checkSupported(args);   // device and --resume's checkpoint, before minutes go into loading
         int maxTrain = maxTrainSamples != null ? maxTrainSamples : demo ? 3000 : 1000;
         int maxEval = maxEvalSamples != null ? maxEvalSamples : demo ? 600 : 1000;
 
@@ -206,7 +220,15 @@ final class FinetuneCommand implements Callable<Integer> {
         try (net) {
             out.printf(Locale.ROOT, "model: %s, %,d parameters, loaded in %.1f s%n", model, net.numParameters(),
                     (System.nanoTime() - m0) / 1e9);
-            TaskData tok = data.tokenized(tokenizer, maxSeqLength);
+            int positions = net.config().maxPositionEmbeddings;
+            int seqLength = maxSeqLength;
+            if (seqLength > positions) {
+                // run_glue.py: max_seq_length = min(max_seq_length, tokenizer.model_max_length), with a warning
+                System.err.printf(Locale.ROOT, "warning: --max-seq-length %d is longer than the model's "
+                        + "max_position_embeddings %d; using %d%n", seqLength, positions, positions);
+                seqLength = positions;
+            }
+            TaskData tok = data.tokenized(tokenizer, seqLength);
             try (Trainer trainer = new Trainer(net, args, tok.train(), tok.validation(), metricsFor(t, demo, data))) {
                 trainer.setTokenizer(tokenizer).setModelCardInfo(model, datasetName(t, demo));
                 var trained = trainer.train();
@@ -232,8 +254,28 @@ final class FinetuneCommand implements Callable<Integer> {
                     .precision(TrainingArguments.Precision.parse(precision)).groupByLength(groupByLength)
                     .savePlot(!noPlot).resumeFromCheckpoint(resume).build();
         } catch (IllegalArgumentException e) {
-            throw new CliException(e.getMessage());
+            throw new CliException(inOptionNames(e.getMessage()));
         }
+    }
+
+    /**
+     * {@code message} with the TrainingArguments field names it mentions ({@code num_train_epochs})
+     * spelled as this command's options ({@code --num-train-epochs}), where there is one.
+     */
+    private String inOptionNames(String message) {
+        Matcher m = Pattern.compile("\\b[a-z]+(?:_[a-z0-9]+)+\\b").matcher(message);
+        StringBuilder sb = new StringBuilder();
+        while (m.find()) {
+            String option = "--" + m.group().replace('_', '-');
+            m.appendReplacement(sb, Matcher.quoteReplacement(spec != null && spec.findOption(option) != null
+                    ? option : m.group()));
+        }
+        m.appendTail(sb);
+        return sb.toString();
+    }
+
+    private static boolean isMnliMismatched(String t) {
+        return t.equals("mnli-mm") || t.equals("mnli_mismatched") || t.equals("mnli-mismatched");
     }
 
     private TaskData loadData(String t, boolean demo, int maxTrain, int maxEval) {
@@ -247,7 +289,7 @@ final class FinetuneCommand implements Callable<Integer> {
             Path dev = validationFile != null ? validationFile : findFile(t, "dev", "validation", "valid", "eval");
             return TabularData.load(train, dev, new ColumnMapping(textA, textB, labelColumn), labels, tr, ev);
         }
-        boolean mismatched = t.equals("mnli-mm") || t.equals("mnli_mismatched") || t.equals("mnli-mismatched");
+        boolean mismatched = isMnliMismatched(t);
         GlueTask g = GlueTask.parse(mismatched ? "mnli" : t);
         Path dir = dataDir;
         if (dir == null) {

@@ -7,7 +7,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
 /** {@code solder info}: which backends are present and usable, with their native libraries. */
-@Command(name = "info", description = "Show the backends in use, the GPU and the native libraries found.")
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show the backends in use, the GPU and the native libraries found.")
 final class InfoCommand implements Callable<Integer> {
 
     @Override

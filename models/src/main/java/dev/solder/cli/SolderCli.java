@@ -26,6 +26,11 @@ public final class SolderCli implements Callable<Integer> {
 
     /** Runs the CLI and exits with its status. */
     public static void main(String[] args) {
+        // One line per log record ("INFO: ..."), not java.util.logging's default two, unless the
+        // user chose a format (set before the first logger is made, which reads it).
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
+        }
         int code = new CommandLine(new SolderCli())
                 .setExecutionExceptionHandler((ex, cmd, parsed) -> {
                     cmd.getErr().println("solder " + cmd.getCommandName() + ": " + ex.getMessage());

@@ -246,8 +246,14 @@ public final class ModelResolver {
         throw ex;
     }
 
+    /** What was already said about where a model comes from: a tokenizer and its model resolve alike. */
+    private static final java.util.Set<String> ANNOUNCED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private static Resolution found(String name, Resolution r, String what) {
-        LOG.info(() -> "Model '" + name + "' from " + what);
+        String line = "Model '" + name + "' from " + what;
+        if (ANNOUNCED.add(line)) {
+            LOG.info(line);
+        }
         return r;
     }
 

@@ -153,11 +153,27 @@ public final class Trainer implements AutoCloseable {
     }
 
     /**
-     * Fails early, before a model is loaded, when {@code args} asks for what this build cannot do
-     * (a device without a backend). Returns the device to use.
+     * Fails early, before a model is loaded, when {@code args} asks for what cannot be done: a
+     * device without a usable backend, or {@code resume_from_checkpoint} with no checkpoint in the
+     * output folder. Returns the device to use.
      */
     public static Device checkSupported(TrainingArguments args) {
-        return resolveDevice(args.device());
+        Device d = resolveDevice(args.device());
+        latestCheckpointToResume(args);
+        return d;
+    }
+
+    /** The checkpoint {@code --resume} continues from; null when not resuming. */
+    private static Path latestCheckpointToResume(TrainingArguments args) {
+        if (!args.resumeFromCheckpoint()) {
+            return null;
+        }
+        Path from = TrainerCheckpoint.latest(args.outputDir());
+        if (from == null) {
+            throw new IllegalStateException("resume: no valid checkpoint-N folder in " + args.outputDir()
+                    + " (start without --resume, or point --output-dir at the interrupted run)");
+        }
+        return from;
     }
 
     /** The autocast region for forward passes: bf16/fp16 as {@code --precision} says, else none. */
@@ -198,7 +214,15 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalStateException("--device " + spec + ": no CUDA backend on the class path (add solder-kernels), "
                     + "or use --device cpu");
         }
-        Backends.forDevice(d);
+        try {
+            Backends.forDevice(d);
+        } catch (RuntimeException e) {
+            if (!d.isCuda()) {
+                throw e;
+            }
+            throw new IllegalStateException("--device " + spec + ": " + e.getMessage()
+                    + ". Use --device cpu, or --device auto to take a GPU only when one is usable", e);
+        }
         return d;
     }
 
@@ -256,15 +280,7 @@ public final class Trainer implements AutoCloseable {
 
     /** Trains from scratch, or from the latest checkpoint when {@code args.resumeFromCheckpoint()}. */
     public TrainOutput train() {
-        Path from = null;
-        if (args.resumeFromCheckpoint()) {
-            from = TrainerCheckpoint.latest(args.outputDir());
-            if (from == null) {
-                throw new IllegalStateException("resume: no valid checkpoint-N folder in " + args.outputDir()
-                        + " (start without --resume, or point --output-dir at the interrupted run)");
-            }
-        }
-        return train(from);
+        return train(latestCheckpointToResume(args));
     }
 
     /**

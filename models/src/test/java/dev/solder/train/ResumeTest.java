@@ -160,12 +160,16 @@ class ResumeTest {
     }
 
     @Test
-    void resumeWithoutCheckpointFailsClearly() throws IOException {
+    void resumeWithoutCheckpointFailsClearlyBeforeAModelIsNeeded() throws IOException {
+        // the CLI calls checkSupported before it loads data and weights
+        TrainingArguments a = args(tmp.resolve("empty"), 1, true);
+        var early = assertThrows(IllegalStateException.class, () -> Trainer.checkSupported(a));
+        assertTrue(early.getMessage().contains("no valid checkpoint-N folder in " + tmp.resolve("empty")),
+                early.getMessage());
         BertTokenizer tok = TinyBert.tokenizer(tmp.resolve("tok"));
         Dataset train = TinyBert.sentiment("tiny/train", 8, 3).tokenized(tok, 16);
-        try (var model = TinyBert.model(tok.vocabSize(), 2, 11, 0.1f);
-             var t = new Trainer(model, args(tmp.resolve("empty"), 1, true), train, null, null)) {
-            var e = assertThrows(IllegalStateException.class, t::train);
+        try (var model = TinyBert.model(tok.vocabSize(), 2, 11, 0.1f)) {
+            var e = assertThrows(IllegalStateException.class, () -> new Trainer(model, a, train, null, null));
             assertTrue(e.getMessage().contains("no valid checkpoint-N folder"), e.getMessage());
         }
     }

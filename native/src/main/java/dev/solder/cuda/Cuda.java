@@ -158,6 +158,21 @@ public final class Cuda {
         return probe().reason();
     }
 
+    /**
+     * The first line of a reason such as {@link #unavailableReason()}: what failed, without the
+     * list of every place searched ({@code solder info} prints that list once, under "CUDA driver").
+     */
+    public static String summary(String reason) {
+        if (reason == null) {
+            return "";
+        }
+        int end = reason.indexOf('\n');
+        String first = end < 0 ? reason : reason.substring(0, end);
+        int tried = first.indexOf("; tried ");
+        return tried < 0 ? first : first.substring(0, tried) + " (" + first.substring(tried + 2).replace(" in this order:", "")
+                + ")";
+    }
+
     private static Probe requireAvailable() {
         Probe p = probe();
         if (!p.available()) throw new IllegalStateException("CUDA is not available: " + p.reason());
@@ -240,7 +255,7 @@ public final class Cuda {
                     }
                 }
             } else {
-                sb.append("CUDA: not available: ").append(unavailableReason()).append('\n');
+                sb.append("CUDA: not available: ").append(summary(unavailableReason())).append('\n');
             }
             for (LibraryInfo l : libraries()) sb.append(l).append('\n');
         } catch (Throwable t) {

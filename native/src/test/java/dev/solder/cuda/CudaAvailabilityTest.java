@@ -21,6 +21,24 @@ import org.junit.jupiter.api.Test;
 class CudaAvailabilityTest {
 
     @Test
+    void summaryIsTheReasonsFirstLineWithoutThePlacesSearched() {
+        String notFound = CudaLibraryNotFoundException.format("CUDA driver",
+                List.of("/usr/lib/libcuda.so.1 (system folder): not found", "libcuda.so.1 via the system loader: no"));
+        String reason = "no CUDA driver: " + notFound;
+        assertEquals("no CUDA driver: CUDA driver library not found (tried 2 places)", Cuda.summary(reason));
+        assertEquals("cuInit failed: CUDA_ERROR_NO_DEVICE", Cuda.summary("cuInit failed: CUDA_ERROR_NO_DEVICE"));
+        assertEquals("first line", Cuda.summary("first line\nsecond"));
+        assertEquals("", Cuda.summary(null));
+        // report() gives the list once, under the driver's own line, not after "not available" too
+        String report = Cuda.report();
+        if (!Cuda.isAvailable() && CudaDriver.libraryFailure().isPresent()) {
+            String line = "libcuda.so.1 via the system loader";
+            assertTrue(report.contains(line), report);
+            assertEquals(report.indexOf(line), report.lastIndexOf(line), report);
+        }
+    }
+
+    @Test
     void isAvailableNeverThrowsAndExplainsItself() {
         boolean available = assertDoesNotThrow(Cuda::isAvailable);
         String reason = Cuda.unavailableReason();

@@ -77,7 +77,9 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (!Cuda.isAvailable()) {
-            throw new IllegalStateException("cannot use " + device + ": CUDA is not available: " + Cuda.unavailableReason());
+            // What failed, on one line; `solder info` (Cuda.report) lists every place searched.
+            throw new IllegalStateException("cannot use " + device + ": CUDA is not available: "
+                    + Cuda.summary(Cuda.unavailableReason()) + " (`solder info` or Cuda.report() shows where)");
         }
         int count = Cuda.deviceCount();
         if (device.index() >= count) {
