@@ -237,11 +237,7 @@ extern "C" __global__ void solder_bias_gelu_backward(const void* pre, int pdt, c
     slice[threadIdx.y][threadIdx.x] = acc;
     __syncthreads();
     if (threadIdx.y == 0 && c < cols) {
-        double t = 0.0;
-        for (int y = 0; y < 8; y++) {
-            t += slice[y][threadIdx.x];
-        }
-        partials[(long long)blockIdx.y * cols + c] = t;
+        partials[(long long)blockIdx.y * cols + c] = solder_slices_total(slice);
     }
 }
 

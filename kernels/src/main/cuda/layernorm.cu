@@ -129,15 +129,9 @@ extern "C" __global__ void solder_layernorm_backward_params_partial(const void* 
     sliceB[threadIdx.y][threadIdx.x] = accB;
     __syncthreads();
     if (threadIdx.y == 0 && c < cols) {
-        double tg = 0.0;
-        double tb = 0.0;
-        for (int y = 0; y < 8; y++) {
-            tg += sliceG[y][threadIdx.x];
-            tb += sliceB[y][threadIdx.x];
-        }
         long long o = (long long)blockIdx.y * cols + c;
-        partGamma[o] = tg;
-        partBeta[o] = tb;
+        partGamma[o] = solder_slices_total(sliceG);
+        partBeta[o] = solder_slices_total(sliceB);
     }
 }
 

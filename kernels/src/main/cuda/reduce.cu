@@ -146,11 +146,7 @@ extern "C" __global__ void solder_column_sum_partial(const void* a, int adt, lon
     slice[threadIdx.y][threadIdx.x] = acc;
     __syncthreads();
     if (threadIdx.y == 0 && c < cols) {
-        double total = 0.0;
-        for (int y = 0; y < 8; y++) {
-            total += slice[y][threadIdx.x];
-        }
-        partials[(long long)blockIdx.y * cols + c] = total;
+        partials[(long long)blockIdx.y * cols + c] = solder_slices_total(slice);
     }
 }
 
@@ -186,11 +182,7 @@ extern "C" __global__ void solder_column_sum_finish(const double* partials, cons
         slice[threadIdx.y][threadIdx.x] = acc;
         __syncthreads();
         if (threadIdx.y == 0 && c < cols) {
-            double total = 0.0;
-            for (int y = 0; y < 8; y++) {
-                total += slice[y][threadIdx.x];
-            }
-            solder_store(dst, odt, c, (float)total);
+            solder_store(dst, odt, c, (float)solder_slices_total(slice));
         }
         __syncthreads();
     }

@@ -164,6 +164,17 @@ __device__ __forceinline__ double solder_block_sum_d(double v, double* shared32)
     return total;
 }
 
+// The second half of a (32, 8)-block column sum: slice[y][x] holds slice y's sum for column x of
+// the block's tile; thread (x, 0) adds the 8 slices in slice order — the one fixed order that the
+// column-sum kernels (reduce.cu, the bias-GELU backward) and FakeDeviceApi's models share.
+__device__ __forceinline__ double solder_slices_total(const double (*slice)[32]) {
+    double total = 0.0;
+    for (int y = 0; y < 8; y++) {
+        total += slice[y][threadIdx.x];
+    }
+    return total;
+}
+
 // ------------------------------------------------------------------ Philox4x32-10
 
 // The first 32-bit output word of Philox4x32-10 for counter (lo32(index), hi32(index), 0, 0)
