@@ -2,11 +2,16 @@ package dev.solder.train;
 
 import java.io.PrintStream;
 import java.util.Locale;
+import java.util.function.LongSupplier;
 
 /**
  * Training progress on stdout: a tqdm-style bar redrawn in place when stdout is a terminal
  * ({@code System.console() != null}), otherwise a plain line every {@code plainIntervalSeconds}
  * (logs and CI capture stay readable). Both show steps, elapsed time, ETA, steps/s and samples/s.
+ *
+ * <p>The rate is tqdm's: an exponential moving average of the rates between updates (smoothing
+ * 0.3), not the average since the start, so that the first steps (the JIT compiling, caches
+ * filling: tens of seconds for BERT-Base on a CPU) do not keep the ETA high for the rest of the run.
  */
 final class ProgressReporter {
     private static final int BAR = 30;
@@ -19,18 +24,34 @@ final class ProgressReporter {
     private long startStep;
     private long lastDraw;
     private boolean barShown;
+    /** tqdm's smoothing: the weight of the newest rate in the moving average. */
+    private static final double SMOOTHING = 0.3;
+    private final LongSupplier clock;
+    private double smoothedRate;
+    private long rateStep;
+    private long rateNanos;
 
     ProgressReporter(PrintStream out, boolean tty, long total, int samplesPerStep, double plainIntervalSeconds) {
+        this(out, tty, total, samplesPerStep, plainIntervalSeconds, System::nanoTime);
+    }
+
+    /** With {@code clock} in nanoseconds (tests drive it). */
+    ProgressReporter(PrintStream out, boolean tty, long total, int samplesPerStep, double plainIntervalSeconds,
+                     LongSupplier clock) {
         this.out = out;
         this.tty = tty;
         this.total = total;
         this.samplesPerStep = samplesPerStep;
         this.plainIntervalSeconds = plainIntervalSeconds;
+        this.clock = clock;
     }
 
     void start(long step) {
-        startNanos = System.nanoTime();
+        startNanos = clock.getAsLong();
         startStep = step;
+        rateStep = step;
+        rateNanos = startNanos;
+        smoothedRate = 0;
         lastDraw = startNanos;
         if (tty) {
             draw(step, 0);
@@ -38,7 +59,13 @@ final class ProgressReporter {
     }
 
     void update(long step, double epoch) {
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
+        if (step > rateStep && now > rateNanos) {
+            double recent = (step - rateStep) / ((now - rateNanos) / 1e9);
+            smoothedRate = smoothedRate == 0 ? recent : SMOOTHING * recent + (1 - SMOOTHING) * smoothedRate;
+            rateStep = step;
+            rateNanos = now;
+        }
         if (tty) {
             if (now - lastDraw > 100_000_000L || step >= total) {
                 draw(step, epoch);
@@ -108,15 +135,19 @@ final class ProgressReporter {
     }
 
     private double elapsed() {
-        return (System.nanoTime() - startNanos) / 1e9;
+        return (clock.getAsLong() - startNanos) / 1e9;
     }
 
-    private double rate(long step) {
+    /** Steps a second: the moving average once a step has been timed, else the average so far. */
+    double rate(long step) {
+        if (smoothedRate > 0) {
+            return smoothedRate;
+        }
         double el = elapsed();
         return el > 0 ? (step - startStep) / el : 0;
     }
 
-    private double eta(long step) {
+    double eta(long step) {
         double r = rate(step);
         return r > 0 ? (total - step) / r : Double.NaN;
     }
