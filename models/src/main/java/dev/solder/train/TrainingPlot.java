@@ -66,9 +66,19 @@ final class TrainingPlot {
             g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
             g.setColor(Color.WHITE);
             g.fillRect(0, 0, img.getWidth(), img.getHeight());
+            // One step axis for all panels, from 0, with round ticks: a single evaluation at the
+            // last step sits at the right end, under the loss curve's last point.
+            double lastStep = 1;
+            for (Series s : panels) {
+                for (double[] p : s.points()) {
+                    lastStep = Math.max(lastStep, p[0]);
+                }
+            }
+            double tick = tickStep(lastStep);
+            double axisEnd = Math.ceil(lastStep / tick) * tick;
             boolean text = true;
             for (int i = 0; i < panels.size(); i++) {
-                text = panel(g, panels.get(i), i * PANEL_H, text);
+                text = panel(g, panels.get(i), i * PANEL_H, text, axisEnd, tick);
             }
         } finally {
             g.dispose();
@@ -92,8 +102,23 @@ final class TrainingPlot {
         return pts;
     }
 
-    /** Draws one panel; returns whether text drawing still works. */
-    private static boolean panel(Graphics2D g, Series s, int top, boolean text) {
+    /**
+     * The distance between step ticks for an axis from 0 to {@code last}: 1, 2, 2.5 or 5 times a power
+     * of ten, the smallest that needs at most four intervals; whole steps at least.
+     */
+    static double tickStep(double last) {
+        double raw = Math.max(last, 1) / 4;
+        double pow = Math.pow(10, Math.floor(Math.log10(raw)));
+        for (double f : new double[] {1, 2, 2.5, 5, 10}) {
+            if (f * pow >= raw - 1e-9) {
+                return Math.max(1, f * pow);
+            }
+        }
+        return Math.max(1, 10 * pow);
+    }
+
+    /** Draws one panel over steps 0 to {@code axisEnd}; returns whether text drawing still works. */
+    private static boolean panel(Graphics2D g, Series s, int top, boolean text, double axisEnd, double tick) {
         int x0 = ML;
         int x1 = W - MR;
         int y0 = top + MT;
@@ -103,23 +128,15 @@ final class TrainingPlot {
         g.setColor(Color.GRAY);
         g.drawRect(x0, y0, x1 - x0, y1 - y0);
         double minX = 0;
-        double maxX = 1;
+        double maxX = axisEnd;
         double minY = 0;
         double maxY = 1;
         if (!s.points().isEmpty()) {
-            minX = Double.MAX_VALUE;
-            maxX = -Double.MAX_VALUE;
             minY = Double.MAX_VALUE;
             maxY = -Double.MAX_VALUE;
             for (double[] p : s.points()) {
-                minX = Math.min(minX, p[0]);
-                maxX = Math.max(maxX, p[0]);
                 minY = Math.min(minY, p[1]);
                 maxY = Math.max(maxY, p[1]);
-            }
-            if (maxX == minX) {
-                minX -= 1;
-                maxX += 1;
             }
             if (maxY == minY) {
                 double d = Math.abs(maxY) > 0 ? Math.abs(maxY) * 0.1 : 1;
@@ -173,10 +190,11 @@ final class TrainingPlot {
                 int y = y0 + (y1 - y0) * i / 4;
                 g.drawString(num(v), 6, y + 4);
             }
-            for (int i = 0; i <= 4; i++) {
-                double v = minX + (maxX - minX) * i / 4;
-                int x = x0 + (x1 - x0) * i / 4;
-                g.drawString(String.format(Locale.ROOT, maxX - minX >= 8 ? "%.0f" : "%.1f", v), x - 10, y1 + 16);
+            for (double v = 0; v <= maxX + 1e-9; v += tick) {
+                int x = x0 + (int) Math.round(v / maxX * (x1 - x0));
+                String label = v == Math.rint(v) ? String.format(Locale.ROOT, "%.0f", v)
+                        : String.format(Locale.ROOT, "%.1f", v);
+                g.drawString(label, x - 4 * label.length(), y1 + 16);
             }
             g.drawString("step", x1 - 30, y1 + 30);
             return true;
