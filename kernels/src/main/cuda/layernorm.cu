@@ -577,6 +577,7 @@ __device__ __forceinline__ void solder_lnf_backward_rows(const void* dy, const v
     int warps = blockDim.x >> 5;
     long long r0 = (long long)blockIdx.x * rowsPerChunk;
     long long r1 = r0 + rowsPerChunk < rows ? r0 + rowsPerChunk : rows;
+    const float dropScale = DROP ? 1.0f / (1.0f - drop.p) : 1.0f;   // solder_dropout's scale
     float accG[VPL * N];
     float accB[VPL * N];
 #pragma unroll
@@ -637,12 +638,11 @@ __device__ __forceinline__ void solder_lnf_backward_rows(const void* dy, const v
                         solder_vstore_f32<N>(dh, e0, o);
                     }
                     if (DROP) {
-                        float scale = 1.0f / (1.0f - drop.p);
                         float d[N];
 #pragma unroll
                         for (int e = 0; e < N; e++) {
                             bool keep = solder_dropout_keep(drop.seed, (unsigned long long)(e0 + e), drop.p);
-                            d[e] = keep ? o[e] * scale : 0.0f;
+                            d[e] = keep ? o[e] * dropScale : 0.0f;
                         }
                         solder_store_unit<N>(drop.dx, drop.dxdt, e0, d);
                     }

@@ -178,23 +178,17 @@ final class CudaFused {
             long partGamma = dgamma != null ? tmp.alloc(partBytes) : 0;
             long partBeta = dbeta != null ? tmp.alloc(partBytes) : 0;
             LaunchConfig grid = new LaunchConfig(c.chunks(), 1, LaunchConfig.ROWS_PER_BLOCK * 32, 1, 0);
-            Launch launch;
-            if (dx == null) {
-                // solder_layernorm_fused_backward(const void* dy, int dydt, const void* h, int hdt, const void* gamma,
-                //     int gdt, const float* mean, const float* rstd, float* dh, long long rows, int cols,
-                //     long long rowsPerChunk, double* partGamma, double* partBeta)
-                launch = Launch.of(d, Kernel.LAYERNORM_FUSED_BACKWARD, grid)
-                        .ptr(ptr(dy)).i32(code(dy.dtype())).ptr(ptr(h)).i32(code(h.dtype()))
-                        .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(mean)).ptr(ptr(rstd)).ptr(ptrOrNull(dh));
-            } else {
-                // solder_dropout_layernorm_fused_backward(const void* dy, int dydt, const void* h, int hdt,
-                //     const void* gamma, int gdt, const float* mean, const float* rstd, float* dh, void* dx, int dxdt,
-                //     float p, long long seed, long long rows, int cols, long long rowsPerChunk, double* partGamma,
-                //     double* partBeta)
-                launch = Launch.of(d, Kernel.DROPOUT_LAYERNORM_FUSED_BACKWARD, grid)
-                        .ptr(ptr(dy)).i32(code(dy.dtype())).ptr(ptr(h)).i32(code(h.dtype()))
-                        .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(mean)).ptr(ptr(rstd)).ptr(ptrOrNull(dh))
-                        .ptr(ptr(dx)).i32(code(dx.dtype())).f32(p).i64(seed);
+            // solder_layernorm_fused_backward(const void* dy, int dydt, const void* h, int hdt, const void* gamma,
+            //     int gdt, const float* mean, const float* rstd, float* dh, long long rows, int cols,
+            //     long long rowsPerChunk, double* partGamma, double* partBeta)
+            // solder_dropout_layernorm_fused_backward: the same, with void* dx, int dxdt, float p,
+            //     long long seed after dh
+            Launch launch = Launch.of(d, dx == null ? Kernel.LAYERNORM_FUSED_BACKWARD
+                            : Kernel.DROPOUT_LAYERNORM_FUSED_BACKWARD, grid)
+                    .ptr(ptr(dy)).i32(code(dy.dtype())).ptr(ptr(h)).i32(code(h.dtype()))
+                    .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(mean)).ptr(ptr(rstd)).ptr(ptrOrNull(dh));
+            if (dx != null) {
+                launch.ptr(ptr(dx)).i32(code(dx.dtype())).f32(p).i64(seed);
             }
             launch.i64(rows).i32(cols).i64(c.rowsPerChunk()).ptr(partGamma).ptr(partBeta).run();
             CudaReduce.finishLayerNormParams(d, partGamma, dgamma, partBeta, dbeta, c.chunks(), cols);
