@@ -2,11 +2,28 @@
 //
 // Every kernel here is one pass over memory with no reuse, so the whole design is: a 1-D
 // grid-stride loop (256 threads a block, the block count capped by the Java side in
-// KernelLauncher.gridFor), 64-bit element indices, and float32 arithmetic between a load
-// that converts from the input's dtype and a store that converts to the output's.
-// Forward and backward of each activation sit side by side.
+// LaunchConfig), 64-bit element indices, and float32 arithmetic between a load that converts
+// from the input's dtype and a store that converts to the output's. Forward and backward of
+// each activation sit side by side.
+//
+// The kernels the training step runs on big tensors (conversions, add, mul, scale, GELU and
+// the fused bias + GELU) have two paths. When every tensor is float32/bf16/fp16 and 16-byte
+// aligned (solder_vec8_ok: uniform across the launch), a thread takes eight elements at a
+// time with 16-byte accesses (solder_load8/solder_store8) and the last n mod 8 elements go
+// one by one; otherwise every element goes through solder_load/solder_store. Both paths do
+// the same float32 arithmetic on the same values and round the same way, so they store the
+// same bits (elementwise_host_model checks this). Their launch is LaunchConfig.vec8: threads
+// for n / 8 units, not n elements.
 
 #include "solder_common.cuh"
+
+// Element index of the first thread and the stride of a 1-D grid-stride loop.
+#define SOLDER_THREAD_INDEX ((long long)blockIdx.x * blockDim.x + threadIdx.x)
+#define SOLDER_THREAD_STRIDE ((long long)gridDim.x * blockDim.x)
+
+// Grid-stride loop over the elements the vector path leaves: [8·(n / 8), n) when vec, else all.
+#define SOLDER_FOR_EACH_REST(i, n, vec)                                                          \
+    for (long long i = ((vec) ? (n) / 8 * 8 : 0) + SOLDER_THREAD_INDEX; i < (n); i += SOLDER_THREAD_STRIDE)
 
 // ------------------------------------------------------------------ fill
 
@@ -71,9 +88,28 @@ __device__ __forceinline__ void solder_copy_element(const void* src, int sdt, lo
 }
 
 // dst[i] = convert(src[i]) for contiguous tensors of n elements (casts, to(dtype)).
-// Launch: 1-D, 256 threads, grid-stride.
+// Vector path between floating types: a same-dtype unit is copied as raw bytes (as
+// solder_copy_element copies the bits, NaN payloads included), others convert through float32.
+// Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_convert(const void* src, int sdt, void* dst, int ddt, long long n) {
-    SOLDER_FOR_EACH(i, n) {
+    bool vec = solder_vec8_ok(src, sdt) && solder_vec8_ok(dst, ddt);
+    if (vec) {
+        long long units = n / 8;
+        if (sdt == ddt) {
+            // 8 elements are 16 bytes (bf16/fp16) or 32 bytes (float32): one or two raw units.
+            long long per = sdt == SOLDER_F32 ? 2 : 1;
+            SOLDER_FOR_EACH(u, units * per) {
+                ((SolderU4*)dst)[u] = ((const SolderU4*)src)[u];
+            }
+        } else {
+            SOLDER_FOR_EACH(u, units) {
+                float v[8];
+                solder_load8(src, sdt, u, v);
+                solder_store8(dst, ddt, u, v);
+            }
+        }
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
         solder_copy_element(src, sdt, i, dst, ddt, i);
     }
 }
@@ -108,33 +144,85 @@ extern "C" __global__ void solder_copy_strided(const void* src, int sdt, void* d
 
 // ------------------------------------------------------------------ add, mul, scale
 
+// alpha·x + beta·y with each product and the sum rounded on its own, never contracted into an
+// FMA: the CPU backend's arithmetic (and FakeDeviceApi's), the same on both paths.
+__device__ __forceinline__ float solder_axpby(float alpha, float x, float beta, float y) {
+    return __fadd_rn(__fmul_rn(alpha, x), __fmul_rn(beta, y));
+}
+
+// True when a binary op's three tensors can take the vector path: b's length nb a multiple of 8
+// (so a unit of a meets one whole unit of b, also when b repeats along a's leading elements).
+__device__ __forceinline__ bool solder_binary_vec8(const void* a, int adt, const void* b, int bdt, const void* out,
+                                                   int odt, long long nb) {
+    return nb % 8 == 0 && solder_vec8_ok(a, adt) && solder_vec8_ok(b, bdt) && solder_vec8_ok(out, odt);
+}
+
 // out[i] = alpha·a[i] + beta·b[i mod nb]: b equal to a in shape (nb == n) or repeated along
 // a's leading elements (nb divides n). out may alias a (each element is read, then
 // written, by the same thread).
-// Launch: 1-D, 256 threads, grid-stride.
+// Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_add(const void* a, int adt, const void* b, int bdt, float alpha, float beta,
                                       void* out, int odt, long long n, long long nb) {
-    SOLDER_FOR_EACH(i, n) {
+    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, nb);
+    if (vec) {
+        long long unitsB = nb / 8;
+        SOLDER_FOR_EACH(u, n / 8) {
+            float x[8], y[8];
+            solder_load8(a, adt, u, x);
+            solder_load8(b, bdt, unitsB == n / 8 ? u : u % unitsB, y);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                x[e] = solder_axpby(alpha, x[e], beta, y[e]);
+            }
+            solder_store8(out, odt, u, x);
+        }
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
         long long j = nb == n ? i : i % nb;
-        float v = alpha * solder_load(a, adt, i) + beta * solder_load(b, bdt, j);
-        solder_store(out, odt, i, v);
+        solder_store(out, odt, i, solder_axpby(alpha, solder_load(a, adt, i), beta, solder_load(b, bdt, j)));
     }
 }
 
 // out[i] = a[i]·b[i mod nb], broadcasting as solder_add. out may alias a.
-// Launch: 1-D, 256 threads, grid-stride.
+// Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_mul(const void* a, int adt, const void* b, int bdt,
                                       void* out, int odt, long long n, long long nb) {
-    SOLDER_FOR_EACH(i, n) {
+    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, nb);
+    if (vec) {
+        long long unitsB = nb / 8;
+        SOLDER_FOR_EACH(u, n / 8) {
+            float x[8], y[8];
+            solder_load8(a, adt, u, x);
+            solder_load8(b, bdt, unitsB == n / 8 ? u : u % unitsB, y);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                x[e] = x[e] * y[e];
+            }
+            solder_store8(out, odt, u, x);
+        }
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
         long long j = nb == n ? i : i % nb;
         solder_store(out, odt, i, solder_load(a, adt, i) * solder_load(b, bdt, j));
     }
 }
 
 // out[i] = s·a[i]. out may alias a.
-// Launch: 1-D, 256 threads, grid-stride.
+// Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_scale(const void* a, int adt, float s, void* out, int odt, long long n) {
-    SOLDER_FOR_EACH(i, n) {
+    bool vec = solder_vec8_ok(a, adt) && solder_vec8_ok(out, odt);
+    if (vec) {
+        SOLDER_FOR_EACH(u, n / 8) {
+            float x[8];
+            solder_load8(a, adt, u, x);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                x[e] = s * x[e];
+            }
+            solder_store8(out, odt, u, x);
+        }
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
         solder_store(out, odt, i, s * solder_load(a, adt, i));
     }
 }
@@ -146,43 +234,69 @@ extern "C" __global__ void solder_scale(const void* a, int adt, float s, void* o
 #define SOLDER_SQRT_2_OVER_PI 0.79788456080286535588f
 #define SOLDER_GELU_C 0.044715f
 
-// GELU forward. Exact (HF "gelu"): x·Φ(x) = 0.5·x·(1 + erf(x/√2)). With tanhApprox
-// (HF "gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-// Launch: 1-D, 256 threads, grid-stride.
+// gelu(v). Exact (HF "gelu"): v·Φ(v) = 0.5·v·(1 + erf(v/√2)). With tanhApprox (HF
+// "gelu_new"): 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))). One function for every kernel and
+// both paths, so they all compute the same bits.
+__device__ __forceinline__ float solder_gelu(float v, bool tanhApprox) {
+    if (tanhApprox) {
+        float u = SOLDER_SQRT_2_OVER_PI * (v + SOLDER_GELU_C * v * v * v);
+        return 0.5f * v * (1.0f + tanhf(u));
+    }
+    return 0.5f * v * (1.0f + erff(v * SOLDER_SQRT1_2));
+}
+
+// gelu'(v). Exact: Φ(v) + v·φ(v) with φ the standard normal density. Tanh form:
+// 0.5·(1 + t) + 0.5·v·(1 − t²)·√(2/π)·(1 + 3·0.044715·v²).
+__device__ __forceinline__ float solder_gelu_grad(float v, bool tanhApprox) {
+    if (tanhApprox) {
+        float u = SOLDER_SQRT_2_OVER_PI * (v + SOLDER_GELU_C * v * v * v);
+        float t = tanhf(u);
+        float du = SOLDER_SQRT_2_OVER_PI * (1.0f + 3.0f * SOLDER_GELU_C * v * v);
+        return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+    }
+    float cdf = 0.5f * (1.0f + erff(v * SOLDER_SQRT1_2));
+    float pdf = SOLDER_INV_SQRT_2PI * expf(-0.5f * v * v);
+    return cdf + v * pdf;
+}
+
+// GELU forward: out = gelu(x). Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_gelu_forward(const void* x, int xdt, void* out, int odt, long long n,
                                                int tanhApprox) {
-    SOLDER_FOR_EACH(i, n) {
-        float v = solder_load(x, xdt, i);
-        float y;
-        if (tanhApprox) {
-            float u = SOLDER_SQRT_2_OVER_PI * (v + SOLDER_GELU_C * v * v * v);
-            y = 0.5f * v * (1.0f + tanhf(u));
-        } else {
-            y = 0.5f * v * (1.0f + erff(v * SOLDER_SQRT1_2));
+    bool vec = solder_vec8_ok(x, xdt) && solder_vec8_ok(out, odt);
+    if (vec) {
+        SOLDER_FOR_EACH(u, n / 8) {
+            float v[8];
+            solder_load8(x, xdt, u, v);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                v[e] = solder_gelu(v[e], tanhApprox);
+            }
+            solder_store8(out, odt, u, v);
         }
-        solder_store(out, odt, i, y);
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
+        solder_store(out, odt, i, solder_gelu(solder_load(x, xdt, i), tanhApprox));
     }
 }
 
-// GELU backward: dx = dy·gelu'(x). Exact: gelu'(x) = Φ(x) + x·φ(x) with φ the standard
-// normal density. Tanh form: 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²).
-// Launch: 1-D, 256 threads, grid-stride.
+// GELU backward: dx = dy·gelu'(x). Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_gelu_backward(const void* x, int xdt, const void* dy, int dydt,
                                                 void* dx, int dxdt, long long n, int tanhApprox) {
-    SOLDER_FOR_EACH(i, n) {
-        float v = solder_load(x, xdt, i);
-        float g;
-        if (tanhApprox) {
-            float u = SOLDER_SQRT_2_OVER_PI * (v + SOLDER_GELU_C * v * v * v);
-            float t = tanhf(u);
-            float du = SOLDER_SQRT_2_OVER_PI * (1.0f + 3.0f * SOLDER_GELU_C * v * v);
-            g = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
-        } else {
-            float cdf = 0.5f * (1.0f + erff(v * SOLDER_SQRT1_2));
-            float pdf = SOLDER_INV_SQRT_2PI * expf(-0.5f * v * v);
-            g = cdf + v * pdf;
+    bool vec = solder_vec8_ok(x, xdt) && solder_vec8_ok(dy, dydt) && solder_vec8_ok(dx, dxdt);
+    if (vec) {
+        SOLDER_FOR_EACH(u, n / 8) {
+            float v[8], g[8];
+            solder_load8(x, xdt, u, v);
+            solder_load8(dy, dydt, u, g);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                g[e] = g[e] * solder_gelu_grad(v[e], tanhApprox);
+            }
+            solder_store8(dx, dxdt, u, g);
         }
-        solder_store(dx, dxdt, i, solder_load(dy, dydt, i) * g);
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
+        solder_store(dx, dxdt, i, solder_load(dy, dydt, i) * solder_gelu_grad(solder_load(x, xdt, i), tanhApprox));
     }
 }
 
@@ -196,48 +310,98 @@ extern "C" __global__ void solder_gelu_backward(const void* x, int xdt, const vo
 // The backward fuses dGELU with stage 1 of the bias gradient's column reduction.
 
 // pre[r, c] = round_pdt(pre[r, c] + bias[c]); out[r, c] = gelu_erf(pre[r, c]) — the very values
-// linear (add) + gelu would store. Launch: block 256, one row a block, grid-stride over rows.
+// linear (add) + gelu would store. Flat over the rows·cols elements: with cols a multiple of 8
+// a unit of 8 never straddles two rows and meets one unit of bias.
+// Launch: LaunchConfig.vec8(rows·cols).
 extern "C" __global__ void solder_bias_gelu_forward(void* pre, int pdt, const void* bias, int bdt, void* out,
                                                     int odt, long long rows, int cols) {
-    for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
-        long long base = r * cols;
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-            float v = solder_round(pdt, solder_load(pre, pdt, base + c) + solder_load(bias, bdt, c));
-            solder_store(pre, pdt, base + c, v);
-            solder_store(out, odt, base + c, 0.5f * v * (1.0f + erff(v * SOLDER_SQRT1_2)));
+    long long n = rows * cols;
+    bool vec = cols % 8 == 0 && solder_vec8_ok(pre, pdt) && solder_vec8_ok(bias, bdt) && solder_vec8_ok(out, odt);
+    if (vec) {
+        int unitsPerRow = cols / 8;
+        SOLDER_FOR_EACH(u, n / 8) {
+            float v[8], b[8];
+            solder_load8(pre, pdt, u, v);
+            solder_load8(bias, bdt, u % unitsPerRow, b);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                v[e] = solder_round(pdt, v[e] + b[e]);
+            }
+            solder_store8(pre, pdt, u, v);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                v[e] = solder_gelu(v[e], false);
+            }
+            solder_store8(out, odt, u, v);
         }
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
+        float v = solder_round(pdt, solder_load(pre, pdt, i) + solder_load(bias, bdt, i % cols));
+        solder_store(pre, pdt, i, v);
+        solder_store(out, odt, i, solder_gelu(v, false));
     }
 }
 
 // dpre[r, c] = dy[r, c]·gelu_erf'(pre[r, c]) (stored in dpdt) and stage 1 of dbias = Σ_r dpre:
-// block (bx, by) owns columns bx·32 .. bx·32+31 and rows [by·rowsPerChunk, (by+1)·rowsPerChunk),
-// thread (x, y) walks rows y, y+8, ...; the 8 slices add in order into partials[by·cols + c]
-// (double) — the layout solder_column_sum_finish reduces. Sums the stored (rounded) dpre, as
-// sumToSuffix over the stored tensor would.
-// Launch: block (32, 8), grid (ceil(cols/32), chunks) (LaunchConfig.columnSplit).
+// block (bx, by) owns columns bx·256 .. bx·256+255 — thread x the eight columns bx·256 + 8x ..
+// — and rows [by·rowsPerChunk, (by+1)·rowsPerChunk); thread (x, y) walks rows y, y+8, ...; for
+// each column the 8 slices add in order into partials[by·cols + c] (double) — the layout
+// solder_column_sum_finish reduces, and the order of a 32-column (32, 8) column reduction
+// (solder_slices_total), so the sums are the same bits as reduce.cu's over the stored dpre.
+// Eight columns a thread give 16-byte accesses on the vector path (cols a multiple of 8, every
+// tensor aligned); otherwise the thread walks its columns one by one.
+// Launch: block (32, 8), grid (ceil(cols/256), chunks) (LaunchConfig.columnSplit with
+// BIAS_GELU_TILE).
 extern "C" __global__ void solder_bias_gelu_backward(const void* pre, int pdt, const void* dy, int dydt,
                                                      void* dpre, int dpdt, long long rows, int cols,
                                                      long long rowsPerChunk, double* partials) {
     __shared__ double slice[8][32];
-    int c = blockIdx.x * 32 + threadIdx.x;
+    bool vec = cols % 8 == 0 && solder_vec8_ok(pre, pdt) && solder_vec8_ok(dy, dydt) && solder_vec8_ok(dpre, dpdt);
+    int c0 = blockIdx.x * 256 + threadIdx.x * 8;
     long long r0 = (long long)blockIdx.y * rowsPerChunk;
     long long r1 = r0 + rowsPerChunk < rows ? r0 + rowsPerChunk : rows;
-    double acc = 0.0;
-    if (c < cols) {
+    double acc[8];
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        acc[e] = 0.0;
+    }
+    if (vec && c0 < cols) {
         for (long long r = r0 + threadIdx.y; r < r1; r += 8) {
-            long long i = r * cols + c;
-            float v = solder_load(pre, pdt, i);
-            float cdf = 0.5f * (1.0f + erff(v * SOLDER_SQRT1_2));
-            float pdf = SOLDER_INV_SQRT_2PI * expf(-0.5f * v * v);
-            float g = solder_round(dpdt, solder_load(dy, dydt, i) * (cdf + v * pdf));
-            solder_store(dpre, dpdt, i, g);
-            acc += (double)g;
+            long long u = (r * cols + c0) / 8;
+            float v[8], g[8];
+            solder_load8(pre, pdt, u, v);
+            solder_load8(dy, dydt, u, g);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                g[e] = solder_round(dpdt, g[e] * solder_gelu_grad(v[e], false));
+                acc[e] += (double)g[e];
+            }
+            solder_store8(dpre, dpdt, u, g);
+        }
+    } else if (!vec) {
+        for (long long r = r0 + threadIdx.y; r < r1; r += 8) {
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                if (c0 + e < cols) {
+                    long long i = r * cols + c0 + e;
+                    float g = solder_round(dpdt, solder_load(dy, dydt, i)
+                                                     * solder_gelu_grad(solder_load(pre, pdt, i), false));
+                    solder_store(dpre, dpdt, i, g);
+                    acc[e] += (double)g;
+                }
+            }
         }
     }
-    slice[threadIdx.y][threadIdx.x] = acc;
-    __syncthreads();
-    if (threadIdx.y == 0 && c < cols) {
-        partials[(long long)blockIdx.y * cols + c] = solder_slices_total(slice);
+    // The block's 256 columns go through the (32, 8) slice table in eight groups of 32: group k
+    // holds element k of every thread, i.e. columns bx·256 + 8x + k for x = 0..31.
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+        slice[threadIdx.y][threadIdx.x] = acc[k];
+        __syncthreads();
+        if (threadIdx.y == 0 && c0 + k < cols) {
+            partials[(long long)blockIdx.y * cols + c0 + k] = solder_slices_total(slice);
+        }
+        __syncthreads();
     }
 }
 

@@ -48,6 +48,14 @@ static inline float __int_as_float(int i) {
     std::memcpy(&f, &i, 4);
     return f;
 }
+// Round-to-nearest float32 arithmetic that CUDA never contracts; on the host (no -mfma) plain
+// float operations are never contracted either.
+static inline float __fadd_rn(float a, float b) {
+    return a + b;
+}
+static inline float __fmul_rn(float a, float b) {
+    return a * b;
+}
 [[noreturn]] static inline void __trap() {
     std::abort();
 }

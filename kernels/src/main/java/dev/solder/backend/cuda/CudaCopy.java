@@ -61,7 +61,7 @@ final class CudaCopy {
             return;
         }
         // solder_convert(const void* src, int sdt, void* dst, int ddt, long long n)
-        Launch.of(d, Kernel.CONVERT, LaunchConfig.linear(n))
+        Launch.of(d, Kernel.CONVERT, LaunchConfig.vec8(n))
                 .ptr(src).i32(code(st)).ptr(dst).i32(code(dt)).i64(n)
                 .run();
     }

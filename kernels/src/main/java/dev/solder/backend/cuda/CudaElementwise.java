@@ -32,7 +32,7 @@ final class CudaElementwise {
         long nb = broadcastCount("add", a, b);
         // solder_add(const void* a, int adt, const void* b, int bdt, float alpha, float beta,
         //            void* out, int odt, long long n, long long nb)
-        Launch.of(d, Kernel.ADD, LaunchConfig.linear(n))
+        Launch.of(d, Kernel.ADD, LaunchConfig.vec8(n))
                 .ptr(ptr(a)).i32(code(a.dtype())).ptr(ptr(b)).i32(code(b.dtype())).f32(alpha).f32(beta)
                 .ptr(ptr(out)).i32(code(out.dtype())).i64(n).i64(nb)
                 .run();
@@ -44,7 +44,7 @@ final class CudaElementwise {
         long n = a.numel();
         long nb = broadcastCount("mul", a, b);
         // solder_mul(const void* a, int adt, const void* b, int bdt, void* out, int odt, long long n, long long nb)
-        Launch.of(d, Kernel.MUL, LaunchConfig.linear(n))
+        Launch.of(d, Kernel.MUL, LaunchConfig.vec8(n))
                 .ptr(ptr(a)).i32(code(a.dtype())).ptr(ptr(b)).i32(code(b.dtype()))
                 .ptr(ptr(out)).i32(code(out.dtype())).i64(n).i64(nb)
                 .run();
@@ -55,7 +55,7 @@ final class CudaElementwise {
         sameSize("scale", a, out);
         long n = a.numel();
         // solder_scale(const void* a, int adt, float s, void* out, int odt, long long n)
-        Launch.of(d, Kernel.SCALE, LaunchConfig.linear(n))
+        Launch.of(d, Kernel.SCALE, LaunchConfig.vec8(n))
                 .ptr(ptr(a)).i32(code(a.dtype())).f32(s).ptr(ptr(out)).i32(code(out.dtype())).i64(n)
                 .run();
     }
@@ -64,7 +64,7 @@ final class CudaElementwise {
         sameSize("gelu", x, out);
         long n = x.numel();
         // solder_gelu_forward(const void* x, int xdt, void* out, int odt, long long n, int tanhApprox)
-        Launch.of(d, Kernel.GELU_FORWARD, LaunchConfig.linear(n))
+        Launch.of(d, Kernel.GELU_FORWARD, LaunchConfig.vec8(n))
                 .ptr(ptr(x)).i32(code(x.dtype())).ptr(ptr(out)).i32(code(out.dtype())).i64(n).i32(tanhApprox ? 1 : 0)
                 .run();
     }
@@ -75,7 +75,7 @@ final class CudaElementwise {
         long n = x.numel();
         // solder_gelu_backward(const void* x, int xdt, const void* dy, int dydt, void* dx, int dxdt,
         //                      long long n, int tanhApprox)
-        Launch.of(d, Kernel.GELU_BACKWARD, LaunchConfig.linear(n))
+        Launch.of(d, Kernel.GELU_BACKWARD, LaunchConfig.vec8(n))
                 .ptr(ptr(x)).i32(code(x.dtype())).ptr(ptr(dy)).i32(code(dy.dtype()))
                 .ptr(ptr(dx)).i32(code(dx.dtype())).i64(n).i32(tanhApprox ? 1 : 0)
                 .run();

@@ -195,12 +195,6 @@ final class CudaFused {
         }
     }
 
-    /** The bias-GELU forward's grid: one row a 256-thread block, at most 65536 blocks (grid-stride). */
-    static LaunchConfig biasGeluConfig(long rows) {
-        return new LaunchConfig((int) Math.min(rows, LaunchConfig.MAX_LINEAR_BLOCKS), 1, LaunchConfig.LINEAR_THREADS,
-                1, 0);
-    }
-
     /** {@code pre += bias} (in pre's dtype), {@code out = gelu_erf(pre)}; pre and out are {@code [rows, cols]}. */
     static void biasGelu(CudaDevice d, Tensor pre, Tensor bias, Tensor out) {
         int cols = DeviceTensors.lastDim(pre);
@@ -214,7 +208,7 @@ final class CudaFused {
         }
         // solder_bias_gelu_forward(void* pre, int pdt, const void* bias, int bdt, void* out, int odt,
         //                          long long rows, int cols)
-        Launch.of(d, Kernel.BIAS_GELU_FORWARD, biasGeluConfig(rows))
+        Launch.of(d, Kernel.BIAS_GELU_FORWARD, LaunchConfig.vec8(pre.numel()))
                 .ptr(ptr(pre)).i32(code(pre.dtype())).ptr(ptr(bias)).i32(code(bias.dtype()))
                 .ptr(ptr(out)).i32(code(out.dtype())).i64(rows).i32(cols)
                 .run();
@@ -230,7 +224,7 @@ final class CudaFused {
             }
             return;
         }
-        LaunchConfig.ColumnSplit split = LaunchConfig.columnSplit(rows, cols);
+        LaunchConfig.ColumnSplit split = LaunchConfig.columnSplit(rows, cols, LaunchConfig.BIAS_GELU_TILE);
         try (CudaDevice.Temps tmp = d.temps()) {
             long partials = tmp.alloc((long) split.chunks() * cols * Double.BYTES);
             // solder_bias_gelu_backward(const void* pre, int pdt, const void* dy, int dydt, void* dpre, int dpdt,

@@ -8,7 +8,7 @@ import dev.solder.backend.cuda.Kernel.ArgKind;
  *
  * <pre>{@code
  * // solder_scale(const void* a, int adt, float s, void* out, int odt, long long n)
- * Launch.of(dev, Kernel.SCALE, LaunchConfig.linear(n))
+ * Launch.of(dev, Kernel.SCALE, LaunchConfig.vec8(n))
  *         .ptr(a).i32(adt).f32(s).ptr(out).i32(odt).i64(n)
  *         .run();
  * }</pre>

@@ -22,6 +22,10 @@ record LaunchConfig(int gridX, int gridY, int blockX, int blockY, int sharedByte
     static final int COLUMN_TILE = 32;
     /** Row slices per block of the column reductions. */
     static final int COLUMN_SLICES = 8;
+    /** Columns per (32, 8) block of the bias-GELU backward: eight a thread, for 16-byte accesses. */
+    static final int BIAS_GELU_TILE = 256;
+    /** Elements a thread takes at a time in the kernels with a 16-byte vector path ({@link #vec8}). */
+    static final int VEC_ELEMENTS = 8;
     /** Blocks the column reductions aim for (columns tiles × row chunks). */
     static final int COLUMN_TARGET_BLOCKS = 1024;
     /** Threads (= columns) per block of the embedding backward. */
@@ -55,6 +59,18 @@ record LaunchConfig(int gridX, int gridY, int blockX, int blockY, int sharedByte
         }
         int blocks = (int) Math.min(ceilDiv(n, LINEAR_THREADS), MAX_LINEAR_BLOCKS);
         return new LaunchConfig(blocks, 1, LINEAR_THREADS, 1, 0);
+    }
+
+    /**
+     * 1-D grid-stride launch of a kernel with a 16-byte vector path (elementwise.cu): 256 threads a
+     * block, threads for {@code ceil(n / 8)} units of eight elements, at most 65536 blocks. A
+     * thread of the scalar fallback walks eight elements where {@link #linear} gives one each.
+     */
+    static LaunchConfig vec8(long n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("negative element count " + n);
+        }
+        return linear(ceilDiv(n, VEC_ELEMENTS));
     }
 
     /** Chunk-per-block kernels (the multi-tensor AdamW): 256 threads, a block per chunk up to the 1-D cap. */
@@ -109,10 +125,18 @@ record LaunchConfig(int gridX, int gridY, int blockX, int blockY, int sharedByte
 
     /** The row split of a column reduction; {@code rows, cols > 0}. */
     static ColumnSplit columnSplit(long rows, long cols) {
+        return columnSplit(rows, cols, COLUMN_TILE);
+    }
+
+    /**
+     * The row split of a column reduction whose (32, 8) blocks own {@code tile} columns each
+     * ({@link #COLUMN_TILE}, or {@link #BIAS_GELU_TILE} for the bias-GELU backward).
+     */
+    static ColumnSplit columnSplit(long rows, long cols, int tile) {
         if (rows <= 0 || cols <= 0) {
             throw new IllegalArgumentException("column reduction over [" + rows + ", " + cols + "]");
         }
-        long tiles = ceilDiv(cols, COLUMN_TILE);
+        long tiles = ceilDiv(cols, tile);
         if (tiles > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("column reduction: " + cols + " columns is too many");
         }

@@ -25,6 +25,37 @@ class LaunchConfigTest {
     }
 
     @Test
+    void vec8GivesAThreadEveryEightElements() {
+        assertTrue(LaunchConfig.vec8(0).empty());
+        assertEquals(1, LaunchConfig.vec8(1).gridX());
+        assertEquals(1, LaunchConfig.vec8(8 * 256).gridX());
+        assertEquals(2, LaunchConfig.vec8(8 * 256 + 1).gridX(), "the tail element needs a thread of its own unit");
+        assertEquals(1536, LaunchConfig.vec8(4096L * 768).gridX(), "BERT-Base's [4096, 768] at batch 32 x 128");
+        for (long n : new long[] {1, 7, 8, 9, 2047, 2048, 2049, 1000003, 1L << 33}) {
+            LaunchConfig c = LaunchConfig.vec8(n);
+            assertEquals(256, c.blockX());
+            assertTrue((long) c.gridX() * c.blockX() * 8 >= Math.min(n, (long) LaunchConfig.MAX_LINEAR_BLOCKS * 256 * 8),
+                    "units of " + n + " covered (or the grid capped: the kernels grid-stride)");
+        }
+        assertThrows(IllegalArgumentException.class, () -> LaunchConfig.vec8(-1));
+    }
+
+    @Test
+    void biasGeluBackwardTilesAreTwoHundredFiftySixColumns() {
+        // BERT-Base's up-projection at batch 32 x 128: 12 column tiles, rows split to reach ~1024 blocks.
+        LaunchConfig.ColumnSplit s = LaunchConfig.columnSplit(4096, 3072, LaunchConfig.BIAS_GELU_TILE);
+        assertEquals(12, s.colTiles());
+        assertTrue((long) s.chunks() * s.rowsPerChunk() >= 4096);
+        assertTrue((long) (s.chunks() - 1) * s.rowsPerChunk() < 4096);
+        assertTrue((long) s.colTiles() * s.chunks() <= LaunchConfig.COLUMN_TARGET_BLOCKS);
+        assertTrue((long) s.colTiles() * s.chunks() > LaunchConfig.COLUMN_TARGET_BLOCKS / 2);
+        assertEquals(32, s.partial().blockX());
+        assertEquals(8, s.partial().blockY());
+        assertEquals(1, LaunchConfig.columnSplit(5, 200, LaunchConfig.BIAS_GELU_TILE).colTiles());
+        assertEquals(2, LaunchConfig.columnSplit(5, 257, LaunchConfig.BIAS_GELU_TILE).colTiles());
+    }
+
+    @Test
     void rowsGiveOneWarpPerRow() {
         LaunchConfig c = LaunchConfig.rows(17);
         assertEquals(256, c.blockX());
