@@ -49,27 +49,37 @@ final class GemmKernel {
      * indices inside the depth loop and the product drops from ~88 to ~63 GFLOP/s on one core.
      * Doing the C update here keeps it above C2's inlining limit (FreqInlineSize, 325 bytecodes)
      * and saves a round trip through a tile buffer.
+     *
+     * <p>The depth loop names {@link #SPECIES} itself, never a local copy of it. When a call
+     * leaves compiled code inside the loop (an uncommon trap: with dynamic padding the GEMM shapes
+     * change every step, and a hoisted range check or loop predicate can fail for a new shape),
+     * the loop goes on in an on-stack-replacement compilation, where a local is whatever the
+     * interpreter held — not a constant. {@code broadcast} with a non-constant species is not
+     * intrinsified: each of its vectors, and every FMA on them, fell back to the Vector API's Java
+     * implementation, allocating arrays (24 GB/s of garbage). A fine-tuning run then took 7.5 s a
+     * step instead of 0.8 at random, depending on which shapes the JIT had seen (caught with JFR on
+     * 2026-11-29: the allocations sat in {@code FloatVector.lanewiseTemplate} under this loop's
+     * FMAs, and the OSR compile's inlining log showed the four {@code broadcast}s failing).
      */
     static void kernel(int kc, float[] a, int ai, float[] b, int bi, MemorySegment c, long at,
             long ldcBytes, float beta, float[] tile) {
-        var s = SPECIES;
-        FloatVector c00 = FloatVector.zero(s), c01 = c00;
+        FloatVector c00 = FloatVector.zero(SPECIES), c01 = c00;
         FloatVector c10 = c00, c11 = c00;
         FloatVector c20 = c00, c21 = c00;
         FloatVector c30 = c00, c31 = c00;
         for (int p = 0; p < kc; p++, ai += MR, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(s, b, bi);
-            FloatVector b1 = FloatVector.fromArray(s, b, bi + L);
-            FloatVector x = FloatVector.broadcast(s, a[ai]);
+            FloatVector b0 = FloatVector.fromArray(SPECIES, b, bi);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
+            FloatVector x = FloatVector.broadcast(SPECIES, a[ai]);
             c00 = x.fma(b0, c00);
             c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(s, a[ai + 1]);
+            x = FloatVector.broadcast(SPECIES, a[ai + 1]);
             c10 = x.fma(b0, c10);
             c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(s, a[ai + 2]);
+            x = FloatVector.broadcast(SPECIES, a[ai + 2]);
             c20 = x.fma(b0, c20);
             c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(s, a[ai + 3]);
+            x = FloatVector.broadcast(SPECIES, a[ai + 3]);
             c30 = x.fma(b0, c30);
             c31 = x.fma(b1, c31);
         }

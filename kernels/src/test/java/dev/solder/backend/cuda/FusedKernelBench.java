@@ -188,8 +188,12 @@ public final class FusedKernelBench {
             String shape = rowsN + "x" + in + "->" + outF;
             double mnk = 2.0 * rowsN * in * outF;
             report("linear+gelu fwd", shape, dt, f, c, 0, mnk);
-            Tensor dy = rnd(DType.FLOAT32, rowsN, outF);
-            Tensor dpre = empty(DType.FLOAT32, rowsN, outF);
+            // The tensors autocast's training step hands the backward: dy and dpre in the operands'
+            // type (dy is the down-projection's dx, which linear writes in bf16 for a bf16 input an
+            // op made; dpre is rounded to x's type), so both GEMMs run on bf16/fp16 tensor cores;
+            // dx float32, as for an input that is a cast of a float32 tensor (the LayerNorm output).
+            Tensor dy = rnd(dt, rowsN, outF);
+            Tensor dpre = empty(dt, rowsN, outF);
             Tensor dx = empty(DType.FLOAT32, rowsN, in);
             Tensor dw = empty(DType.FLOAT32, outF, in);
             Tensor db = empty(DType.FLOAT32, outF);
@@ -227,10 +231,12 @@ public final class FusedKernelBench {
             Arrays.fill(m, 1);
             Tensor mask = Tensor.ofInts(m, batch, seq).to(GPU);
             Tensor out = empty(dt, batch, seq, width);
-            Tensor dout = rnd(DType.FLOAT32, batch, seq, width);
-            Tensor dq = empty(DType.FLOAT32, batch, seq, width);
-            Tensor dk = empty(DType.FLOAT32, batch, seq, width);
-            Tensor dv = empty(DType.FLOAT32, batch, seq, width);
+            // In the operands' type, as autocast's step hands them over (attention's dout comes from
+            // the output projection's dx, bf16; q, k, v are bf16 outputs of the projections).
+            Tensor dout = rnd(dt, batch, seq, width);
+            Tensor dq = empty(dt, batch, seq, width);
+            Tensor dk = empty(dt, batch, seq, width);
+            Tensor dv = empty(dt, batch, seq, width);
             float scale = (float) (1 / Math.sqrt(dHead));
             String shape = "B" + batch + " H" + heads + " D" + dHead + " S" + seq;
             // forward alone (the fused one saves lse [B, H, S], the twin P [B, H, S, S])
