@@ -47,19 +47,23 @@ final class GemmKernel {
      * <p>This method must stay compiled on its own, never inlined into the driver's loops:
      * inlined, the driver's live values crowd the general-purpose registers, C2 spills loop
      * indices inside the depth loop and the product drops from ~88 to ~63 GFLOP/s on one core.
-     * Doing the C update here keeps it above C2's inlining limit (FreqInlineSize, 325 bytecodes)
-     * and saves a round trip through a tile buffer.
+     * Doing the C update here keeps it above C2's inlining limit (FreqInlineSize, 325 bytes of
+     * bytecode; {@code GemmKernelSizeTest} keeps it there) and saves a round trip through a tile
+     * buffer: with the product going through a tile array and a second method, the 344 × 3072 ×
+     * 768 product ran 6.1 ms instead of 4.6-4.8 on Zen 5 (2026-11-29).
      *
-     * <p>The depth loop names {@link #SPECIES} itself, never a local copy of it. When a call
-     * leaves compiled code inside the loop (an uncommon trap: with dynamic padding the GEMM shapes
-     * change every step, and a hoisted range check or loop predicate can fail for a new shape),
-     * the loop goes on in an on-stack-replacement compilation, where a local is whatever the
-     * interpreter held — not a constant. {@code broadcast} with a non-constant species is not
-     * intrinsified: each of its vectors, and every FMA on them, fell back to the Vector API's Java
-     * implementation, allocating arrays (24 GB/s of garbage). A fine-tuning run then took 7.5 s a
-     * step instead of 0.8 at random, depending on which shapes the JIT had seen (caught with JFR on
-     * 2026-11-29: the allocations sat in {@code FloatVector.lanewiseTemplate} under this loop's
-     * FMAs, and the OSR compile's inlining log showed the four {@code broadcast}s failing).
+     * <p>No vector crosses a call that C2 might not inline: vectors are boxed at such a call, and
+     * boxes flowing around the depth loop are allocated on every step. The C update used to sit in
+     * a helper taking the accumulators as arguments. With dynamic padding the GEMM shapes change
+     * every step, a branch the profile had never seen (an edge tile, beta ≠ 0 for a second depth
+     * block) sends the method back to the interpreter and to a recompilation, and some
+     * recompilations left the helper out of line ("already compiled into a big method"). The run
+     * then allocated 24 GB/s — caught with JFR on 2026-11-29 in the Vector API's Java fallback under
+     * this loop's FMAs — and a fine-tuning run took 7.5 s a step instead of 0.8, at random. For
+     * the same reason the loop names {@link #SPECIES} itself, never a local copy: in an
+     * on-stack-replacement compilation a local is whatever the interpreter held, not a constant,
+     * and {@code broadcast} with a non-constant species is not intrinsified (the inlining log of
+     * such a compile showed the loop's four broadcasts failing).
      */
     static void kernel(int kc, float[] a, int ai, float[] b, int bi, MemorySegment c, long at,
             long ldcBytes, float beta, float[] tile) {
@@ -93,23 +97,32 @@ final class GemmKernel {
             c30.intoArray(tile, 3 * NR);
             c31.intoArray(tile, 3 * NR + L);
         } else {
-            updateRow(c00, c01, c, at, beta);
-            updateRow(c10, c11, c, at + ldcBytes, beta);
-            updateRow(c20, c21, c, at + 2 * ldcBytes, beta);
-            updateRow(c30, c31, c, at + 3 * ldcBytes, beta);
+            // C = acc + beta·C, row by row, written out here rather than in a helper: a helper
+            // that C2 left out of line would receive the accumulators boxed (see the class doc).
+            long h = 4L * L;
+            long r1 = at + ldcBytes;
+            long r2 = r1 + ldcBytes;
+            long r3 = r2 + ldcBytes;
+            if (beta != 0f) {
+                FloatVector bv = FloatVector.broadcast(SPECIES, beta);
+                c00 = FloatVector.fromMemorySegment(SPECIES, c, at, ORDER).fma(bv, c00);
+                c01 = FloatVector.fromMemorySegment(SPECIES, c, at + h, ORDER).fma(bv, c01);
+                c10 = FloatVector.fromMemorySegment(SPECIES, c, r1, ORDER).fma(bv, c10);
+                c11 = FloatVector.fromMemorySegment(SPECIES, c, r1 + h, ORDER).fma(bv, c11);
+                c20 = FloatVector.fromMemorySegment(SPECIES, c, r2, ORDER).fma(bv, c20);
+                c21 = FloatVector.fromMemorySegment(SPECIES, c, r2 + h, ORDER).fma(bv, c21);
+                c30 = FloatVector.fromMemorySegment(SPECIES, c, r3, ORDER).fma(bv, c30);
+                c31 = FloatVector.fromMemorySegment(SPECIES, c, r3 + h, ORDER).fma(bv, c31);
+            }
+            c00.intoMemorySegment(c, at, ORDER);
+            c01.intoMemorySegment(c, at + h, ORDER);
+            c10.intoMemorySegment(c, r1, ORDER);
+            c11.intoMemorySegment(c, r1 + h, ORDER);
+            c20.intoMemorySegment(c, r2, ORDER);
+            c21.intoMemorySegment(c, r2 + h, ORDER);
+            c30.intoMemorySegment(c, r3, ORDER);
+            c31.intoMemorySegment(c, r3 + h, ORDER);
         }
-    }
-
-    /** {@code C[row, 0:NR] = x + beta·C[row, 0:NR]}, not reading C when {@code beta == 0}. */
-    private static void updateRow(FloatVector x0, FloatVector x1, MemorySegment c, long at,
-            float beta) {
-        if (beta != 0f) {
-            FloatVector bv = FloatVector.broadcast(SPECIES, beta);
-            x0 = FloatVector.fromMemorySegment(SPECIES, c, at, ORDER).fma(bv, x0);
-            x1 = FloatVector.fromMemorySegment(SPECIES, c, at + 4L * L, ORDER).fma(bv, x1);
-        }
-        x0.intoMemorySegment(c, at, ORDER);
-        x1.intoMemorySegment(c, at + 4L * L, ORDER);
     }
 
     /**

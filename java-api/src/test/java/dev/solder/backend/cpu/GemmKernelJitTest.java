@@ -1,0 +1,115 @@
+package dev.solder.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassModel;
+import java.lang.classfile.MethodModel;
+import java.lang.classfile.attribute.CodeAttribute;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What the SGEMM micro-kernel needs from the JIT, checked on the running JVM.
+ *
+ * <p>{@link GemmKernel#kernel} must compile to code that allocates nothing: a vector the JIT
+ * cannot keep in registers is boxed on every depth step, which made fine-tuning 10× slower at
+ * random (GemmKernel's class doc). Here every path of the kernel (tile, C with beta 0, C with
+ * beta 1) is called until C2 has compiled it, and then a run of calls must allocate nothing and
+ * give the right product. With the kernel of 2026-11-29 that updated C through a helper taking
+ * the accumulators, these calls allocated about 320 bytes per depth step.
+ */
+class GemmKernelJitTest {
+
+    /** C2's FreqInlineSize: hot methods with more bytecode than this are not inlined. */
+    private static final int FREQ_INLINE_SIZE = 325;
+
+    @Test
+    void kernelStaysAboveTheInliningLimit() throws IOException {
+        ClassModel cm;
+        try (InputStream in = GemmKernel.class.getResourceAsStream("GemmKernel.class")) {
+            cm = ClassFile.of().parse(in.readAllBytes());
+        }
+        int size = -1;
+        for (MethodModel m : cm.methods()) {
+            if (m.methodName().equalsString("kernel")) {
+                size = m.findAttribute(java.lang.classfile.Attributes.code())
+                        .map(CodeAttribute::codeLength).orElse(-1);
+            }
+        }
+        assertTrue(size > FREQ_INLINE_SIZE, "GemmKernel.kernel has " + size + " bytes of bytecode; above "
+                + FREQ_INLINE_SIZE + " C2 does not inline it into the driver's loops, where it ran ~30 % slower");
+    }
+
+    @Test
+    void compiledKernelAllocatesNothingOnEveryPath() {
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int kc = 256;   // the driver's depth block
+        int mr = GemmKernel.MR;
+        int nr = GemmKernel.NR;
+        float[] a = new float[kc * mr];
+        float[] b = new float[kc * nr];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) (rnd.nextDouble() - 0.5);
+        }
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (float) (rnd.nextDouble() - 0.5);
+        }
+        double[] want = new double[mr * nr];
+        for (int p = 0; p < kc; p++) {
+            for (int r = 0; r < mr; r++) {
+                for (int j = 0; j < nr; j++) {
+                    want[r * nr + j] += (double) a[p * mr + r] * b[p * nr + j];
+                }
+            }
+        }
+        float[] tile = new float[mr * nr];
+        var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        try (Arena arena = Arena.ofConfined()) {
+            long ld = 4L * nr + 64;   // a row stride other than the tile's width
+            MemorySegment c = arena.allocate(ld * mr, 64);
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            int quiet = 0;
+            long lastBytes = -1;
+            int calls = 0;
+            // Until C2 has compiled every path: twelve calls in a row (four rounds of the three
+            // paths) without a byte allocated, or a minute. Before that the calls run in C1's code,
+            // which falls back to the Vector API's Java implementation and allocates (C2's compile
+            // comes after some thousands of calls).
+            while (quiet < 12 && System.nanoTime() < deadline) {
+                int path = calls++ % 3;
+                long before = mx.getCurrentThreadAllocatedBytes();
+                if (path == 0) {
+                    GemmKernel.kernel(kc, a, 0, b, 0, null, 0, 0, 0f, tile);
+                } else {
+                    GemmKernel.kernel(kc, a, 0, b, 0, c, 0, ld, path == 1 ? 0f : 1f, null);
+                }
+                lastBytes = mx.getCurrentThreadAllocatedBytes() - before;
+                quiet = lastBytes == 0 ? quiet + 1 : 0;
+            }
+            assertEquals(12, quiet, "GemmKernel.kernel still allocates after " + calls + " calls (" + lastBytes
+                    + " bytes in the last, kc = " + kc + "): its vectors are boxed in compiled code (seed " + seed + ")");
+            // The product, through both ways out: the tile, and C (beta 1 doubles what beta 0 wrote).
+            GemmKernel.kernel(kc, a, 0, b, 0, null, 0, 0, 0f, tile);
+            GemmKernel.kernel(kc, a, 0, b, 0, c, 0, ld, 0f, null);
+            GemmKernel.kernel(kc, a, 0, b, 0, c, 0, ld, 1f, null);
+            for (int r = 0; r < mr; r++) {
+                for (int j = 0; j < nr; j++) {
+                    double w = want[r * nr + j];
+                    float t = tile[r * nr + j];
+                    float cc = c.get(ValueLayout.JAVA_FLOAT, r * ld + 4L * j);
+                    assertEquals(w, t, 1e-3, "tile[" + r + "," + j + "] (seed " + seed + ")");
+                    assertEquals(2 * t, cc, Math.ulp(2 * t) * 2, "C[" + r + "," + j + "] (seed " + seed + ")");
+                }
+            }
+        }
+    }
+}
