@@ -150,11 +150,12 @@ __device__ __forceinline__ float solder_axpby(float alpha, float x, float beta, 
     return __fadd_rn(__fmul_rn(alpha, x), __fmul_rn(beta, y));
 }
 
-// True when a binary op's three tensors can take the vector path: b's length nb a multiple of 8
-// (so a unit of a meets one whole unit of b, also when b repeats along a's leading elements).
+// True when a binary op's three tensors can take the vector path: b as long as a (unit u of a
+// meets unit u of b; the tail goes element by element), or b's length nb a multiple of 8 (b repeats
+// along a's leading elements and a unit of a meets one whole unit of b).
 __device__ __forceinline__ bool solder_binary_vec8(const void* a, int adt, const void* b, int bdt, const void* out,
-                                                   int odt, long long nb) {
-    return nb % 8 == 0 && solder_vec8_ok(a, adt) && solder_vec8_ok(b, bdt) && solder_vec8_ok(out, odt);
+                                                   int odt, long long n, long long nb) {
+    return (nb == n || nb % 8 == 0) && solder_vec8_ok(a, adt) && solder_vec8_ok(b, bdt) && solder_vec8_ok(out, odt);
 }
 
 // out[i] = alpha·a[i] + beta·b[i mod nb]: b equal to a in shape (nb == n) or repeated along
@@ -163,9 +164,9 @@ __device__ __forceinline__ bool solder_binary_vec8(const void* a, int adt, const
 // Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_add(const void* a, int adt, const void* b, int bdt, float alpha, float beta,
                                       void* out, int odt, long long n, long long nb) {
-    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, nb);
+    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, n, nb);
     if (vec) {
-        long long unitsB = nb / 8;
+        long long unitsB = nb == n ? n / 8 : nb / 8;
         SOLDER_FOR_EACH(u, n / 8) {
             float x[8], y[8];
             solder_load8(a, adt, u, x);
@@ -187,9 +188,9 @@ extern "C" __global__ void solder_add(const void* a, int adt, const void* b, int
 // Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_mul(const void* a, int adt, const void* b, int bdt,
                                       void* out, int odt, long long n, long long nb) {
-    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, nb);
+    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, n, nb);
     if (vec) {
-        long long unitsB = nb / 8;
+        long long unitsB = nb == n ? n / 8 : nb / 8;
         SOLDER_FOR_EACH(u, n / 8) {
             float x[8], y[8];
             solder_load8(a, adt, u, x);
