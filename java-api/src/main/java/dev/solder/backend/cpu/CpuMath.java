@@ -1,6 +1,7 @@
 package dev.solder.backend.cpu;
 
 import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
@@ -57,13 +58,19 @@ final class CpuMath {
      * three times slower than its arithmetic. For the same reason the three rational forms are
      * written out rather than shared through a helper taking vectors: C2 compiled such a helper's
      * loops on their own and refused to inline it ("inlining prohibited by policy"), and the
-     * boxing came back.
+     * boxing came back. The same goes for {@code CpuFloats.widen}/{@code narrow}, written out
+     * here instead of called: this loop is so large that C2 stopped inlining them
+     * ("NodeCountInliningCutoff", in two of three compilations during a fine-tuning run on
+     * 2026-11-29), and the boxes at those calls made the GELU allocate some 4 GB/s (JFR). The
+     * Vector API's own methods are force-inlined past that cutoff; plain helpers are not. And the
+     * loop names {@code CpuFloats.D} itself, never a local copy of the species, which an
+     * on-stack-replacement compilation would not see as a constant ({@code GemmKernel}'s doc).
      */
     static void gelu(float[] x, float[] dy, int n) {
-        var d = CpuFloats.D;
-        for (int j = 0; j < n; j += d.length()) {
+        for (int j = 0; j < n; j += CpuFloats.D.length()) {
             VectorMask<Float> m = CpuFloats.tail(j, n);
-            DoubleVector v = CpuFloats.widen(x, j, m);
+            DoubleVector v = (DoubleVector) (m == null ? FloatVector.fromArray(CpuFloats.F_HALF, x, j)
+                    : FloatVector.fromArray(CpuFloats.F_HALF, x, j, m)).convertShape(VectorOperators.F2D, CpuFloats.D, 0);
             DoubleVector z = v.mul(INV_SQRT2);
             DoubleVector y = z.abs();
             DoubleVector ysq = y.mul(y);
@@ -71,52 +78,61 @@ final class CpuMath {
 
             // Middle interval, which holds most activations: erfc(y) = e·P(y)/Q(y). Horner with
             // fused multiply-adds: half the dependent steps of Cody's (p + c)·y form, and exact-er.
-            DoubleVector num = DoubleVector.broadcast(d, C[8]);
+            DoubleVector num = DoubleVector.broadcast(CpuFloats.D, C[8]);
             DoubleVector den = y.add(DD[0]);
-            num = num.fma(y, DoubleVector.broadcast(d, C[0]));
+            num = num.fma(y, DoubleVector.broadcast(CpuFloats.D, C[0]));
             for (int i = 1; i < 8; i++) {
-                num = num.fma(y, DoubleVector.broadcast(d, C[i]));
-                den = den.fma(y, DoubleVector.broadcast(d, DD[i]));
+                num = num.fma(y, DoubleVector.broadcast(CpuFloats.D, C[i]));
+                den = den.fma(y, DoubleVector.broadcast(CpuFloats.D, DD[i]));
             }
             DoubleVector erfc = e.mul(num.div(den));
 
             VectorMask<Double> far = y.compare(VectorOperators.GT, 4.0);
             if (far.anyTrue()) {
-                DoubleVector inv = DoubleVector.broadcast(d, 1.0).div(ysq);
-                DoubleVector pn = DoubleVector.broadcast(d, P[5]);
+                DoubleVector inv = DoubleVector.broadcast(CpuFloats.D, 1.0).div(ysq);
+                DoubleVector pn = DoubleVector.broadcast(CpuFloats.D, P[5]);
                 DoubleVector qd = inv.add(Q[0]);
                 for (int i = 0; i < 5; i++) {
-                    pn = pn.fma(inv, DoubleVector.broadcast(d, P[i]));
+                    pn = pn.fma(inv, DoubleVector.broadcast(CpuFloats.D, P[i]));
                 }
                 for (int i = 1; i < 5; i++) {
-                    qd = qd.fma(inv, DoubleVector.broadcast(d, Q[i]));
+                    qd = qd.fma(inv, DoubleVector.broadcast(CpuFloats.D, Q[i]));
                 }
                 DoubleVector r = inv.mul(pn).div(qd);
-                DoubleVector tail = e.mul(DoubleVector.broadcast(d, INV_SQRT_PI).sub(r).div(y));
+                DoubleVector tail = e.mul(DoubleVector.broadcast(CpuFloats.D, INV_SQRT_PI).sub(r).div(y));
                 // Past y ≈ 27 e underflows to 0 and so does the tail, which is the right limit.
                 erfc = erfc.blend(tail, far);
             }
             // Φ = ½·erfc(|z|) for z < 0, 1 − ½·erfc(|z|) otherwise.
             DoubleVector half = erfc.mul(0.5);
-            DoubleVector cdf = half.blend(DoubleVector.broadcast(d, 1.0).sub(half),
+            DoubleVector cdf = half.blend(DoubleVector.broadcast(CpuFloats.D, 1.0).sub(half),
                     z.compare(VectorOperators.GE, 0.0));
 
             VectorMask<Double> near = y.compare(VectorOperators.LE, 0.46875);
             if (near.anyTrue()) {
-                DoubleVector an = DoubleVector.broadcast(d, A[4]);
+                DoubleVector an = DoubleVector.broadcast(CpuFloats.D, A[4]);
                 DoubleVector bd = ysq.add(B[0]);
                 for (int i = 0; i < 4; i++) {
-                    an = an.fma(ysq, DoubleVector.broadcast(d, A[i]));
+                    an = an.fma(ysq, DoubleVector.broadcast(CpuFloats.D, A[i]));
                 }
                 for (int i = 1; i < 4; i++) {
-                    bd = bd.fma(ysq, DoubleVector.broadcast(d, B[i]));
+                    bd = bd.fma(ysq, DoubleVector.broadcast(CpuFloats.D, B[i]));
                 }
                 DoubleVector erf = z.mul(an).div(bd);
                 cdf = cdf.blend(erf.mul(0.5).add(0.5), near);
             }
-            DoubleVector out = dy == null ? v.mul(cdf)
-                    : CpuFloats.widen(dy, j, m).mul(cdf.add(v.mul(e).mul(INV_SQRT_2PI)));   // d/dx x·Φ(x) = Φ + x·φ
-            CpuFloats.narrow(out, x, j, m);
+            DoubleVector out = v.mul(cdf);
+            if (dy != null) {
+                DoubleVector g = (DoubleVector) (m == null ? FloatVector.fromArray(CpuFloats.F_HALF, dy, j)
+                        : FloatVector.fromArray(CpuFloats.F_HALF, dy, j, m)).convertShape(VectorOperators.F2D, CpuFloats.D, 0);
+                out = g.mul(cdf.add(v.mul(e).mul(INV_SQRT_2PI)));   // d/dx x·Φ(x) = Φ + x·φ
+            }
+            FloatVector f = (FloatVector) out.convertShape(VectorOperators.D2F, CpuFloats.F_HALF, 0);
+            if (m == null) {
+                f.intoArray(x, j);
+            } else {
+                f.intoArray(x, j, m);
+            }
         }
     }
 
