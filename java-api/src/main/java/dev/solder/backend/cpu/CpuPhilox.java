@@ -71,6 +71,7 @@ final class CpuPhilox {
      * dropout of a run of consecutive elements.
      */
     static void apply(long seed, long index0, int threshold, float scale, float[] buf, int off, int n) {
+        int[] bits = new int[L];
         int j = 0;
         for (; j + L <= n; j += L) {
             long first = index0 + j;
@@ -80,7 +81,8 @@ final class CpuPhilox {
                 }
                 continue;
             }
-            VectorMask<Float> drop = keepMask(seed, first, threshold).not().cast(FS);
+            shiftedBits(seed, first, bits);
+            VectorMask<Float> drop = IntVector.fromArray(IS, bits, 0).compare(VectorOperators.LT, threshold).cast(FS);
             FloatVector.fromArray(FS, buf, off + j).mul(scale).blend(0f, drop).intoArray(buf, off + j);
         }
         for (; j < n; j++) {
@@ -90,6 +92,7 @@ final class CpuPhilox {
 
     /** {@code keep[at + j] = keep(index0 + j)} for {@code j < n}. */
     static void mask(long seed, long index0, int threshold, boolean[] keep, int at, int n) {
+        int[] bits = new int[L];
         int j = 0;
         for (; j + L <= n; j += L) {
             long first = index0 + j;
@@ -99,15 +102,27 @@ final class CpuPhilox {
                 }
                 continue;
             }
-            keepMask(seed, first, threshold).intoArray(keep, at + j);
+            shiftedBits(seed, first, bits);
+            // A scalar loop over the L words: a vector compare stored as booleans ran in the
+            // Vector API's Java fallback in fine-tuning (JFR), and the rounds above dominate.
+            for (int l = 0; l < L; l++) {
+                keep[at + j + l] = bits[l] >= threshold;
+            }
         }
         for (; j < n; j++) {
             keep[at + j] = keep(seed, index0 + j, threshold);
         }
     }
 
-    /** {@link #keep} for the {@code L} elements from {@code first}, whose high index words are equal. */
-    private static VectorMask<Integer> keepMask(long seed, long first, int threshold) {
+    /**
+     * {@code bits[l] = Philox.bits(seed, first + l) >>> 8} for the {@code L} elements from
+     * {@code first}, whose high index words are equal; the caller compares them with the
+     * threshold. The result goes through an int array, not a returned vector or mask: a vector
+     * crossing a call that C2 leaves out of line is boxed — this method is large, and while it
+     * returned a mask, fine-tuning allocated a mask per 16 elements in the Vector API's Java
+     * fallback of {@code compare} (JFR, 2026-11-29; {@code GemmKernel}'s doc has the story).
+     */
+    private static void shiftedBits(long seed, long first, int[] bits) {
         IntVector c0 = LANE.add((int) first);
         IntVector c1 = IntVector.broadcast(IS, (int) (first >>> 32));
         IntVector c2 = IntVector.zero(IS);
@@ -124,7 +139,7 @@ final class CpuPhilox {
             k0 += W0;
             k1 += W1;
         }
-        return c0.lanewise(VectorOperators.LSHR, 8).compare(VectorOperators.GE, threshold);
+        c0.lanewise(VectorOperators.LSHR, 8).intoArray(bits, 0);
     }
 
     /**
