@@ -12,7 +12,9 @@ import dev.solder.cuda.CudaDriver;
 import dev.solder.spi.Backend;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 
 /**
@@ -61,11 +63,14 @@ public final class FusedKernelBench {
         attention(32, 12, 64, 128, DType.FLOAT32);   // the float32 (SIMT) flash kernels
         crossEntropy(4096, 30522);
         System.out.println();
-        System.out.println(String.format(Locale.ROOT, "%-22s %-22s %-9s %-7s %10s %12s %9s", "op", "shape", "dtype",
-                "path", "ms", "rate", "twin/fus"));
+        System.out.println(String.format(Locale.ROOT, "%-22s %-22s %-9s %-7s %10s %12s %9s %10s", "op", "shape",
+                "dtype", "path", "ms", "rate", "twin/fus", "host ms"));
         for (String r : rows) {
             System.out.println(r);
         }
+        System.out.println("ms: device time a call (CUDA events around " + ITERS + " calls). host ms: the time the"
+                + " Java side took to issue one; where it reaches the device time (*) the GPU waited for the host"
+                + " and the row measures the host, not the kernel.");
     }
 
     /**
@@ -99,6 +104,9 @@ public final class FusedKernelBench {
     }
 
     /** Median milliseconds of one call of {@code op}, from CUDA events around ITERS calls. */
+    /** Host time to issue one call, by the device time {@link #timeMs} returned with it. */
+    private final Map<Double, Double> hostMs = new HashMap<>();
+
     private double timeMs(Runnable op) {
         for (int i = 0; i < 3; i++) {
             op.run();
@@ -109,16 +117,21 @@ public final class FusedKernelBench {
         long e1 = CudaDriver.eventCreate(0);
         try {
             double[] t = new double[REPS];
+            double[] host = new double[REPS];
             for (int r = 0; r < REPS; r++) {
                 CudaDriver.eventRecord(e0, stream);
+                long h0 = System.nanoTime();
                 for (int i = 0; i < ITERS; i++) {
                     op.run();
                 }
+                host[r] = (System.nanoTime() - h0) / 1e6 / ITERS;
                 CudaDriver.eventRecord(e1, stream);
                 CudaDriver.eventSynchronize(e1);
                 t[r] = CudaDriver.eventElapsedTime(e0, e1) / ITERS;
             }
             Arrays.sort(t);
+            Arrays.sort(host);
+            hostMs.put(t[REPS / 2], host[REPS / 2]);
             return t[REPS / 2];
         } finally {
             CudaDriver.eventDestroy(e0);
@@ -143,8 +156,10 @@ public final class FusedKernelBench {
                     ? String.format(Locale.ROOT, "%.1f TFLOP/s", flops / (ms * 1e-3) / 1e12)
                     : String.format(Locale.ROOT, "%.0f GB/s", bytes / (ms * 1e-3) / 1e9);
             String ratio = k == 1 ? String.format(Locale.ROOT, "%.2fx", twinMs / fusedMs) : "";
-            rows.add(String.format(Locale.ROOT, "%-22s %-22s %-9s %-7s %10.4f %12s %9s", op, shape,
-                    dt.toString().toLowerCase(Locale.ROOT), k == 0 ? "cublas" : "fused", ms, rate, ratio));
+            Double h = hostMs.get(ms);
+            String host = h == null ? "" : String.format(Locale.ROOT, "%.4f%s", h, h >= 0.9 * ms ? "*" : "");
+            rows.add(String.format(Locale.ROOT, "%-22s %-22s %-9s %-7s %10.4f %12s %9s %10s", op, shape,
+                    dt.toString().toLowerCase(Locale.ROOT), k == 0 ? "cublas" : "fused", ms, rate, ratio, host));
         }
     }
 
