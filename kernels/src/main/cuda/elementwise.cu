@@ -158,54 +158,59 @@ __device__ __forceinline__ bool solder_binary_vec8(const void* a, int adt, const
     return (nb == n || nb % 8 == 0) && solder_vec8_ok(a, adt) && solder_vec8_ok(b, bdt) && solder_vec8_ok(out, odt);
 }
 
+// out[i] = f(a[i], b[i mod nb]) with b equal to a in shape (nb == n) or repeated along a's
+// leading elements (nb divides n): the body of solder_add and solder_mul. f is a functor
+// float(float, float); one per kernel, so both paths compute every element with the same code.
+template <class F>
+__device__ __forceinline__ void solder_binary(const void* a, int adt, const void* b, int bdt, void* out, int odt,
+                                              long long n, long long nb, F f) {
+    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, n, nb);
+    if (vec) {
+        long long unitsB = nb == n ? n / 8 : nb / 8;
+        SOLDER_FOR_EACH(u, n / 8) {
+            float x[8], y[8];
+            solder_load8(a, adt, u, x);
+            solder_load8(b, bdt, unitsB == n / 8 ? u : u % unitsB, y);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                x[e] = f(x[e], y[e]);
+            }
+            solder_store8(out, odt, u, x);
+        }
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
+        long long j = nb == n ? i : i % nb;
+        solder_store(out, odt, i, f(solder_load(a, adt, i), solder_load(b, bdt, j)));
+    }
+}
+
+struct SolderAxpby {
+    float alpha, beta;
+    __device__ __forceinline__ float operator()(float x, float y) const {
+        return solder_axpby(alpha, x, beta, y);
+    }
+};
+
+struct SolderTimes {
+    __device__ __forceinline__ float operator()(float x, float y) const {
+        return x * y;
+    }
+};
+
 // out[i] = alpha·a[i] + beta·b[i mod nb]: b equal to a in shape (nb == n) or repeated along
 // a's leading elements (nb divides n). out may alias a (each element is read, then
 // written, by the same thread).
 // Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_add(const void* a, int adt, const void* b, int bdt, float alpha, float beta,
                                       void* out, int odt, long long n, long long nb) {
-    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, n, nb);
-    if (vec) {
-        long long unitsB = nb == n ? n / 8 : nb / 8;
-        SOLDER_FOR_EACH(u, n / 8) {
-            float x[8], y[8];
-            solder_load8(a, adt, u, x);
-            solder_load8(b, bdt, unitsB == n / 8 ? u : u % unitsB, y);
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                x[e] = solder_axpby(alpha, x[e], beta, y[e]);
-            }
-            solder_store8(out, odt, u, x);
-        }
-    }
-    SOLDER_FOR_EACH_REST(i, n, vec) {
-        long long j = nb == n ? i : i % nb;
-        solder_store(out, odt, i, solder_axpby(alpha, solder_load(a, adt, i), beta, solder_load(b, bdt, j)));
-    }
+    solder_binary(a, adt, b, bdt, out, odt, n, nb, SolderAxpby{alpha, beta});
 }
 
 // out[i] = a[i]·b[i mod nb], broadcasting as solder_add. out may alias a.
 // Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_mul(const void* a, int adt, const void* b, int bdt,
                                       void* out, int odt, long long n, long long nb) {
-    bool vec = solder_binary_vec8(a, adt, b, bdt, out, odt, n, nb);
-    if (vec) {
-        long long unitsB = nb == n ? n / 8 : nb / 8;
-        SOLDER_FOR_EACH(u, n / 8) {
-            float x[8], y[8];
-            solder_load8(a, adt, u, x);
-            solder_load8(b, bdt, unitsB == n / 8 ? u : u % unitsB, y);
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                x[e] = x[e] * y[e];
-            }
-            solder_store8(out, odt, u, x);
-        }
-    }
-    SOLDER_FOR_EACH_REST(i, n, vec) {
-        long long j = nb == n ? i : i % nb;
-        solder_store(out, odt, i, solder_load(a, adt, i) * solder_load(b, bdt, j));
-    }
+    solder_binary(a, adt, b, bdt, out, odt, n, nb, SolderTimes{});
 }
 
 // out[i] = s·a[i]. out may alias a.
