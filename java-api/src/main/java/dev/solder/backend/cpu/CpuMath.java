@@ -121,8 +121,10 @@ final class CpuMath {
                 DoubleVector erf = z.mul(an).div(bd);
                 cdf = cdf.blend(erf.mul(0.5).add(0.5), near);
             }
-            DoubleVector out = v.mul(cdf);
-            if (dy != null) {
+            DoubleVector out;
+            if (dy == null) {
+                out = v.mul(cdf);
+            } else {
                 DoubleVector g = (DoubleVector) (m == null ? FloatVector.fromArray(CpuFloats.F_HALF, dy, j)
                         : FloatVector.fromArray(CpuFloats.F_HALF, dy, j, m)).convertShape(VectorOperators.F2D, CpuFloats.D, 0);
                 out = g.mul(cdf.add(v.mul(e).mul(INV_SQRT_2PI)));   // d/dx x·Φ(x) = Φ + x·φ

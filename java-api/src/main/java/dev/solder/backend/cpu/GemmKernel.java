@@ -48,7 +48,7 @@ final class GemmKernel {
      * inlined, the driver's live values crowd the general-purpose registers, C2 spills loop
      * indices inside the depth loop and the product drops from ~88 to ~63 GFLOP/s on one core.
      * Doing the C update here keeps it above C2's inlining limit (FreqInlineSize, 325 bytes of
-     * bytecode; {@code GemmKernelSizeTest} keeps it there) and saves a round trip through a tile
+     * bytecode; {@code GemmKernelJitTest} keeps it there) and saves a round trip through a tile
      * buffer: with the product going through a tile array and a second method, the 344 × 3072 ×
      * 768 product ran 6.1 ms instead of 4.6-4.8 on Zen 5 (2026-11-29).
      *
