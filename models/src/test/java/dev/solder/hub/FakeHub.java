@@ -206,11 +206,13 @@ final class FakeHub implements AutoCloseable {
             ex.getResponseHeaders().set("Content-Range", "bytes " + from + "-" + (content.length - 1) + "/" + content.length);
         }
         int len = content.length - from;
+        // Counted before the body goes out: the client can read the last byte and the test check
+        // the count before this server thread gets past the close (a race that failed CI once).
+        lfsBytesSent.addAndGet(len);
         send(ex, status, len);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(content, from, len);
         }
-        lfsBytesSent.addAndGet(len);
     }
 
     private static void send(HttpExchange ex, int status, long len) throws IOException {
