@@ -64,7 +64,7 @@ final class CpuMath {
      * 2026-11-29), and the boxes at those calls made the GELU allocate some 4 GB/s (JFR). The
      * Vector API's own methods are force-inlined past that cutoff; plain helpers are not. And the
      * loop names {@code CpuFloats.D} itself, never a local copy of the species, which an
-     * on-stack-replacement compilation would not see as a constant ({@code GemmKernel}'s doc).
+     * on-stack-replacement compilation would not see as a constant ({@code GemmKernel.kernel}'s doc).
      */
     static void gelu(float[] x, float[] dy, int n) {
         for (int j = 0; j < n; j += CpuFloats.D.length()) {

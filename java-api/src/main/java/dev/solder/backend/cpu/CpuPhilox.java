@@ -120,7 +120,7 @@ final class CpuPhilox {
      * threshold. The result goes through an int array, not a returned vector or mask: a vector
      * crossing a call that C2 leaves out of line is boxed — this method is large, and while it
      * returned a mask, fine-tuning allocated a mask per 16 elements in the Vector API's Java
-     * fallback of {@code compare} (JFR, 2026-11-29; {@code GemmKernel}'s doc has the story).
+     * fallback of {@code compare} (JFR, 2026-11-29; {@code GemmKernel.kernel}'s doc has the story).
      */
     private static void shiftedBits(long seed, long first, int[] bits) {
         IntVector c0 = LANE.add((int) first);

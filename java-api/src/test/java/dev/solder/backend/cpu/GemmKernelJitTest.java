@@ -20,11 +20,12 @@ import org.junit.jupiter.api.Test;
  * What the SGEMM micro-kernel needs from the JIT, checked on the running JVM.
  *
  * <p>{@link GemmKernel#kernel} must compile to code that allocates nothing: a vector the JIT
- * cannot keep in registers is boxed on every depth step, which made fine-tuning 10× slower at
- * random (GemmKernel's class doc). Here every path of the kernel (tile, C with beta 0, C with
+ * cannot keep in registers is boxed on every depth step, which made fine-tuning about 9× slower at
+ * random ({@link GemmKernel#kernel}'s doc). Here every path of the kernel (tile, C with beta 0, C with
  * beta 1) is called until C2 has compiled it, and then a run of calls must allocate nothing and
  * give the right product. With the kernel of 2026-11-29 that updated C through a helper taking
- * the accumulators, these calls allocated about 320 bytes per depth step.
+ * the accumulators, these calls kept allocating (20 KB a call of 256 depth steps) and the test
+ * failed after a minute.
  */
 class GemmKernelJitTest {
 
