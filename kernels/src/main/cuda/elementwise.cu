@@ -150,6 +150,27 @@ __device__ __forceinline__ float solder_axpby(float alpha, float x, float beta, 
     return __fadd_rn(__fmul_rn(alpha, x), __fmul_rn(beta, y));
 }
 
+// out[i] = f(a[i]): the body of solder_scale and solder_gelu_forward. f is a functor
+// float(float), so both paths compute every element with the same code.
+template <class F>
+__device__ __forceinline__ void solder_unary(const void* a, int adt, void* out, int odt, long long n, F f) {
+    bool vec = solder_vec8_ok(a, adt) && solder_vec8_ok(out, odt);
+    if (vec) {
+        SOLDER_FOR_EACH(u, n / 8) {
+            float x[8];
+            solder_load8(a, adt, u, x);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                x[e] = f(x[e]);
+            }
+            solder_store8(out, odt, u, x);
+        }
+    }
+    SOLDER_FOR_EACH_REST(i, n, vec) {
+        solder_store(out, odt, i, f(solder_load(a, adt, i)));
+    }
+}
+
 // True when a binary op's three tensors can take the vector path: b as long as a (unit u of a
 // meets unit u of b; the tail goes element by element), or b's length nb a multiple of 8 (b repeats
 // along a's leading elements and a unit of a meets one whole unit of b).
@@ -159,8 +180,9 @@ __device__ __forceinline__ bool solder_binary_vec8(const void* a, int adt, const
 }
 
 // out[i] = f(a[i], b[i mod nb]) with b equal to a in shape (nb == n) or repeated along a's
-// leading elements (nb divides n): the body of solder_add and solder_mul. f is a functor
-// float(float, float); one per kernel, so both paths compute every element with the same code.
+// leading elements (nb divides n): the body of solder_add, solder_mul and solder_gelu_backward.
+// f is a functor float(float, float); one per kernel, so both paths compute every element with
+// the same code.
 template <class F>
 __device__ __forceinline__ void solder_binary(const void* a, int adt, const void* b, int bdt, void* out, int odt,
                                               long long n, long long nb, F f) {
@@ -213,24 +235,17 @@ extern "C" __global__ void solder_mul(const void* a, int adt, const void* b, int
     solder_binary(a, adt, b, bdt, out, odt, n, nb, SolderTimes{});
 }
 
+struct SolderScaleBy {
+    float s;
+    __device__ __forceinline__ float operator()(float x) const {
+        return s * x;
+    }
+};
+
 // out[i] = s·a[i]. out may alias a.
 // Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_scale(const void* a, int adt, float s, void* out, int odt, long long n) {
-    bool vec = solder_vec8_ok(a, adt) && solder_vec8_ok(out, odt);
-    if (vec) {
-        SOLDER_FOR_EACH(u, n / 8) {
-            float x[8];
-            solder_load8(a, adt, u, x);
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                x[e] = s * x[e];
-            }
-            solder_store8(out, odt, u, x);
-        }
-    }
-    SOLDER_FOR_EACH_REST(i, n, vec) {
-        solder_store(out, odt, i, s * solder_load(a, adt, i));
-    }
+    solder_unary(a, adt, out, odt, n, SolderScaleBy{s});
 }
 
 // ------------------------------------------------------------------ GELU
@@ -265,45 +280,31 @@ __device__ __forceinline__ float solder_gelu_grad(float v, bool tanhApprox) {
     return cdf + v * pdf;
 }
 
+struct SolderGelu {
+    bool tanhApprox;
+    __device__ __forceinline__ float operator()(float v) const {
+        return solder_gelu(v, tanhApprox);
+    }
+};
+
+// dy·gelu'(v), taking (v, dy).
+struct SolderGeluGrad {
+    bool tanhApprox;
+    __device__ __forceinline__ float operator()(float v, float dy) const {
+        return dy * solder_gelu_grad(v, tanhApprox);
+    }
+};
+
 // GELU forward: out = gelu(x). Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_gelu_forward(const void* x, int xdt, void* out, int odt, long long n,
                                                int tanhApprox) {
-    bool vec = solder_vec8_ok(x, xdt) && solder_vec8_ok(out, odt);
-    if (vec) {
-        SOLDER_FOR_EACH(u, n / 8) {
-            float v[8];
-            solder_load8(x, xdt, u, v);
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                v[e] = solder_gelu(v[e], tanhApprox);
-            }
-            solder_store8(out, odt, u, v);
-        }
-    }
-    SOLDER_FOR_EACH_REST(i, n, vec) {
-        solder_store(out, odt, i, solder_gelu(solder_load(x, xdt, i), tanhApprox));
-    }
+    solder_unary(x, xdt, out, odt, n, SolderGelu{tanhApprox != 0});
 }
 
-// GELU backward: dx = dy·gelu'(x). Launch: LaunchConfig.vec8.
+// GELU backward: dx = dy·gelu'(x), dy of x's shape. Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_gelu_backward(const void* x, int xdt, const void* dy, int dydt,
                                                 void* dx, int dxdt, long long n, int tanhApprox) {
-    bool vec = solder_vec8_ok(x, xdt) && solder_vec8_ok(dy, dydt) && solder_vec8_ok(dx, dxdt);
-    if (vec) {
-        SOLDER_FOR_EACH(u, n / 8) {
-            float v[8], g[8];
-            solder_load8(x, xdt, u, v);
-            solder_load8(dy, dydt, u, g);
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                g[e] = g[e] * solder_gelu_grad(v[e], tanhApprox);
-            }
-            solder_store8(dx, dxdt, u, g);
-        }
-    }
-    SOLDER_FOR_EACH_REST(i, n, vec) {
-        solder_store(dx, dxdt, i, solder_load(dy, dydt, i) * solder_gelu_grad(solder_load(x, xdt, i), tanhApprox));
-    }
+    solder_binary(x, xdt, dy, dydt, dx, dxdt, n, n, SolderGeluGrad{tanhApprox != 0});
 }
 
 // ------------------------------------------------------------------ fused bias + GELU (fused path)
