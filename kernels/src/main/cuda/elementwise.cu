@@ -88,25 +88,17 @@ __device__ __forceinline__ void solder_copy_element(const void* src, int sdt, lo
 }
 
 // dst[i] = convert(src[i]) for contiguous tensors of n elements (casts, to(dtype)).
-// Vector path between floating types: a same-dtype unit is copied as raw bytes (as
-// solder_copy_element copies the bits, NaN payloads included), others convert through float32.
+// The vector path converts between two different floating types through float32. A same-dtype
+// copy goes element by element, bits as they are (NaN payloads included): the Java side never
+// launches one (CudaCopy copies the bytes), and load8/store8 would quiet a signalling NaN.
 // Launch: LaunchConfig.vec8.
 extern "C" __global__ void solder_convert(const void* src, int sdt, void* dst, int ddt, long long n) {
-    bool vec = solder_vec8_ok(src, sdt) && solder_vec8_ok(dst, ddt);
+    bool vec = sdt != ddt && solder_vec8_ok(src, sdt) && solder_vec8_ok(dst, ddt);
     if (vec) {
-        long long units = n / 8;
-        if (sdt == ddt) {
-            // 8 elements are 16 bytes (bf16/fp16) or 32 bytes (float32): one or two raw units.
-            long long per = sdt == SOLDER_F32 ? 2 : 1;
-            SOLDER_FOR_EACH(u, units * per) {
-                ((SolderU4*)dst)[u] = ((const SolderU4*)src)[u];
-            }
-        } else {
-            SOLDER_FOR_EACH(u, units) {
-                float v[8];
-                solder_load8(src, sdt, u, v);
-                solder_store8(dst, ddt, u, v);
-            }
+        SOLDER_FOR_EACH(u, n / 8) {
+            float v[8];
+            solder_load8(src, sdt, u, v);
+            solder_store8(dst, ddt, u, v);
         }
     }
     SOLDER_FOR_EACH_REST(i, n, vec) {

@@ -279,6 +279,8 @@ int main(int argc, char** argv) {
     std::mt19937_64 rng(seed);
     convert(rng, SOLDER_F32, SOLDER_BF16, 8 * 300 + 5);
     convert(rng, SOLDER_BF16, SOLDER_F32, 8 * 300 + 3);
+    // Same-dtype conversions take the element path from both buffers (solder_convert keeps its
+    // vector path for two different types); these check that no path rounds their bits.
     convert(rng, SOLDER_F32, SOLDER_F32, 8 * 90 + 7);
     convert(rng, SOLDER_BF16, SOLDER_BF16, 8 * 90 + 1);
     add(rng, SOLDER_F32, SOLDER_F32, SOLDER_F32, 8 * 400 + 6, 8 * 400 + 6, false);
