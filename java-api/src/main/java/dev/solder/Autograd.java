@@ -34,6 +34,50 @@ public final class Autograd {
         Tensor[] apply(Tensor gradOutput);
     }
 
+    /**
+     * A backward that can add an input's gradient into the gradient the engine already holds
+     * for that input, instead of returning a new tensor for the engine to sum.
+     *
+     * <p>{@code into[i]}, when not null, is a contiguous tensor of input {@code i}'s shape
+     * holding the sum of that input's gradients so far, which nothing else reads or holds. The
+     * backward may add its gradient for input {@code i} into it in place and return that very
+     * tensor as {@code grads[i]}; or ignore it and return a new gradient, which the engine adds
+     * as usual. Folding the sum into the op's own write saves a pass over the gradient and,
+     * on a GPU, a launch: BERT's query, key and value projections each add their input's
+     * gradient into the one the residual connection already gave (a GEMM with beta 1).
+     *
+     * <pre>{@code
+     * Autograd.record("twice", out, (Autograd.AccumulatingBackwardFn) (g, into) -> {
+     *     Tensor acc = into.length > 0 ? into[0] : null;
+     *     if (acc == null) {
+     *         return new Tensor[] {Ops.scale(g, 2f)};
+     *     }
+     *     acc.backend().add(acc, g, 1f, 2f, acc);    // acc += 2·g
+     *     return new Tensor[] {acc};
+     * }, x);
+     * }</pre>
+     */
+    @FunctionalInterface
+    public interface AccumulatingBackwardFn extends BackwardFn {
+        /** As {@link BackwardFn#apply}, with {@code into} empty or one slot per input (see the class). */
+        Tensor[] apply(Tensor gradOutput, Tensor[] into);
+
+        @Override
+        default Tensor[] apply(Tensor gradOutput) {
+            return apply(gradOutput, NO_TARGETS);
+        }
+    }
+
+    private static final Tensor[] NO_TARGETS = new Tensor[0];
+
+    /**
+     * {@code -Dsolder.autograd.sumsInPlace=false} (read at every backward): offer no
+     * {@link AccumulatingBackwardFn} a sum to add into, so every gradient is summed by a separate
+     * add. On the CPU backend the results are the same bits either way; on a GPU the in-place
+     * sums round once instead of twice. For narrowing down a numerical difference.
+     */
+    public static final String SUMS_IN_PLACE = "solder.autograd.sumsInPlace";
+
     /** One recorded op. */
     public static final class Node {
         final String op;
@@ -163,7 +207,9 @@ public final class Autograd {
             accumulateLeaf(root, seed);
             return;
         }
-        List<Node> order = topologicalOrder(rootNode);
+        boolean sumsInPlace = !"false".equals(System.getProperty(SUMS_IN_PLACE));
+        Map<Node, int[]> uses = new IdentityHashMap<>();
+        List<Node> order = topologicalOrder(rootNode, uses);
         Map<Node, Tensor> pending = new IdentityHashMap<>();
         pending.put(rootNode, seed);
         Holds holds = new Holds(seed);
@@ -172,15 +218,22 @@ public final class Autograd {
             for (Node node : order) {
                 Tensor g = pending.remove(node);
                 if (g == null) {
+                    // No consumer gave it a gradient (they all ran, or took its path: see targets).
+                    node.closeOwned();
                     continue;
                 }
-                Tensor[] grads = gradientsOf(node, g);
+                Tensor[] into = sumsInPlace && node.fn instanceof AccumulatingBackwardFn
+                        ? targets(node, pending, holds, uses) : null;
+                Tensor[] grads = gradientsOf(node, g, into);
                 for (int i = 0; i < node.inputs.length; i++) {
                     Tensor in = node.inputs[i];
                     if (in == null || grads == null || i >= grads.length || grads[i] == null || !in.requiresGrad()) {
                         continue;
                     }
                     Tensor gi = grads[i];
+                    if (into != null && i < into.length && into[i] != null && gi == into[i]) {
+                        continue;   // added in place into the sum the engine holds
+                    }
                     if (!java.util.Arrays.equals(gi.shape(), in.shape())) {
                         throw new IllegalStateException("backward of " + node.op + ": gradient for input " + i
                                 + " has shape " + java.util.Arrays.toString(gi.shape()) + ", input has "
@@ -194,6 +247,7 @@ public final class Autograd {
                         } else {
                             // Out-of-place sum: the same gradient tensor may be handed to several inputs.
                             Tensor sum = Ops.add(before, gi);
+                            sum.freshGradient = true;   // the engine's own: later terms may add into it
                             pending.put(in.gradFn, sum);
                             holds.take(sum);
                             holds.drop(before);
@@ -223,9 +277,9 @@ public final class Autograd {
      * (casts, contiguous copies) is freed as soon as it returns; the gradients it returns move
      * to the caller's scope.
      */
-    private static Tensor[] gradientsOf(Node node, Tensor g) {
+    private static Tensor[] gradientsOf(Node node, Tensor g, Tensor[] into) {
         try (Scope s = Scope.open()) {
-            Tensor[] grads = node.fn.apply(g);
+            Tensor[] grads = into == null ? node.fn.apply(g) : ((AccumulatingBackwardFn) node.fn).apply(g, into);
             if (grads != null) {
                 for (Tensor gi : grads) {
                     if (gi != null && gi.owner == s) {
@@ -235,6 +289,52 @@ public final class Autograd {
             }
             return grads;
         }
+    }
+
+    /**
+     * What an {@link AccumulatingBackwardFn} may add its inputs' gradients into: for input
+     * {@code i}, the sum the engine holds for it, when nothing else reads or holds that tensor.
+     *
+     * <p>Also through a cast from float32 (autocast's lowering of an activation) that this node
+     * alone consumes: the cast hands a float32 gradient on unchanged, so adding into the sum of
+     * the cast's float32 input gives what the cast's backward and the engine's add would give,
+     * in the same order (the cast runs right after its one consumer), and the cast then receives
+     * nothing and is skipped. Each target is offered once per node.
+     */
+    private static Tensor[] targets(Node node, Map<Node, Tensor> pending, Holds holds, Map<Node, int[]> uses) {
+        Tensor[] into = null;
+        for (int i = 0; i < node.inputs.length; i++) {
+            Tensor in = node.inputs[i];
+            if (in == null || in.gradFn == null || !in.requiresGrad()) {
+                continue;
+            }
+            Node at = in.gradFn;
+            Tensor t = pending.get(at);
+            if (t == null && isFloat32PassThrough(at) && uses.get(at)[0] == 1) {
+                Node below = at.inputs[0].gradFn;
+                t = below == null ? null : pending.get(below);
+            }
+            if (t == null || !holds.isExclusive(t) || !java.util.Arrays.equals(t.shape(), in.shape())) {
+                continue;
+            }
+            if (into == null) {
+                into = new Tensor[node.inputs.length];
+            }
+            boolean offered = false;
+            for (int j = 0; j < i; j++) {
+                offered |= into[j] == t;
+            }
+            if (!offered) {
+                into[i] = t;
+            }
+        }
+        return into == null ? NO_TARGETS : into;
+    }
+
+    /** A cast of a float32 tensor that requires a gradient: its backward returns a float32 gradient as it is. */
+    private static boolean isFloat32PassThrough(Node n) {
+        return "cast".equals(n.op) && n.inputs.length == 1 && n.inputs[0] != null
+                && n.inputs[0].dtype() == DType.FLOAT32 && n.inputs[0].requiresGrad();
     }
 
     /**
@@ -257,6 +357,17 @@ public final class Autograd {
 
         void keepForever(Tensor t) {
             kept.put(t, Boolean.TRUE);
+        }
+
+        /**
+         * True when {@code t} may be written in place: a gradient an op or the engine made for
+         * one input ({@link Tensor#freshGradient}), held once, by the engine alone, with no
+         * other view of its memory.
+         */
+        boolean isExclusive(Tensor t) {
+            int[] c = counts.get(t);
+            return c != null && c[0] == 1 && !kept.containsKey(t) && t.freshGradient && !t.isClosed()
+                    && t.isContiguous() && !t.storage().isShared();
         }
 
         void drop(Tensor t) {
@@ -301,7 +412,11 @@ public final class Autograd {
         return false;
     }
 
-    private static List<Node> topologicalOrder(Node root) {
+    /**
+     * The nodes reachable from {@code root}, each after every node that consumes it; counts
+     * into {@code uses} how many inputs of those nodes each node produced.
+     */
+    private static List<Node> topologicalOrder(Node root, Map<Node, int[]> uses) {
         // Iterative DFS post-order, reversed: a node comes after every node that consumes it.
         List<Node> post = new ArrayList<>();
         Map<Node, Boolean> visited = new IdentityHashMap<>();
@@ -316,6 +431,9 @@ public final class Autograd {
             if (i < n.inputs.length) {
                 frame[1] = i + 1;
                 Tensor in = n.inputs[i];
+                if (in != null && in.gradFn != null) {
+                    uses.computeIfAbsent(in.gradFn, k -> new int[1])[0]++;
+                }
                 if (in != null && in.gradFn != null && !visited.containsKey(in.gradFn)) {
                     checkLive(in.gradFn);
                     visited.put(in.gradFn, Boolean.TRUE);

@@ -298,13 +298,14 @@ public final class Ops {
         Tensor out2 = out.view(new int[] {rows, outF}, new long[] {outF, 1}, 0);
         x.backend().linear(x2, wc, bc, out2);
         out2.close();
-        return Autograd.own(Autograd.record("linear", out, g -> {
-            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), dxType, x.device()) : null;
+        return Autograd.own(Autograd.record("linear", out, (Autograd.AccumulatingBackwardFn) (g, into) -> {
+            boolean accumulate = accumulatesInto(into, x, dxType);
+            Tensor dx = !x.requiresGrad() ? null : accumulate ? into[0] : freshGradient(x.shape(), dxType, x.device());
             Tensor dw = w.requiresGrad() ? freshGradient(w) : null;
             Tensor db = bias != null && bias.requiresGrad() ? freshGradient(bias) : null;
             Tensor g2 = flat2(roundGrad ? cast(g, x.dtype()) : g, rows, outF);
-            Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, 0);
-            x.backend().linearBackward(g2, x2, wc, dx2, dw, db);
+            Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, dx.offset());
+            x.backend().linearBackward(g2, x2, wc, dx2, accumulate, dw, db);
             if (dx2 != null) {
                 dx2.close();
             }
@@ -336,22 +337,33 @@ public final class Ops {
         Tensor out2 = out.view(new int[] {rows, outF}, new long[] {outF, 1}, 0);
         x.backend().linearGelu(x2, wc, bc, pre, out2);
         out2.close();
-        return Autograd.own(Autograd.record("linearGelu", out, g -> {
-            Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), dxType, x.device()) : null;
+        return Autograd.own(Autograd.record("linearGelu", out, (Autograd.AccumulatingBackwardFn) (g, into) -> {
+            boolean accumulate = accumulatesInto(into, x, dxType);
+            Tensor dx = !x.requiresGrad() ? null : accumulate ? into[0] : freshGradient(x.shape(), dxType, x.device());
             Tensor dw = w.requiresGrad() ? freshGradient(w) : null;
             Tensor db = bias != null && bias.requiresGrad() ? freshGradient(bias) : null;
             Tensor g2 = flat2(roundGrad ? cast(g, x.dtype()) : g, rows, outF);
             // Under autocast dpre is in x's low-precision type too, so the two backward GEMMs
             // run on bf16/fp16 operands as PyTorch's do.
             Tensor dpre = Tensor.empty(new int[] {rows, outF}, roundGrad ? x.dtype() : DType.FLOAT32, x.device());
-            Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, 0);
-            x.backend().linearGeluBackward(g2, x2, wc, pre, dpre, dx2, dw, db);
+            Tensor dx2 = dx == null ? null : dx.view(new int[] {rows, in}, new long[] {in, 1}, dx.offset());
+            x.backend().linearGeluBackward(g2, x2, wc, pre, dpre, dx2, accumulate, dw, db);
             if (dx2 != null) {
                 dx2.close();
             }
             dpre.close();
             return new Tensor[] {dx, dw, db};
         }, x, w, bias), pre, x2, made(wc, w), made(bc, bias));
+    }
+
+    /**
+     * Whether a product's backward adds x's gradient into the sum the engine offers
+     * ({@link Autograd.AccumulatingBackwardFn}): one of x's type, so that the GEMM writes the
+     * sum as it would have written the gradient. BERT's query, key and value projections and
+     * its up-projection read hidden states whose residual connection gave a gradient first.
+     */
+    private static boolean accumulatesInto(Tensor[] into, Tensor x, DType dxType) {
+        return x.requiresGrad() && into.length > 0 && into[0] != null && into[0].dtype() == dxType;
     }
 
     /**
@@ -652,8 +664,8 @@ public final class Ops {
         Tensor hSaved = h == null ? xc : h;
         return Autograd.own(Autograd.record("layerNorm", out, g -> {
             Tensor dh = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
-            Tensor dg = gamma.requiresGrad() ? Tensor.empty(gamma.shape(), DType.FLOAT32, x.device()) : null;
-            Tensor db = beta.requiresGrad() ? Tensor.empty(beta.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor dg = gamma.requiresGrad() ? freshGradient(gamma) : null;
+            Tensor db = beta.requiresGrad() ? freshGradient(beta) : null;
             x.backend().layerNormBackward(g.contiguousNoGrad(), hSaved, gc, mean, rstd, dh, dg, db);
             return new Tensor[] {dh, residual == null ? null : dh, dg, db};
         }, x, residual, gamma, beta), h, mean, rstd, made(xc, x), made(rc, residual), made(gc, gamma));
@@ -720,11 +732,12 @@ public final class Ops {
         Tensor rstd = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
         x.backend().dropoutLayerNorm(xc, p, seed, rc, gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
         return Autograd.own(Autograd.record("dropoutLayerNorm", out, g -> {
-            Tensor dh = Tensor.empty(x.shape(), DType.FLOAT32, x.device());
+            // dh is the residual's gradient alone: the next terms of its sum may be added into it.
+            Tensor dh = freshGradient(residual);
             // x is a dense layer's bf16 output under autocast: its gradient is written in bf16.
             Tensor dx = x.requiresGrad() ? Tensor.empty(x.shape(), gradientType(x), x.device()) : null;
-            Tensor dg = gamma.requiresGrad() ? Tensor.empty(gamma.shape(), DType.FLOAT32, x.device()) : null;
-            Tensor db = beta.requiresGrad() ? Tensor.empty(beta.shape(), DType.FLOAT32, x.device()) : null;
+            Tensor dg = gamma.requiresGrad() ? freshGradient(gamma) : null;
+            Tensor db = beta.requiresGrad() ? freshGradient(beta) : null;
             x.backend().dropoutLayerNormBackward(g.contiguousNoGrad(), h, gc, mean, rstd, p, seed, dx, dh, dg, db);
             return new Tensor[] {dx, dh, dg, db};
         }, x, residual, gamma, beta), h, mean, rstd, made(xc, x), made(rc, residual), made(gc, gamma));
@@ -814,7 +827,16 @@ public final class Ops {
      * weight gradient (110 M floats) a step fewer.
      */
     private static Tensor freshGradient(Tensor t) {
-        Tensor g = Tensor.empty(t.shape(), DType.FLOAT32, t.device());
+        return freshGradient(t.shape(), DType.FLOAT32, t.device());
+    }
+
+    /**
+     * A new gradient of the given geometry with the promise of {@link #freshGradient(Tensor)};
+     * the engine may also add later terms of the same input's gradient into it
+     * ({@link Autograd.AccumulatingBackwardFn}).
+     */
+    private static Tensor freshGradient(int[] shape, DType dt, Device device) {
+        Tensor g = Tensor.empty(shape, dt, device);
         g.freshGradient = true;
         return g;
     }

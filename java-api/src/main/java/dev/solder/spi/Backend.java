@@ -113,8 +113,21 @@ public interface Backend {
      * {@code dbias = Σ_rows dy}. Any of the outputs may be null (not needed).
      */
     default void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor dbias) {
+        linearBackward(dy, x, w, dx, false, dw, dbias);
+    }
+
+    /**
+     * {@link #linearBackward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)}, with
+     * {@code accumulateDx}: {@code dx += dy·w}, dx holding the gradient of x summed so far
+     * (autograd's {@link dev.solder.Autograd.AccumulatingBackwardFn}). This default rounds the
+     * product, then the sum — the bits of a separate {@link #add}, so that the CPU backend's
+     * results do not depend on where the engine summed. A GPU backend may accumulate in the
+     * GEMM (beta 1: one rounding, one pass over dx fewer, no extra launch).
+     */
+    default void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, boolean accumulateDx, Tensor dw,
+                                Tensor dbias) {
         if (dx != null) {
-            matmul(dy, false, w, false, dx, 1f, 0f);
+            productInto(dy, w, dx, accumulateDx);
         }
         if (dw != null) {
             matmul(dy, true, x, false, dw, 1f, 0f);
@@ -145,8 +158,33 @@ public interface Backend {
      */
     default void linearGeluBackward(Tensor dy, Tensor x, Tensor w, Tensor pre, Tensor dpre,
                                     Tensor dx, Tensor dw, Tensor dbias) {
+        linearGeluBackward(dy, x, w, pre, dpre, dx, false, dw, dbias);
+    }
+
+    /**
+     * {@link #linearGeluBackward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)},
+     * with {@code accumulateDx}: {@code dx += dpre·w}, as
+     * {@link #linearBackward(Tensor, Tensor, Tensor, Tensor, boolean, Tensor, Tensor)}.
+     */
+    default void linearGeluBackward(Tensor dy, Tensor x, Tensor w, Tensor pre, Tensor dpre,
+                                    Tensor dx, boolean accumulateDx, Tensor dw, Tensor dbias) {
         geluBackward(pre, dy, false, dpre);
-        linearBackward(dpre, x, w, dx, dw, dbias);
+        linearBackward(dpre, x, w, dx, accumulateDx, dw, dbias);
+    }
+
+    /**
+     * {@code dx = dy·w}, or with {@code accumulate} {@code dx += dy·w} through a scratch product
+     * and an {@link #add} (two roundings, as an unfused sum has).
+     */
+    private void productInto(Tensor dy, Tensor w, Tensor dx, boolean accumulate) {
+        if (!accumulate) {
+            matmul(dy, false, w, false, dx, 1f, 0f);
+            return;
+        }
+        try (Tensor p = Tensor.empty(dx.shape(), dx.dtype(), dx.device())) {
+            matmul(dy, false, w, false, p, 1f, 0f);
+            add(dx, p, 1f, 1f, dx);
+        }
     }
 
     // ---------------------------------------------------------------- elementwise

@@ -58,6 +58,11 @@ public abstract class Storage {
         version++;
     }
 
+    /** True while more than one holder (a tensor and its views) retains this memory. */
+    public final synchronized boolean isShared() {
+        return refs > 1;
+    }
+
     /** Adds a holder. */
     public final synchronized void retain() {
         if (freed) {

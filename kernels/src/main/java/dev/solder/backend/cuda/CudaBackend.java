@@ -235,20 +235,25 @@ public final class CudaBackend implements Backend {
         Backend.super.linear(x, w, bias, out);
     }
 
+    /**
+     * {@inheritDoc} Here {@code accumulateDx} runs the dx GEMM with beta 1: the sum is rounded
+     * once, in the GEMM's epilogue, with no scratch product and no add launch.
+     */
     @Override
-    public void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, Tensor dw, Tensor dbias) {
+    public void linearBackward(Tensor dy, Tensor x, Tensor w, Tensor dx, boolean accumulateDx, Tensor dw,
+                               Tensor dbias) {
+        if (dx != null) {
+            matmul(dy, false, w, false, dx, 1f, accumulateDx ? 1f : 0f);
+        }
         if (dw != null && dbias != null && KernelPaths.useFused(KernelPaths.FusedOp.LINEAR_BIAS_BACKWARD,
                 CudaGemm.linearBiasGradUnsupported(dy, x, dw, dbias))) {
             if (call(dy, "linearBackward", d -> CudaGemm.linearBiasGrad(d, dy, x, dw, dbias), "dy", dy, "x", x,
                     "dw", dw, "dbias", dbias)) {
-                if (dx != null) {
-                    matmul(dy, false, w, false, dx, 1f, 0f);
-                }
                 return;
             }
             KernelPaths.follow(KernelPaths.FusedOp.LINEAR_BIAS_BACKWARD, false, LT_NO_ALGORITHM);
         }
-        Backend.super.linearBackward(dy, x, w, dx, dw, dbias);
+        Backend.super.linearBackward(dy, x, w, null, false, dw, dbias);
     }
 
     @Override
@@ -268,7 +273,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void linearGeluBackward(Tensor dy, Tensor x, Tensor w, Tensor pre, Tensor dpre,
-                                   Tensor dx, Tensor dw, Tensor dbias) {
+                                   Tensor dx, boolean accumulateDx, Tensor dw, Tensor dbias) {
         run(dpre, "linearGeluBackward", d -> {
             boolean fused = KernelPaths.useFused(KernelPaths.FusedOp.LINEAR_GELU_BACKWARD,
                     CudaFused.biasGeluUnsupported(dbias != null));
@@ -278,7 +283,7 @@ public final class CudaBackend implements Backend {
                 CudaElementwise.geluBackward(d, pre, dy, false, dpre);
             }
             if (dx != null) {
-                CudaGemm.matmul(d, dpre, false, w, false, dx, 1f, 0f);
+                CudaGemm.matmul(d, dpre, false, w, false, dx, 1f, accumulateDx ? 1f : 0f);
             }
             if (dw != null) {
                 CudaGemm.matmul(d, dpre, true, x, false, dw, 1f, 0f);

@@ -33,6 +33,7 @@ final class FakeDeviceApi implements DeviceApi {
     private long next = BASE;
     private long used;
     int launches;
+    private final java.util.Map<Kernel, Integer> launchesByKernel = new java.util.concurrent.ConcurrentHashMap<>();
     int gemms;
     int ltGemms;
 
@@ -275,9 +276,15 @@ final class FakeDeviceApi implements DeviceApi {
 
     // ------------------------------------------------------------------ launches
 
+    /** How many times {@code kernel} was launched on this device so far. */
+    int launchesOf(Kernel kernel) {
+        return launchesByKernel.getOrDefault(kernel, 0);
+    }
+
     @Override
     public void launch(Kernel kernel, LaunchConfig c, long[] args) {
         launches++;
+        launchesByKernel.merge(kernel, 1, Integer::sum);
         if (args.length != kernel.arity()) {
             throw new AssertionError(kernel.cName() + ": " + args.length + " arguments");
         }

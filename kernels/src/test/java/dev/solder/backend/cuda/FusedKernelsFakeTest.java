@@ -29,6 +29,11 @@ class FusedKernelsFakeTest extends FusedParitySuite {
         restore.close();
     }
 
+    @Override
+    int addLaunches() {
+        return fake.launchesOf(Kernel.ADD);
+    }
+
     /** The Java model of the flash kernels is slow at S = 512: tail and exact tiles only. */
     @Override
     int[] flashSeqLens() {

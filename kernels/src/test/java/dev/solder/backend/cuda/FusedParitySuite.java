@@ -1034,6 +1034,29 @@ abstract class FusedParitySuite {
 
     /** Forward + backward of one post-LN BERT layer on {@code device}; returns out and every gradient (CPU). */
     private List<Tensor> runLayer(LayerData data, Device device) {
+        return runLayer(data, device, false);
+    }
+
+    /**
+     * {@code solder_add} launches so far, where the device model counts them (the fake
+     * device); -1 on a real GPU.
+     */
+    int addLaunches() {
+        return -1;
+    }
+
+    /** {@link #addLaunches()} during the latest {@link #runLayer}'s backward (-1: not counted). */
+    int layerBackwardAdds = -1;
+
+    /**
+     * The layer's output, then the gradients of its input and of every parameter. With
+     * {@code asModel} it runs as {@code BertLayer} does: its input comes from an op (the layer
+     * below's LayerNorm in a model; a scale by 1 here), and dropout + residual + LayerNorm are one
+     * {@code Ops.dropoutLayerNorm} — so the residual's gradient arrives first and the query, key,
+     * value and up-projections add theirs into it (the engine's in-place sums) instead of the
+     * engine adding four times.
+     */
+    private List<Tensor> runLayer(LayerData data, Device device, boolean asModel) {
         List<Tensor> leaves = new ArrayList<>();
         for (Tensor t : data.params()) {
             Tensor l = Tensor.of(t.toFloatArray(), t.shape()).to(device);
@@ -1045,16 +1068,24 @@ abstract class FusedParitySuite {
         Tensor mask = data.mask().to(device);
         List<Tensor> results = new ArrayList<>();
         try (Scope s = Scope.open()) {
-            Tensor q = Ops.linear(x, leaves.get(0), leaves.get(1));
-            Tensor k = Ops.linear(x, leaves.get(2), leaves.get(3));
-            Tensor v = Ops.linear(x, leaves.get(4), leaves.get(5));
+            Tensor in = asModel ? Ops.scale(x, 1f) : x;
+            Tensor q = Ops.linear(in, leaves.get(0), leaves.get(1));
+            Tensor k = Ops.linear(in, leaves.get(2), leaves.get(3));
+            Tensor v = Ops.linear(in, leaves.get(4), leaves.get(5));
             Tensor a = Ops.attention(q, k, v, mask, HEADS, 0.1f, seed + 1);
-            Tensor ao = Ops.dropout(Ops.linear(a, leaves.get(6), leaves.get(7)), 0.1f, seed + 2);
-            Tensor h1 = Ops.layerNorm(ao, x, leaves.get(8), leaves.get(9), 1e-12f);
+            Tensor ao = Ops.linear(a, leaves.get(6), leaves.get(7));
+            Tensor h1 = asModel
+                    ? Ops.dropoutLayerNorm(ao, 0.1f, seed + 2, in, leaves.get(8), leaves.get(9), 1e-12f)
+                    : Ops.layerNorm(Ops.dropout(ao, 0.1f, seed + 2), in, leaves.get(8), leaves.get(9), 1e-12f);
             Tensor f = Ops.linear(Ops.linearGelu(h1, leaves.get(10), leaves.get(11)), leaves.get(12), leaves.get(13));
-            Tensor out = Ops.layerNorm(Ops.dropout(f, 0.1f, seed + 3), h1, leaves.get(14), leaves.get(15), 1e-12f);
+            Tensor out = asModel
+                    ? Ops.dropoutLayerNorm(f, 0.1f, seed + 3, h1, leaves.get(14), leaves.get(15), 1e-12f)
+                    : Ops.layerNorm(Ops.dropout(f, 0.1f, seed + 3), h1, leaves.get(14), leaves.get(15), 1e-12f);
             results.add(s.keep(snapshot(out)));
-            out.backward(data.dOut().to(device));
+            Tensor dOut = data.dOut().to(device);
+            int adds = device.kind() == Device.Kind.CUDA ? addLaunches() : -1;
+            out.backward(dOut);
+            layerBackwardAdds = adds < 0 ? -1 : addLaunches() - adds;
         }
         results.add(snapshot(x.grad()));
         for (Tensor l : leaves) {
@@ -1082,6 +1113,45 @@ abstract class FusedParitySuite {
     /** A CPU float32 copy that outlives the tensor (and its owner). */
     private static Tensor snapshot(Tensor t) {
         return Tensor.of(t.toFloatArray(), t.shape());
+    }
+
+    /**
+     * The layer as {@code BertLayer} runs it, on both paths, with the engine's in-place gradient
+     * sums (the query, key, value and up-projection GEMMs accumulating with beta 1) and without:
+     * every gradient against the CPU and the two against each other; on the device model, no
+     * {@code solder_add} in the backward with them and the four sums without.
+     */
+    @Test
+    void bertLayerAsTheModelRunsItSumsGradientsInPlace() {
+        LayerData data = layerData();
+        List<Tensor> cpu = runLayer(data, Device.cpu(), true);
+        double tol = CudaGemm.tf32 ? 5e-4 : 1e-4;
+        for (Mode mode : new Mode[] {Mode.FUSED, Mode.CUBLAS}) {
+            List<Tensor> inPlace = with(mode, () -> runLayer(data, GPU, true));
+            int addsInPlace = layerBackwardAdds;
+            List<Tensor> separate;
+            System.setProperty(dev.solder.Autograd.SUMS_IN_PLACE, "false");
+            try {
+                separate = with(mode, () -> runLayer(data, GPU, true));
+            } finally {
+                System.clearProperty(dev.solder.Autograd.SUMS_IN_PLACE);
+            }
+            int addsSeparate = layerBackwardAdds;
+            assertEquals(cpu.size(), inPlace.size());
+            for (int i = 0; i < cpu.size(); i++) {
+                if (i == 5) {
+                    continue;   // dbk: ~0 up to rounding (bertLayerForwardAndBackwardOnBothPaths)
+                }
+                assertClose(mode + " BERT layer result " + i + " with in-place sums vs CPU", cpu.get(i),
+                        inPlace.get(i), tol);
+                assertClose(mode + " BERT layer result " + i + " with in-place sums vs separate adds",
+                        separate.get(i), inPlace.get(i), F32);
+            }
+            if (addsInPlace >= 0) {
+                assertEquals(0, addsInPlace, mode + ": solder_add launches in the backward with in-place sums" + at());
+                assertEquals(4, addsSeparate, mode + ": solder_add launches in the backward without" + at());
+            }
+        }
     }
 
     @Test
