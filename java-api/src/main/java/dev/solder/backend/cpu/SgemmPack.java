@@ -26,7 +26,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Zero padding lets every tile run the full-size kernel; only the write-back is clipped.
  *
  * <p>Where a depth step's MR (A stored {@code [k, m]}) or NR (B stored {@code [k, n]})
- * floats are neighbours in memory, a full tile is copied a vector at a time: one 4-lane
+ * floats are neighbours in memory, a full tile is copied a vector at a time: one MR-lane
  * vector for A, two for B. Element by element these two cases cost 2.4 and 1.0 ns a float
  * on the 2-core Zen 3 (an inner loop of 4 or 16 with a bfloat16 test and a bounds check per
  * element); a vector at a time, 0.45 and 0.25 ns, timed alone. A whole training step showed
@@ -35,7 +35,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class SgemmPack {
     /** MR floats: one depth step of an A micro-panel. */
-    private static final VectorSpecies<Float> A_STEP = FloatVector.SPECIES_128;
+    private static final VectorSpecies<Float> A_STEP = MR == 8 ? FloatVector.SPECIES_256 : FloatVector.SPECIES_128;
     private static final VectorSpecies<Float> B_HALF = GemmKernel.SPECIES;
 
     private SgemmPack() {
