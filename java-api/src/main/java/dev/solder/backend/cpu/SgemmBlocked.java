@@ -11,20 +11,26 @@ import java.util.function.IntConsumer;
  * The blocked SGEMM driver around {@link GemmKernel}:
  *
  * <pre>
+ * pack A once, shared by all threads (in parallel; rows in chunks if A exceeds its budget)
  * for each column block jc (all of B's depth × NC columns fits the packed-B budget)
  *   pack B[:, jc] once, shared by all threads (in parallel)
- *   in parallel over C blocks (about MC rows × NU columns), each thread packing its own A:
+ *   in parallel over C blocks (about MC rows × NU columns):
  *     for each depth block pc (KC deep)
- *       pack A[ic, pc]                          the A block stays in L2
  *       for each B micro-panel jr (NR wide)     one B micro-panel stays in L1
- *         for each A micro-panel ir (MR tall)
+ *         for each A micro-panel ir (MR tall)   the A block [ic, pc] stays in L2
  *           micro-kernel, C[ir, jr] = tile + beta·C (beta = 1 after the first pc)
  * </pre>
  *
  * Unlike the textbook order (depth blocks outside the parallel loop), a C block gets all its
- * depth passes back to back, so the C it re-reads is still in L2, and the threads meet twice
- * per column block rather than twice per depth block. Row blocks are cut on MR-tile
+ * depth passes back to back, so the C it re-reads is still in L2, and the threads meet a few
+ * times per column block rather than twice per depth block. Row blocks are cut on MR-tile
  * boundaries so they are equal to within a tile.
+ *
+ * <p>A is packed once for all C blocks of its rows. When each C block packed its own A block,
+ * A was packed once per column of C blocks — four times for a 344-token batch's {@code [344,
+ * 768]} projections, which are cut into 3 row × 4 column blocks so that two threads get equal
+ * shares — and on the 2-core Zen 5 the packing took a fifth of a CPU fine-tuning step (JFR,
+ * 2026-11-29), once the micro-kernel ran at the FMA peak.
  *
  * <p>The block sizes were tuned on a 2-core Zen 3 (32 KiB L1d, 512 KiB L2 per core);
  * {@code -Dsolder.sgemm.kc|mc|nu|nc|bmax} override them for tuning elsewhere.
@@ -40,6 +46,8 @@ final class SgemmBlocked {
     static final int NC = Integer.getInteger("solder.sgemm.nc", 4096);
     /** Packed-B budget in floats (16 MiB), kept per calling thread for reuse. */
     static final int B_MAX = Integer.getInteger("solder.sgemm.bmax", 4 << 20);
+    /** Packed-A budget in floats (16 MiB), kept per calling thread for reuse; more rows are done in chunks. */
+    static final int A_MAX = Integer.getInteger("solder.sgemm.amax", 4 << 20);
 
     /** Per-thread packing buffers, grown on demand and kept for the next call. */
     private static final class Scratch {
@@ -95,16 +103,32 @@ final class SgemmBlocked {
         int mcMax = ceilDiv(tiles, mBlocks) * MR;
         boolean vectorC = SgemmOperand.vectorAccessible(c);
 
-        float[] bPack = SCRATCH.get().b(k * ncMax);
+        Scratch scratch = SCRATCH.get();
+        float[] bPack = scratch.b(k * ncMax);
+        // Packed A: block (ib, kb) of the chunk at ((ib − ib0)·kBlocks + kb)·mcMax·kcMax.
+        int aBlock = mcMax * kcMax;
+        int chunkBlocks = Math.max(1, Math.min(mBlocks, A_MAX / (kBlocks * aBlock)));
+        float[] aPack = scratch.a(chunkBlocks * kBlocks * aBlock);
+        var rows = new Rows(a, alpha, m, k, tiles, mBlocks, kBlocks, mcMax, kcMax, aPack);
+        boolean aOnce = chunkBlocks == mBlocks;
+        if (aOnce) {
+            share(threads, mBlocks * kBlocks, u -> rows.packA(0, u));
+        }
         for (int j0 = 0; j0 < n; j0 += ncMax) {
             int nc = Math.min(ncMax, n - j0);
             int panels = ceilDiv(nc, NR);
-            int uBlocks = ceilDiv(nc, NU);
-            uBlocks = columnBlocks(threads, mBlocks, uBlocks, panels);
-            var block = new Block(a, b, alpha, beta, c, cOff, ldc, vectorC, m, k, tiles, mBlocks,
-                    mcMax, kcMax, j0, nc, panels, uBlocks, bPack);
-            share(threads, kBlocks * panels, block::packB);
-            share(threads, mBlocks * uBlocks, block::compute);
+            var cols = new Cols(b, k, kcMax, j0, nc, panels, bPack);
+            share(threads, kBlocks * panels, cols::packB);
+            for (int ib0 = 0; ib0 < mBlocks; ib0 += chunkBlocks) {
+                int chunk = Math.min(chunkBlocks, mBlocks - ib0);
+                int first = ib0;
+                if (!aOnce) {
+                    share(threads, chunk * kBlocks, u -> rows.packA(first, u));
+                }
+                int uBlocks = columnBlocks(threads, chunk, ceilDiv(nc, NU), panels);
+                var block = new Block(rows, cols, beta, c, cOff, ldc, vectorC, first, uBlocks);
+                share(threads, chunk * uBlocks, block::compute);
+            }
         }
     }
 
@@ -149,10 +173,37 @@ final class SgemmBlocked {
         });
     }
 
-    /** One column block: what the parallel units share. */
-    private record Block(SgemmOperand a, SgemmOperand b, float alpha, float beta, MemorySegment c,
-            long cOff, int ldc, boolean vectorC, int m, int k, int tiles, int mBlocks, int mcMax,
-            int kcMax, int j0, int nc, int panels, int uBlocks, float[] bPack) {
+    /** A's side of a product: its packing, shared by every C block of the same rows. */
+    private record Rows(SgemmOperand a, float alpha, int m, int k, int tiles, int mBlocks, int kBlocks,
+            int mcMax, int kcMax, float[] aPack) {
+
+        /** First row of row block {@code ib}. */
+        int rowStart(int ib) {
+            return (int) ((long) tiles * ib / mBlocks) * MR;
+        }
+
+        /** Rows in row block {@code ib}. */
+        int rowCount(int ib) {
+            return Math.min(m, rowStart(ib + 1)) - rowStart(ib);
+        }
+
+        /** Where block (ib, kb) of the chunk starting at row block {@code ib0} lives in {@link #aPack}. */
+        int at(int ib0, int ib, int kb) {
+            return ((ib - ib0) * kBlocks + kb) * mcMax * kcMax;
+        }
+
+        /** Packs unit {@code u} of the chunk starting at row block {@code ib0}: row block {@code ib0 + u / kBlocks}, depth block {@code u % kBlocks}. */
+        void packA(int ib0, int u) {
+            int ib = ib0 + u / kBlocks;
+            int kb = u % kBlocks;
+            int p0 = kb * kcMax;
+            SgemmPack.packA(a, rowStart(ib), rowCount(ib), p0, Math.min(kcMax, k - p0), alpha, aPack,
+                    at(ib0, ib, kb));
+        }
+    }
+
+    /** B's side of one column block: its packing, shared by every C block of the same columns. */
+    private record Cols(SgemmOperand b, int k, int kcMax, int j0, int nc, int panels, float[] bPack) {
 
         /**
          * Packs unit {@code u} of B: micro-panel {@code u % panels} of depth block
@@ -164,41 +215,51 @@ final class SgemmBlocked {
             SgemmPack.packB(b, p0, Math.min(kcMax, k - p0), j0, nc, q, q + 1, bPack,
                     p0 * panels * NR);
         }
+    }
 
-        /** Computes C block {@code u}: row block {@code u / uBlocks}, column block {@code u % uBlocks}. */
+    /** The C blocks of one chunk of row blocks (from {@code ib0}) and one column block: what the parallel units share. */
+    private record Block(Rows rows, Cols cols, float beta, MemorySegment c, long cOff, int ldc,
+            boolean vectorC, int ib0, int uBlocks) {
+
+        /** Computes C block {@code u}: row block {@code ib0 + u / uBlocks}, column block {@code u % uBlocks}. */
         void compute(int u) {
-            Scratch s = SCRATCH.get();
-            float[] aPack = s.a(mcMax * kcMax);
-            int ib = u / uBlocks;
+            float[] tile = SCRATCH.get().tile;
+            int ib = ib0 + u / uBlocks;
             int jb = u % uBlocks;
-            int i0 = (int) ((long) tiles * ib / mBlocks) * MR;
-            int mc = Math.min(m, (int) ((long) tiles * (ib + 1) / mBlocks) * MR) - i0;
+            int i0 = rows.rowStart(ib);
+            int mc = rows.rowCount(ib);
+            int panels = cols.panels();
             int qLo = (int) ((long) panels * jb / uBlocks);
             int qHi = (int) ((long) panels * (jb + 1) / uBlocks);
-            for (int p0 = 0; p0 < k; p0 += kcMax) {
+            int k = rows.k();
+            int kcMax = rows.kcMax();
+            for (int p0 = 0, kb = 0; p0 < k; p0 += kcMax, kb++) {
                 int kc = Math.min(kcMax, k - p0);
-                SgemmPack.packA(a, i0, mc, p0, kc, alpha, aPack);
-                panels(aPack, i0, mc, p0, kc, qLo, qHi, p0 == 0 ? beta : 1f, s.tile);
+                panels(rows.aPack(), rows.at(ib0, ib, kb), i0, mc, p0, kc, qLo, qHi, p0 == 0 ? beta : 1f, tile);
             }
         }
 
         /** Rows {@code [i0, i0+mc)} × micro-panels {@code [qLo, qHi)} for one depth block. */
-        private void panels(float[] aPack, int i0, int mc, int p0, int kc, int qLo, int qHi,
+        private void panels(float[] aPack, int aOff, int i0, int mc, int p0, int kc, int qLo, int qHi,
                 float betaHere, float[] tile) {
+            int panels = cols.panels();
+            int nc = cols.nc();
+            int j0 = cols.j0();
+            float[] bPack = cols.bPack();
             int bBase = p0 * panels * NR;
             for (int q = qLo; q < qHi; q++) {
                 int col = q * NR;
-                int cols = Math.min(NR, nc - col);
+                int cn = Math.min(NR, nc - col);
                 int bi = bBase + q * NR * kc;
-                for (int row = 0, ai = 0; row < mc; row += MR, ai += MR * kc) {
-                    int rows = Math.min(MR, mc - row);
+                for (int row = 0, ai = aOff; row < mc; row += MR, ai += MR * kc) {
+                    int rn = Math.min(MR, mc - row);
                     long cAt = cOff + (long) (i0 + row) * ldc + j0 + col;
-                    if (rows == MR && cols == NR && vectorC) {
+                    if (rn == MR && cn == NR && vectorC) {
                         GemmKernel.kernel(kc, aPack, ai, bPack, bi, c, cAt << 2, 4L * ldc,
                                 betaHere, null);
                     } else {
                         GemmKernel.kernel(kc, aPack, ai, bPack, bi, c, 0, 0, 0f, tile);
-                        GemmKernel.writeBack(tile, rows, cols, c, cAt, ldc, betaHere);
+                        GemmKernel.writeBack(tile, rn, cn, c, cAt, ldc, betaHere);
                     }
                 }
             }

@@ -41,11 +41,11 @@ final class SgemmPack {
     private SgemmPack() {
     }
 
-    /** Packs {@code alpha · op(A)[i0:i0+mc, p0:p0+kc]} into {@code dst}. */
-    static void packA(SgemmOperand a, int i0, int mc, int p0, int kc, float alpha, float[] dst) {
+    /** Packs {@code alpha · op(A)[i0:i0+mc, p0:p0+kc]} into {@code dst} from {@code dstOff}. */
+    static void packA(SgemmOperand a, int i0, int mc, int p0, int kc, float alpha, float[] dst, int dstOff) {
         boolean vector = a.trans() && a.vectorLoads() && MR == A_STEP.length();
         for (int t = 0, row = 0; row < mc; t++, row += MR) {
-            int d = t * MR * kc;
+            int d = dstOff + t * MR * kc;
             int rows = Math.min(MR, mc - row);
             if (rows < MR) {
                 Arrays.fill(dst, d, d + MR * kc, 0f);

@@ -115,4 +115,65 @@ class GemmKernelJitTest {
             }
         }
     }
+
+    /**
+     * The packing of both operands in both layouts ({@link SgemmPack}: two of the four copy a
+     * vector at a time), alternating in one loop as the GEMMs of a training step do: once
+     * compiled, it must allocate nothing, and it must lay out what element-by-element reading gives.
+     */
+    @Test
+    void compiledPacksAllocateNothing() {
+        long seed = Long.getLong("solder.test.seed", System.nanoTime());
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int mr = GemmKernel.MR;
+        int nr = GemmKernel.NR;
+        int kc = 200;
+        int ld = 2 * nr + 3 + 9;   // stored [m, k] rows (kc floats) and [k, m] rows (2·nr + 3) both fit
+        int lines = Math.max(kc, 2 * nr + 3);
+        int rows = 2 * nr + 3;     // two full B panels and a clipped one; whole A tiles and a clipped one
+        int ldk = kc + 9;
+        var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(4L * lines * Math.max(ld, ldk), 64);
+            for (long i = 0; i < seg.byteSize() / 4; i++) {
+                seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (rnd.nextDouble() - 0.5));
+            }
+            // op(X) is [rows, kc] for A and [kc, rows] for B; "row-major" = stored [rows, kc].
+            SgemmOperand[] as = {new SgemmOperand(seg, 0, ldk, false, false), new SgemmOperand(seg, 0, ld, true, false)};
+            SgemmOperand[] bs = {new SgemmOperand(seg, 0, ldk, true, false), new SgemmOperand(seg, 0, ld, false, false)};
+            int panels = Math.ceilDiv(rows, nr);
+            float[] aPack = new float[Math.ceilDiv(rows, mr) * mr * kc];
+            float[] bPack = new float[panels * nr * kc];
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            int quiet = 0;
+            long lastBytes = -1;
+            int calls = 0;
+            while (quiet < 16 && System.nanoTime() < deadline) {
+                int path = calls++ % 4;
+                long before = mx.getCurrentThreadAllocatedBytes();
+                if (path < 2) {
+                    SgemmPack.packA(as[path], 0, rows, 0, kc, 0.5f, aPack, 0);
+                } else {
+                    SgemmPack.packB(bs[path - 2], 0, kc, 0, rows, 0, panels, bPack, 0);
+                }
+                lastBytes = mx.getCurrentThreadAllocatedBytes() - before;
+                quiet = lastBytes == 0 ? quiet + 1 : 0;
+            }
+            assertEquals(16, quiet, "packing still allocates after " + calls + " calls (" + lastBytes
+                    + " bytes in the last): vectors boxed in compiled code (seed " + seed + ")");
+            for (int layout = 0; layout < 2; layout++) {
+                SgemmPack.packA(as[layout], 0, rows, 0, kc, 0.5f, aPack, 0);
+                SgemmPack.packB(bs[layout], 0, kc, 0, rows, 0, panels, bPack, 0);
+                for (int r = 0; r < rows; r++) {
+                    for (int p = 0; p < kc; p++) {
+                        float av = as[layout].get(r, p);
+                        float bv = bs[layout].get(p, r);
+                        String at = "[" + r + "," + p + "], layout " + layout + " (seed " + seed + ")";
+                        assertEquals(0.5f * av, aPack[(r / mr) * mr * kc + p * mr + r % mr], "A" + at);
+                        assertEquals(bv, bPack[(r / nr) * nr * kc + p * nr + r % nr], "B" + at);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -114,6 +114,15 @@ class SgemmTest {
     }
 
     @Test
+    void moreRowsThanThePackedABudget() {
+        // A (rows × depth) larger than the packed-A budget: packed and used in chunks of row blocks.
+        int k = 2100;
+        int m = SgemmBlocked.A_MAX / k + 3 * SgemmBlocked.MC + 5;
+        check(1, false, false, m, 5, k, 1f, 0.5f, DType.FLOAT32, DType.FLOAT32, false, false);
+        check(1, true, true, m, 3, k, -1.5f, 0f, DType.FLOAT32, DType.FLOAT32, false, false);
+    }
+
+    @Test
     void veryDeep() {
         // Deeper than one micro-panel of B may be within the budget: the depth is split.
         int k = Math.max(SgemmBlocked.KC, SgemmBlocked.B_MAX / GemmKernel.NR) + 1000;
