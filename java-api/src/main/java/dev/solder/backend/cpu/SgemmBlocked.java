@@ -111,14 +111,25 @@ final class SgemmBlocked {
         float[] aPack = scratch.a(chunkBlocks * kBlocks * aBlock);
         var rows = new Rows(a, alpha, m, k, tiles, mBlocks, kBlocks, mcMax, kcMax, aPack);
         boolean aOnce = chunkBlocks == mBlocks;
-        if (aOnce) {
-            share(threads, mBlocks * kBlocks, u -> rows.packA(0, u));
-        }
         for (int j0 = 0; j0 < n; j0 += ncMax) {
             int nc = Math.min(ncMax, n - j0);
             int panels = ceilDiv(nc, NR);
             var cols = new Cols(b, k, kcMax, j0, nc, panels, bPack);
-            share(threads, kBlocks * panels, cols::packB);
+            int bUnits = kBlocks * panels;
+            if (aOnce && j0 == 0) {
+                // A's and the first B's packing in one round: one meeting of the threads fewer, and
+                // A's few units (9 for a [344, 768] input) are balanced by B's many.
+                int aUnits = mBlocks * kBlocks;
+                share(threads, aUnits + bUnits, u -> {
+                    if (u < aUnits) {
+                        rows.packA(0, u);
+                    } else {
+                        cols.packB(u - aUnits);
+                    }
+                });
+            } else {
+                share(threads, bUnits, cols::packB);
+            }
             for (int ib0 = 0; ib0 < mBlocks; ib0 += chunkBlocks) {
                 int chunk = Math.min(chunkBlocks, mBlocks - ib0);
                 int first = ib0;
