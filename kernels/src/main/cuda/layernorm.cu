@@ -233,7 +233,7 @@ struct SolderLnfDropoutSource {
 template <int COLS, int DT, class Source>
 __device__ __forceinline__ void solder_lnf_forward_rows(Source src, const void* gamma, int gdt, const void* beta,
                                                         int bdt, float eps, void* out, void* hOut, float* mean,
-                                                        float* rstd, long long rows) {
+                                                        float* rstd, long long rows, void* outLow = 0) {
     const int N = SolderVec<DT>::N;
     const int NV = COLS / N;
     const int VPL = (NV + 31) / 32;
@@ -284,6 +284,13 @@ __device__ __forceinline__ void solder_lnf_forward_rows(Source src, const void* 
                     y[e] = (h[k * N + e] - mu) * rs * solder_load(gamma, gdt, j) + solder_load(beta, bdt, j);
                 }
                 solder_vstore<DT>(out, vbase + v, y);
+                if (DT == SOLDER_F32 && outLow != 0) {
+                    // out's bfloat16 copy, rounded as solder_convert rounds: 4 values, 8 bytes.
+                    SolderU2 w;
+                    w.a = SolderVec<SOLDER_BF16>::pack2(y[0], y[1]);
+                    w.b = SolderVec<SOLDER_BF16>::pack2(y[2], y[3]);
+                    ((SolderU2*)outLow)[vbase + v] = w;
+                }
             }
         }
         if (lane == 0) {
@@ -322,13 +329,13 @@ template <int DT, int XT>
 __device__ __forceinline__ void solder_lnf_dropout_cols(const void* x, const void* res, float p, long long seed,
                                                         int cols, const void* gamma, int gdt, const void* beta,
                                                         int bdt, float eps, void* out, void* hOut, float* mean,
-                                                        float* rstd, long long rows) {
+                                                        float* rstd, long long rows, void* outLow) {
     float scale = 1.0f / (1.0f - p);
     unsigned long long s = (unsigned long long)seed;
     switch (cols) {
-        case 384: solder_lnf_forward_rows<384, DT>(SolderLnfDropoutSource<384, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
-        case 768: solder_lnf_forward_rows<768, DT>(SolderLnfDropoutSource<768, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
-        case 1024: solder_lnf_forward_rows<1024, DT>(SolderLnfDropoutSource<1024, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows); break;
+        case 384: solder_lnf_forward_rows<384, DT>(SolderLnfDropoutSource<384, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows, outLow); break;
+        case 768: solder_lnf_forward_rows<768, DT>(SolderLnfDropoutSource<768, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows, outLow); break;
+        case 1024: solder_lnf_forward_rows<1024, DT>(SolderLnfDropoutSource<1024, DT, XT>{x, res, p, scale, s, 0}, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows, outLow); break;
         default: break;
     }
 }
@@ -337,19 +344,22 @@ __device__ __forceinline__ void solder_lnf_dropout_cols(const void* x, const voi
 // x is loaded (SolderLnfDropoutSource above), instead of a dropout launch writing x's dropped
 // copy and — under autocast — a conversion launch widening it. Writes out, hOut (h, needed by
 // the backward; the backward is the fused LayerNorm backward and the dropout kernel on dh), mean,
-// rstd. Cases: h dtype dt ∈ {float32, bfloat16} for res, out, hOut; x of dtype dt, or bfloat16
-// when dt is float32; cols ∈ {384, 768, 1024}; pointers 16-byte aligned. Others return.
+// rstd, and, when outLow is not null and dt is float32, out rounded to bfloat16 into outLow: the
+// copy autocast's products read (BERT's next projections), written from registers instead of by
+// a conversion launch reading out back. Cases: h dtype dt ∈ {float32, bfloat16} for res, out,
+// hOut; x of dtype dt, or bfloat16 when dt is float32; cols ∈ {384, 768, 1024}; pointers 16-byte
+// aligned (outLow 8-byte). Others return.
 // Launch: block 256 (8 warps = 8 rows), grid-stride over row groups — LaunchConfig.rows.
 extern "C" __global__ void __launch_bounds__(256) solder_dropout_layernorm_fused_forward(
         const void* x, int xdt, const void* res, int dt, float p, long long seed, const void* gamma, int gdt,
         const void* beta, int bdt, float eps, void* out, void* hOut, float* mean, float* rstd, long long rows,
-        int cols) {
+        int cols, void* outLow) {
     if (dt == SOLDER_F32 && xdt == SOLDER_F32) {
-        solder_lnf_dropout_cols<SOLDER_F32, SOLDER_F32>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows);
+        solder_lnf_dropout_cols<SOLDER_F32, SOLDER_F32>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows, outLow);
     } else if (dt == SOLDER_F32 && xdt == SOLDER_BF16) {
-        solder_lnf_dropout_cols<SOLDER_F32, SOLDER_BF16>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows);
+        solder_lnf_dropout_cols<SOLDER_F32, SOLDER_BF16>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows, outLow);
     } else if (dt == SOLDER_BF16 && xdt == SOLDER_BF16) {
-        solder_lnf_dropout_cols<SOLDER_BF16, SOLDER_BF16>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows);
+        solder_lnf_dropout_cols<SOLDER_BF16, SOLDER_BF16>(x, res, p, seed, cols, gamma, gdt, beta, bdt, eps, out, hOut, mean, rstd, rows, outLow);
     }
 }
 

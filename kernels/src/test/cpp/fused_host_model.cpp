@@ -430,10 +430,12 @@ static int dln(long long rows, int cols, int xt, int dt, float p, unsigned long 
     int blocks = (int)((rows + 7) / 8);
     Table out = emptyLike(n, dt), h = emptyLike(n, dt);
     std::vector<float> mean(rows, NAN), rstd(rows, NAN);
+    // a float32 out's bfloat16 copy, written by the same pass (poisoned first: every element must be written)
+    std::vector<unsigned short> low(dt == SOLDER_F32 ? n : 0, (unsigned short)0x7fc1);
     launch(blocks, 1, 256, [&] {
         solder_dropout_layernorm_fused_forward(x.ptr(), xt, res.ptr(), dt, p, dropSeed, gamma.data(), SOLDER_F32,
                                                beta.data(), SOLDER_F32, eps, out.ptr(), h.ptr(), mean.data(),
-                                               rstd.data(), rows, cols);
+                                               rstd.data(), rows, cols, dt == SOLDER_F32 ? low.data() : nullptr);
     });
     // unfused: the dropout kernel into x's dtype, widened exactly when the residual is float32
     Table dropped = emptyLike(n, xt);
@@ -463,6 +465,9 @@ static int dln(long long rows, int cols, int xt, int dt, float p, unsigned long 
     for (long long r = 0; r < rows; r++) {
         mismatches += bitsOf(mean[r]) != bitsOf(meanRef[r]);
         mismatches += bitsOf(rstd[r]) != bitsOf(rstdRef[r]);
+    }
+    for (long long i = 0; i < (long long)low.size(); i++) {
+        mismatches += low[i] != solder_f32_to_bf16(out.f32[i]);   // what solder_convert writes
     }
     double maxOutErr = layerNormErr(hRef, out, gamma, beta, rows, cols, eps);
 

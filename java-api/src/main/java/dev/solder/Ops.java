@@ -730,7 +730,15 @@ public final class Ops {
         Tensor h = Tensor.empty(x.shape(), dt, x.device());
         Tensor mean = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
         Tensor rstd = Tensor.empty(new int[] {rows}, DType.FLOAT32, x.device());
-        x.backend().dropoutLayerNorm(xc, p, seed, rc, gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd);
+        // Under autocast the products that read this output next (BERT's projections) want it in
+        // low precision: the op writes that copy with the output, and offers it to them.
+        DType low = Autocast.current();
+        Tensor outLow = low != null && dt == DType.FLOAT32 && Autograd.needsGraph(x, residual, gamma, beta)
+                ? Tensor.empty(x.shape(), low, x.device()) : null;
+        x.backend().dropoutLayerNorm(xc, p, seed, rc, gc, beta.contiguousNoGrad(), eps, out, h, mean, rstd, outLow);
+        if (outLow != null) {
+            SharedCasts.offer(out, outLow);
+        }
         return Autograd.own(Autograd.record("dropoutLayerNorm", out, g -> {
             // dh is the residual's gradient alone: the next terms of its sum may be added into it.
             Tensor dh = freshGradient(residual);
@@ -740,7 +748,7 @@ public final class Ops {
             Tensor db = beta.requiresGrad() ? freshGradient(beta) : null;
             x.backend().dropoutLayerNormBackward(g.contiguousNoGrad(), h, gc, mean, rstd, p, seed, dx, dh, dg, db);
             return new Tensor[] {dx, dh, dg, db};
-        }, x, residual, gamma, beta), h, mean, rstd, made(xc, x), made(rc, residual), made(gc, gamma));
+        }, x, residual, gamma, beta), h, mean, rstd, outLow, made(xc, x), made(rc, residual), made(gc, gamma));
     }
 
     // ====================================================================== randomness

@@ -24,6 +24,19 @@ final class SharedCasts {
     private SharedCasts() {
     }
 
+    /**
+     * Offers {@code copy}, holding {@code t}'s values converted as {@link Ops#cast} converts, as
+     * the copy the next products share: an op that made {@code t} and wrote its low-precision copy
+     * in the same pass ({@code dropoutLayerNorm}) saves the first product's conversion. The op
+     * keeps {@code copy} for as long as its graph may need it; the products hold views.
+     */
+    static void offer(Tensor t, Tensor copy) {
+        synchronized (t) {
+            t.sharedCast = copy;
+            t.sharedCastVersion = t.storage().version();
+        }
+    }
+
     /** {@code t} (a float32 activation) cast to {@code to}, sharing a copy made earlier in the region when it is live. */
     static Tensor cast(Tensor t, DType to) {
         t.checkOpen("cast");

@@ -96,6 +96,47 @@ class AutocastTest {
         }
     }
 
+    /**
+     * Under autocast, {@code dropoutLayerNorm} writes its float32 output's low-precision copy with
+     * it and offers it to the products that read the output next: they read views of that copy
+     * (no conversion of their own) and compute what they compute from a cast made on the spot.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
+    void productsAfterDropoutLayerNormReadTheCopyItWrote(DType low) {
+        try (Scope s = Scope.open()) {
+            Tensor x = randn(SEED, 3, 5, 16).requiresGrad(true);
+            Tensor res = randn(SEED + 1, 3, 5, 16).requiresGrad(true);
+            Tensor gamma = randn(SEED + 2, 16);
+            Tensor beta = randn(SEED + 3, 16);
+            Tensor w = randn(SEED + 4, 8, 16).requiresGrad(true);
+            Tensor b = randn(SEED + 5, 8);
+            float[] withGraph;
+            float[] noGraph;
+            try (Autocast ac = Autocast.enable(low)) {
+                Tensor y = Ops.dropoutLayerNorm(x, 0.2f, 77L, res, gamma, beta, 1e-12f);
+                Tensor offered = y.sharedCast;
+                assertTrue(offered != null && offered.dtype() == low, "no " + low + " copy offered");
+                assertArrayEquals(FloatBits.of(y.to(low)), FloatBits.of(offered), "the copy is not y converted (seed " + SEED + ")");
+                Tensor q = Ops.linear(y, w, b);
+                Tensor k = Ops.linear(y, w, b);
+                assertSame(offered.storage(), y.sharedCast.storage(), "the products did not read the offered copy");
+                withGraph = q.toFloatArray();
+                Ops.sum(Ops.add(q, k).to(DType.FLOAT32)).backward();
+                assertTrue(x.grad() != null && res.grad() != null && w.grad() != null);
+                try (var ng = Autograd.noGrad()) {
+                    Tensor y2 = Ops.dropoutLayerNorm(x, 0.2f, 77L, res, gamma, beta, 1e-12f);
+                    assertNull(y2.sharedCast, "a copy offered with no graph to keep it");
+                    noGraph = Ops.linear(y2, w, b).toFloatArray();
+                }
+            }
+            assertArrayEquals(FloatBits.of(noGraph), FloatBits.of(withGraph), "seed " + SEED);
+            x.zeroGrad();
+            res.zeroGrad();
+            w.zeroGrad();
+        }
+    }
+
     @Test
     void regionsNestAndDisableAndStayOnTheirThread() throws Exception {
         try (Autocast outer = Autocast.enable(DType.BFLOAT16)) {

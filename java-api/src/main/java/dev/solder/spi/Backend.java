@@ -259,6 +259,25 @@ public interface Backend {
      */
     default void dropoutLayerNorm(Tensor x, float p, long seed, Tensor residual, Tensor gamma, Tensor beta, float eps,
                                   Tensor out, Tensor hOut, Tensor mean, Tensor rstd) {
+        dropoutLayerNorm(x, p, seed, residual, gamma, beta, eps, out, hOut, mean, rstd, null);
+    }
+
+    /**
+     * {@link #dropoutLayerNorm(Tensor, float, long, Tensor, Tensor, Tensor, float, Tensor, Tensor, Tensor, Tensor)
+     * dropoutLayerNorm}, and, when {@code outLow} is not null, out converted into it as
+     * {@link #copy} converts (autocast's copy of the output for the products that read it next).
+     * This default converts afterwards; a backend may write the copy in the same pass.
+     */
+    default void dropoutLayerNorm(Tensor x, float p, long seed, Tensor residual, Tensor gamma, Tensor beta, float eps,
+                                  Tensor out, Tensor hOut, Tensor mean, Tensor rstd, Tensor outLow) {
+        dropoutLayerNormComposed(x, p, seed, residual, gamma, beta, eps, out, hOut, mean, rstd);
+        if (outLow != null) {
+            copy(out, outLow);
+        }
+    }
+
+    private void dropoutLayerNormComposed(Tensor x, float p, long seed, Tensor residual, Tensor gamma, Tensor beta,
+                                          float eps, Tensor out, Tensor hOut, Tensor mean, Tensor rstd) {
         try (Tensor d = Tensor.empty(x.shape(), x.dtype(), x.device())) {
             dropout(x, p, seed, d);
             if (x.dtype() == residual.dtype()) {

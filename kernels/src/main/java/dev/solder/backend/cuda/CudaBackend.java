@@ -392,17 +392,26 @@ public final class CudaBackend implements Backend {
                 "ids", ids, "dy", dy, "dtable", dtable);
     }
 
+    /**
+     * {@inheritDoc} On the fused path a bfloat16 {@code outLow} beside a float32 out is written by
+     * the same kernel, from the values it stores in out; any other {@code outLow} is converted
+     * from out afterwards.
+     */
     @Override
     public void dropoutLayerNorm(Tensor x, float p, long seed, Tensor residual, Tensor gamma, Tensor beta, float eps,
-                                 Tensor out, Tensor hOut, Tensor mean, Tensor rstd) {
+                                 Tensor out, Tensor hOut, Tensor mean, Tensor rstd, Tensor outLow) {
         if (!KernelPaths.useFused(KernelPaths.FusedOp.DROPOUT_LAYER_NORM, CudaFused.dropoutLayerNormUnsupported(
                 DeviceTensors.lastDim(x), x.dtype(), residual.dtype(), out.dtype(), hOut.dtype(), DeviceTensors.ptr(x),
                 DeviceTensors.ptr(residual), DeviceTensors.ptr(out), DeviceTensors.ptr(hOut)))) {
-            Backend.super.dropoutLayerNorm(x, p, seed, residual, gamma, beta, eps, out, hOut, mean, rstd);
+            Backend.super.dropoutLayerNorm(x, p, seed, residual, gamma, beta, eps, out, hOut, mean, rstd, outLow);
             return;
         }
+        Tensor low = CudaFused.lowCopyUnsupported(out, outLow) == null ? outLow : null;
         run(out, "dropoutLayerNorm", d -> CudaFused.dropoutLayerNormForward(d, x, p, seed, residual, gamma, beta, eps,
-                out, hOut, mean, rstd), "x", x, "p", p, "residual", residual, "gamma", gamma, "out", out);
+                out, hOut, mean, rstd, low), "x", x, "p", p, "residual", residual, "gamma", gamma, "out", out);
+        if (outLow != null && low == null) {
+            copy(out, outLow);
+        }
     }
 
     /**

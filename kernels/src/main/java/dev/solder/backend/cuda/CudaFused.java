@@ -68,9 +68,31 @@ final class CudaFused {
         return misaligned(ptrs);
     }
 
-    /** The fused dropout + LayerNorm forward; the caller checked {@link #dropoutLayerNormUnsupported}. */
+    /**
+     * Why the fused dropout + LayerNorm forward cannot also write {@code outLow}, out's
+     * low-precision copy; null when it can: a contiguous bfloat16 copy of a float32 out, 8-byte
+     * aligned. (A null outLow is "nothing to write".)
+     */
+    static String lowCopyUnsupported(Tensor out, Tensor outLow) {
+        if (outLow == null) {
+            return "no copy asked for";
+        }
+        if (out.dtype() != DType.FLOAT32 || outLow.dtype() != DType.BFLOAT16) {
+            return "a " + outLow.dtype() + " copy of a " + out.dtype() + " output (bfloat16 of float32)";
+        }
+        if (!outLow.isContiguous() || outLow.numel() != out.numel()) {
+            return "copy " + outLow.describe() + " for output " + out.describe();
+        }
+        return (DeviceTensors.ptr(outLow) & 7) != 0 ? "a copy not 8-byte aligned" : null;
+    }
+
+    /**
+     * The fused dropout + LayerNorm forward; the caller checked {@link #dropoutLayerNormUnsupported},
+     * and {@link #lowCopyUnsupported} for a non-null {@code outLow}.
+     */
     static void dropoutLayerNormForward(CudaDevice d, Tensor x, float p, long seed, Tensor residual, Tensor gamma,
-                                        Tensor beta, float eps, Tensor out, Tensor hOut, Tensor mean, Tensor rstd) {
+                                        Tensor beta, float eps, Tensor out, Tensor hOut, Tensor mean, Tensor rstd,
+                                        Tensor outLow) {
         int cols = DeviceTensors.lastDim(x);
         long rows = x.numel() / Math.max(1, cols);
         if (residual.numel() != x.numel() || out.numel() != x.numel() || hOut.numel() != x.numel()
@@ -84,11 +106,12 @@ final class CudaFused {
         }
         // solder_dropout_layernorm_fused_forward(const void* x, int xdt, const void* res, int dt, float p,
         //     long long seed, const void* gamma, int gdt, const void* beta, int bdt, float eps, void* out,
-        //     void* hOut, float* mean, float* rstd, long long rows, int cols)
+        //     void* hOut, float* mean, float* rstd, long long rows, int cols, void* outLow)
         Launch.of(d, Kernel.DROPOUT_LAYERNORM_FUSED_FORWARD, LaunchConfig.rows(rows))
                 .ptr(ptr(x)).i32(code(x.dtype())).ptr(ptr(residual)).i32(code(residual.dtype())).f32(p).i64(seed)
                 .ptr(ptr(gamma)).i32(code(gamma.dtype())).ptr(ptr(beta)).i32(code(beta.dtype())).f32(eps)
                 .ptr(ptr(out)).ptr(ptr(hOut)).ptr(ptr(mean)).ptr(ptr(rstd)).i64(rows).i32(cols)
+                .ptr(outLow == null ? 0 : ptr(outLow))
                 .run();
     }
 

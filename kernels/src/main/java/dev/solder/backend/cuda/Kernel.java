@@ -68,7 +68,7 @@ enum Kernel {
             + "float* mean, float* rstd, long long rows, int cols"),
     DROPOUT_LAYERNORM_FUSED_FORWARD("solder_dropout_layernorm_fused_forward", "const void* x, int xdt, "
             + "const void* res, int dt, float p, long long seed, const void* gamma, int gdt, const void* beta, int bdt, "
-            + "float eps, void* out, void* hOut, float* mean, float* rstd, long long rows, int cols"),
+            + "float eps, void* out, void* hOut, float* mean, float* rstd, long long rows, int cols, void* outLow"),
     EMBEDDINGS_LAYERNORM_FUSED_FORWARD("solder_embeddings_layernorm_fused_forward", "const void* ids, int idt, "
             + "const void* typeIds, int tdt, const void* positionIds, int pdt, long long seq, const void* word, "
             + "long long wordRows, const void* type, long long typeRows, const void* position, long long positionRows, "

@@ -12,9 +12,7 @@ import dev.solder.cuda.CudaDriver;
 import dev.solder.spi.Backend;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Locale;
 
 /**
@@ -103,11 +101,12 @@ public final class FusedKernelBench {
         return Tensor.empty(shape, dt, GPU);
     }
 
-    /** Median milliseconds of one call of {@code op}, from CUDA events around ITERS calls. */
-    /** Host time to issue one call, by the device time {@link #timeMs} returned with it. */
-    private final Map<Double, Double> hostMs = new HashMap<>();
+    /** One call's median device milliseconds, and the median host milliseconds it took to issue it. */
+    private record Timing(double ms, double hostMs) {
+    }
 
-    private double timeMs(Runnable op) {
+    /** Median milliseconds of one call of {@code op}, from CUDA events around ITERS calls, and the host's. */
+    private Timing timeMs(Runnable op) {
         for (int i = 0; i < 3; i++) {
             op.run();
         }
@@ -131,33 +130,30 @@ public final class FusedKernelBench {
             }
             Arrays.sort(t);
             Arrays.sort(host);
-            hostMs.put(t[REPS / 2], host[REPS / 2]);
-            return t[REPS / 2];
+            return new Timing(t[REPS / 2], host[REPS / 2]);
         } finally {
             CudaDriver.eventDestroy(e0);
             CudaDriver.eventDestroy(e1);
         }
     }
 
-    private double timeIn(Mode mode, Runnable op) throws Exception {
+    private Timing timeIn(Mode mode, Runnable op) throws Exception {
         try (AutoCloseable ignored = KernelPaths.force(mode)) {
             return timeMs(op);
         }
     }
 
     /** Rate: bytes → GB/s, or flops → TFLOP/s. */
-    private void report(String op, String shape, DType dt, double fusedMs, double twinMs, double bytes, double flops) {
+    private void report(String op, String shape, DType dt, Timing fused, Timing twin, double bytes, double flops) {
         for (int k = 0; k < 2; k++) {
-            double ms = k == 0 ? twinMs : fusedMs;
-            if (Double.isNaN(ms)) {
-                continue;
-            }
+            Timing timing = k == 0 ? twin : fused;
+            double ms = timing.ms();
             String rate = flops > 0
                     ? String.format(Locale.ROOT, "%.1f TFLOP/s", flops / (ms * 1e-3) / 1e12)
                     : String.format(Locale.ROOT, "%.0f GB/s", bytes / (ms * 1e-3) / 1e9);
-            String ratio = k == 1 ? String.format(Locale.ROOT, "%.2fx", twinMs / fusedMs) : "";
-            Double h = hostMs.get(ms);
-            String host = h == null ? "" : String.format(Locale.ROOT, "%.4f%s", h, h >= 0.9 * ms ? "*" : "");
+            String ratio = k == 1 ? String.format(Locale.ROOT, "%.2fx", twin.ms() / fused.ms()) : "";
+            double h = timing.hostMs();
+            String host = String.format(Locale.ROOT, "%.4f%s", h, h >= 0.9 * ms ? "*" : "");
             rows.add(String.format(Locale.ROOT, "%-22s %-22s %-9s %-7s %10.4f %12s %9s %10s", op, shape,
                     dt.toString().toLowerCase(Locale.ROOT), k == 0 ? "cublas" : "fused", ms, rate, ratio, host));
         }
@@ -174,8 +170,8 @@ public final class FusedKernelBench {
             Tensor mean = empty(DType.FLOAT32, rowsN);
             Tensor rstd = empty(DType.FLOAT32, rowsN);
             Runnable fwd = () -> cuda.layerNorm(x, res, gamma, beta, 1e-12f, out, h, mean, rstd);
-            double f = timeIn(Mode.FUSED, fwd);
-            double c = timeIn(Mode.CUBLAS, fwd);
+            Timing f = timeIn(Mode.FUSED, fwd);
+            Timing c = timeIn(Mode.CUBLAS, fwd);
             long n = (long) rowsN * cols;
             String shape = "[" + rowsN + "," + cols + "]+res";
             report("layerNorm fwd", shape, dt, f, c, 4.0 * n * dt.byteSize(), 0);
@@ -198,8 +194,8 @@ public final class FusedKernelBench {
             Tensor pre = empty(dt, rowsN, outF);
             Tensor out = empty(dt, rowsN, outF);
             Runnable fwd = () -> cuda.linearGelu(x, w, b, pre, out);
-            double f = timeIn(Mode.FUSED, fwd);
-            double c = timeIn(Mode.CUBLAS, fwd);
+            Timing f = timeIn(Mode.FUSED, fwd);
+            Timing c = timeIn(Mode.CUBLAS, fwd);
             String shape = rowsN + "x" + in + "->" + outF;
             double mnk = 2.0 * rowsN * in * outF;
             report("linear+gelu fwd", shape, dt, f, c, 0, mnk);
@@ -256,8 +252,8 @@ public final class FusedKernelBench {
             String shape = "B" + batch + " H" + heads + " D" + dHead + " S" + seq;
             // forward alone (the fused one saves lse [B, H, S], the twin P [B, H, S, S])
             Runnable f = () -> cuda.attention(q, k, v, mask, heads, scale, 0f, 1L, out).close();
-            double ff = timeIn(Mode.FUSED, f);
-            double cf = timeIn(Mode.CUBLAS, f);
+            Timing ff = timeIn(Mode.FUSED, f);
+            Timing cf = timeIn(Mode.CUBLAS, f);
             report("attention fwd", shape, dt, ff, cf, 0, 4.0 * batch * heads * seq * seq * dHead);
             Runnable fb = () -> {
                 try (Tensor saved = cuda.attention(q, k, v, mask, heads, scale, 0f, 1L, out)) {
@@ -271,8 +267,8 @@ public final class FusedKernelBench {
                 }
             };
             double flops = 4.0 * batch * heads * seq * seq * dHead * 3.5; // fwd 2 GEMMs + bwd 5
-            double fused = timeIn(Mode.FUSED, fb);
-            double c = timeIn(Mode.CUBLAS, fb);
+            Timing fused = timeIn(Mode.FUSED, fb);
+            Timing c = timeIn(Mode.CUBLAS, fb);
             report("attention fwd+bwd", shape, dt, fused, c, 0, flops);
             fused = timeIn(Mode.FUSED, fbDrop);
             c = timeIn(Mode.CUBLAS, fbDrop);
@@ -301,8 +297,8 @@ public final class FusedKernelBench {
                 cuda.mul(unit, dloss, dlogits);
                 unit.close();
             };
-            double c = timeIn(Mode.CUBLAS, fb);
-            double f = timeIn(Mode.FUSED, fused);
+            Timing c = timeIn(Mode.CUBLAS, fb);
+            Timing f = timeIn(Mode.FUSED, fused);
             report("cross-entropy fwd+bwd", "[" + n + "," + classes + "]", DType.FLOAT32, f, c,
                     3.0 * n * classes * 4, 0);
         }

@@ -285,12 +285,19 @@ abstract class FusedParitySuite {
             Tensor h = poisoned(dt, rows, cols);
             Tensor mean = poisoned(DType.FLOAT32, rows);
             Tensor rstd = poisoned(DType.FLOAT32, rows);
-            with(m, () -> cuda.dropoutLayerNorm(gx, p, dropSeed, gres, gg, gb, 1e-12f, out, h, mean, rstd));
+            // with a float32 output, also its bfloat16 copy (autocast's, for the next products)
+            Tensor low = dt == DType.FLOAT32 ? poisoned(DType.BFLOAT16, rows, cols) : null;
+            with(m, () -> cuda.dropoutLayerNorm(gx, p, dropSeed, gres, gg, gb, 1e-12f, out, h, mean, rstd, low));
             // h holds the same dropped, rounded sums as the CPU's: the masks are Philox's on both
             assertArrayEquals(bits(refH), bits(h), which + " h differs from the CPU's" + at());
             assertClose(which + " out", ref, out, tolFor(dt));
             assertClose(which + " mean", refMean, mean, F32);
             assertClose(which + " rstd", refRstd, rstd, F32);
+            if (low != null) {
+                Tensor converted = Tensor.empty(new int[] {rows, cols}, DType.BFLOAT16, Device.cpu());
+                CPU.copy(Tensor.of(out.toFloatArray(), rows, cols), converted);
+                assertArrayEquals(bits(converted), bits(low), which + ": the bf16 copy is not out converted" + at());
+            }
             if (m == Mode.FUSED) {
                 assertTrue(KernelPaths.logged("dropoutLayerNorm -> fused: -Dsolder.kernels=fused"),
                         which + ": the fused kernel was not taken" + at());
