@@ -297,9 +297,10 @@ public final class Autograd {
      *
      * <p>Also through a cast from float32 (autocast's lowering of an activation) that this node
      * alone consumes: the cast hands a float32 gradient on unchanged, so adding into the sum of
-     * the cast's float32 input gives what the cast's backward and the engine's add would give,
-     * in the same order (the cast runs right after its one consumer), and the cast then receives
-     * nothing and is skipped. Each target is offered once per node.
+     * the cast's float32 input gives what the cast's backward and the engine's add would give —
+     * in the same order too where the cast runs right after its one consumer, as autocast's casts
+     * in BERT do — and the cast then receives nothing and is skipped. Each target is offered
+     * once per node.
      */
     private static Tensor[] targets(Node node, Map<Node, Tensor> pending, Holds holds, Map<Node, int[]> uses) {
         Tensor[] into = null;

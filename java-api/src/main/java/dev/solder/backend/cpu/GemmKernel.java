@@ -84,7 +84,12 @@ final class GemmKernel {
         }
     }
 
-    /** {@link #kernel} for {@code MR == 4}. */
+    /**
+     * {@link #kernel} for {@code MR == 4}. It and {@link #kernel8} are the same loop written out
+     * for two tile heights on purpose: the accumulators must be named locals for C2 to keep them
+     * in registers (an array of vectors, or a loop over rows, lives in memory), so a tile height
+     * is a method of its own.
+     */
     private static void kernel4(int kc, float[] a, int ai, float[] b, int bi, MemorySegment c, long at,
             long ldcBytes, float beta, float[] tile) {
         FloatVector c00 = FloatVector.zero(SPECIES), c01 = c00;

@@ -29,8 +29,8 @@ import java.util.function.IntConsumer;
  * <p>A is packed once for all C blocks of its rows. When each C block packed its own A block,
  * A was packed once per column of C blocks — four times for a 344-token batch's {@code [344,
  * 768]} projections, which are cut into 3 row × 4 column blocks so that two threads get equal
- * shares — and on the 2-core Zen 5 the packing took a fifth of a CPU fine-tuning step (JFR,
- * 2026-11-29), once the micro-kernel ran at the FMA peak.
+ * shares — and on the 2-core Zen 5, once the micro-kernel ran at the FMA peak, A's packing took
+ * 7 % of a CPU fine-tuning step's samples (JFR, 2026-11-29; B's, packed once already, 9 %).
  *
  * <p>The block sizes were tuned on a 2-core Zen 3 (32 KiB L1d, 512 KiB L2 per core);
  * {@code -Dsolder.sgemm.kc|mc|nu|nc|bmax} override them for tuning elsewhere.
