@@ -204,7 +204,7 @@ public final class Autograd {
                 throw new IllegalStateException("backward: " + root.describe()
                         + " does not require grad and has no graph (was it computed under noGrad, or from inputs without requiresGrad?)");
             }
-            accumulateLeaf(root, seed);
+            accumulateLeaf(root, seed, false);
             return;
         }
         boolean sumsInPlace = !"false".equals(System.getProperty(SUMS_IN_PLACE));
@@ -252,7 +252,7 @@ public final class Autograd {
                             holds.take(sum);
                             holds.drop(before);
                         }
-                    } else if (accumulateLeaf(in, gi)) {
+                    } else if (accumulateLeaf(in, gi, once(grads, gi) && (gi != g || holds.heldOnce(g)))) {
                         holds.keepForever(gi);
                     }
                 }
@@ -360,6 +360,12 @@ public final class Autograd {
             kept.put(t, Boolean.TRUE);
         }
 
+        /** True when one pending sum (or node) alone holds {@code t}. */
+        boolean heldOnce(Tensor t) {
+            int[] c = counts.get(t);
+            return c != null && c[0] == 1;
+        }
+
         /**
          * True when {@code t} may be written in place: a gradient an op or the engine made for
          * one input ({@link Tensor#freshGradient}), held once, by the engine alone, with no
@@ -386,9 +392,23 @@ public final class Autograd {
         }
     }
 
-    /** Adds {@code g} into {@code leaf.grad}; true when {@code g} itself became that gradient. */
-    private static boolean accumulateLeaf(Tensor leaf, Tensor g) {
-        if (leaf.grad == null && g.freshGradient && !g.isClosed() && g.dtype() == DType.FLOAT32
+    /** Whether {@code t} is one element of {@code grads} only. */
+    private static boolean once(Tensor[] grads, Tensor t) {
+        int n = 0;
+        for (Tensor x : grads) {
+            n += x == t ? 1 : 0;
+        }
+        return n == 1;
+    }
+
+    /**
+     * Adds {@code g} into {@code leaf.grad}; true when {@code g} itself became that gradient.
+     * {@code adoptable}: the op returned {@code g} for this input alone, and no other pending
+     * sum holds it (an op may hand on the gradient it received, as a cast does) — else another
+     * input may still read it, and the leaf's next gradient would be added into it in place.
+     */
+    private static boolean accumulateLeaf(Tensor leaf, Tensor g, boolean adoptable) {
+        if (adoptable && leaf.grad == null && g.freshGradient && !g.isClosed() && g.dtype() == DType.FLOAT32
                 && g.device().equals(leaf.device())) {
             // Made for this input alone by its op: take it out of its scope instead of copying it.
             g.freshGradient = false;

@@ -189,6 +189,54 @@ class InPlaceGradientSumTest {
     }
 
     /**
+     * A gradient made for one input and handed by an op to several — a leaf among them — must not
+     * become the leaf's {@code grad}: the leaf's next gradient would be added into it in place
+     * while another input still waits to read it. Here {@code fan(x, y, c) = x + y + c} hands one
+     * fresh tensor to all three, and c's own backward gives x a second gradient before y's runs.
+     */
+    @Test
+    void aGradientHandedToALeafAndToAPendingInputIsNotAdoptedByTheLeaf() {
+        Generator gen = new Generator(seed);
+        Tensor x = Tensor.randn(gen, 5, 4).requiresGrad(true);
+        Tensor z = Tensor.randn(gen, 5, 4).requiresGrad(true);
+        Tensor w = Tensor.randn(gen, 4, 4).requiresGrad(true);
+        Tensor q = Tensor.randn(gen, 5, 4);
+        Tensor r = Tensor.randn(gen, 5, 4);
+        try (var s = Scope.open()) {
+            Tensor y = Ops.linear(z, w, null);
+            Tensor c = Ops.mul(x, q);
+            Tensor sum = Ops.add(Ops.add(x.detach(), y.detach()), c.detach());
+            Tensor fan = Autograd.record("fan", sum, g -> {
+                Tensor d = Ops.scale(g, 1f);
+                d.freshGradient = true;   // made here; handed to all three inputs
+                return new Tensor[] {d, d, d};
+            }, x, y, c);
+            Ops.sum(Ops.mul(fan, r)).backward();
+            // dL/dfan = r: dx = r + r·q, dw = rᵀ·z
+            float[] rv = r.toFloatArray();
+            float[] qv = q.toFloatArray();
+            float[] zv = z.toFloatArray();
+            float[] dx = x.grad().toFloatArray();
+            float[] dw = w.grad().toFloatArray();
+            for (int i = 0; i < rv.length; i++) {
+                assertEquals(rv[i] + rv[i] * qv[i], dx[i], 1e-5, "dx[" + i + "] (seed " + seed + ")");
+            }
+            for (int o = 0; o < 4; o++) {
+                for (int in = 0; in < 4; in++) {
+                    double e = 0;
+                    for (int n = 0; n < 5; n++) {
+                        e += (double) rv[n * 4 + o] * zv[n * 4 + in];
+                    }
+                    assertEquals(e, dw[o * 4 + in], 1e-4, "dw[" + o + ", " + in + "] (seed " + seed + ")");
+                }
+            }
+            x.zeroGrad();
+            z.zeroGrad();
+            w.zeroGrad();
+        }
+    }
+
+    /**
      * One BERT-shaped layer (query/key/value projections and the residual of the attention's
      * LayerNorm reading the same hidden states, an up-projection and the output LayerNorm's
      * residual reading the next), its leaf gradients with the in-place sums on and off: the
