@@ -1,9 +1,13 @@
 package dev.solder.backend.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.solder.Autocast;
 import dev.solder.DType;
+import dev.solder.Ops;
+import dev.solder.Scope;
 import dev.solder.Tensor;
 import dev.solder.backend.cuda.KernelPaths.Mode;
 import org.junit.jupiter.api.AfterAll;
@@ -32,6 +36,38 @@ class FusedKernelsFakeTest extends FusedParitySuite {
     @Override
     int addLaunches() {
         return fake.launchesOf(Kernel.ADD);
+    }
+
+    /**
+     * Under bf16 autocast on the fused path, the projections that read a {@code dropoutLayerNorm}
+     * output read the bf16 copy its kernel wrote: the block's forward converts the three weights
+     * (scoped test tensors, which the cast cache does not keep) and nothing else (BERT-Base: 23
+     * conversion launches a step fewer).
+     */
+    @Test
+    void projectionsAfterDropoutLayerNormLaunchNoConversionOfTheirInput() {
+        int hid = 384;
+        Tensor x = gpu(randn(2, 7, hid), DType.BFLOAT16);
+        Tensor res = gpu(randn(2, 7, hid));
+        res.requiresGrad(true);
+        Tensor gamma = gpu(uniform(0.5f, 1.5f, hid));
+        Tensor beta = gpu(randn(hid));
+        Tensor[] w = new Tensor[3];
+        for (int i = 0; i < 3; i++) {
+            w[i] = gpu(randn(hid, hid));
+        }
+        assertNotNull(fake, "the fake device is in use");
+        int before = fake.launchesOf(Kernel.CONVERT);
+        with(Mode.FUSED, () -> {
+            try (Scope s = Scope.open(); Autocast ac = Autocast.enable(DType.BFLOAT16)) {
+                Tensor h = Ops.dropoutLayerNorm(x, 0.1f, 3L, res, gamma, beta, 1e-12f);
+                for (Tensor wi : w) {
+                    Ops.linear(h, wi, null);
+                }
+            }
+        });
+        assertEquals(3, fake.launchesOf(Kernel.CONVERT) - before,
+                "conversions in the block's forward: one per weight, none of the projections' input" + at());
     }
 
     /** The Java model of the flash kernels is slow at S = 512: tail and exact tiles only. */
