@@ -4,6 +4,7 @@ import static dev.solder.backend.cpu.GemmKernel.MR;
 import static dev.solder.backend.cpu.GemmKernel.NR;
 import static dev.solder.backend.cpu.GemmKernel.ORDER;
 
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 import jdk.incubator.vector.FloatVector;
@@ -38,6 +39,15 @@ final class SgemmPack {
     private static final VectorSpecies<Float> A_STEP = MR == 8 ? FloatVector.SPECIES_256 : FloatVector.SPECIES_128;
     private static final VectorSpecies<Float> B_HALF = GemmKernel.SPECIES;
 
+    static {
+        // A species makes its "dummy vector" (which tells C2 the vector class) on first use. A
+        // method C2 compiles before its vector branch ever ran finds it missing, cannot tell the
+        // class, and leaves the Vector API's Java fallback in that branch for good: an object per
+        // load, seen in JFR under packA's A_STEP loads (2026-11-29). Making both now avoids that.
+        A_STEP.zero();
+        B_HALF.zero();
+    }
+
     private SgemmPack() {
     }
 
@@ -51,11 +61,7 @@ final class SgemmPack {
                 Arrays.fill(dst, d, d + MR * kc, 0f);
             }
             if (vector && rows == MR) {
-                long at = (a.off() + (long) p0 * a.ld() + i0 + row) << 2;
-                long step = (long) a.ld() << 2;
-                for (int p = 0, o = d; p < kc; p++, o += MR, at += step) {
-                    FloatVector.fromMemorySegment(A_STEP, a.seg(), at, ORDER).mul(alpha).intoArray(dst, o);
-                }
+                stepsOfA(a.seg(), (a.off() + (long) p0 * a.ld() + i0 + row) << 2, (long) a.ld() << 2, kc, alpha, dst, d);
             } else if (a.trans()) {
                 // Stored [k, m]: a depth step reads MR neighbouring floats.
                 for (int p = 0; p < kc; p++) {
@@ -74,6 +80,20 @@ final class SgemmPack {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * {@code kc} depth steps of an A tile stored {@code [k, m]}: MR neighbouring floats a step,
+     * {@code step} bytes apart from byte {@code at}, times alpha, into {@code dst} from {@code d}.
+     * A method of its own, with no vector crossing its boundary: inside {@link #packA}, where
+     * this branch is the rarely taken one, C2 compiled the loads and the multiply to the Vector
+     * API's Java fallback — an object per step, seen in JFR in the middle of a CPU fine-tuning
+     * run (2026-11-29) — the boxing trap {@link GemmKernel#kernel} describes.
+     */
+    private static void stepsOfA(MemorySegment seg, long at, long step, int kc, float alpha, float[] dst, int d) {
+        for (int p = 0, o = d; p < kc; p++, o += MR, at += step) {
+            FloatVector.fromMemorySegment(A_STEP, seg, at, ORDER).mul(alpha).intoArray(dst, o);
         }
     }
 
