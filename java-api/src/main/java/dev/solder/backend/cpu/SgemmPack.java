@@ -40,10 +40,10 @@ final class SgemmPack {
     private static final VectorSpecies<Float> B_HALF = GemmKernel.SPECIES;
 
     static {
-        // A species makes its "dummy vector" (which tells C2 the vector class) on first use. A
-        // method C2 compiles before its vector branch ever ran finds it missing, cannot tell the
-        // class, and leaves the Vector API's Java fallback in that branch for good: an object per
-        // load, seen in JFR under packA's A_STEP loads (2026-11-29). Making both now avoids that.
+        // A species makes its "dummy vector" (which tells C2 the vector class) on first use. In a
+        // method C2 compiled before its vector branch ever ran, the inlining log showed the class
+        // unresolved there (makeDummyVector not inlined). Making both now resolves it; alone it
+        // did not stop that branch from boxing, which stepsOfA's own method did.
         A_STEP.zero();
         B_HALF.zero();
     }
