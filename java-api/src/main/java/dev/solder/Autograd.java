@@ -311,7 +311,7 @@ public final class Autograd {
             }
             Node at = in.gradFn;
             Tensor t = pending.get(at);
-            if (t == null && isFloat32PassThrough(at) && uses.get(at)[0] == 1) {
+            if (t == null && isCastOfFloat32(at) && at.inputs[0].requiresGrad() && uses.get(at)[0] == 1) {
                 Node below = at.inputs[0].gradFn;
                 t = below == null ? null : pending.get(below);
             }
@@ -332,10 +332,13 @@ public final class Autograd {
         return into == null ? NO_TARGETS : into;
     }
 
-    /** A cast of a float32 tensor that requires a gradient: its backward returns a float32 gradient as it is. */
-    private static boolean isFloat32PassThrough(Node n) {
-        return "cast".equals(n.op) && n.inputs.length == 1 && n.inputs[0] != null
-                && n.inputs[0].dtype() == DType.FLOAT32 && n.inputs[0].requiresGrad();
+    /**
+     * Whether {@code n} (may be null) is a recorded cast ({@code Ops.recordCast}) of a float32
+     * tensor: its backward hands a float32 gradient on as it is.
+     */
+    static boolean isCastOfFloat32(Node n) {
+        return n != null && "cast".equals(n.op) && n.inputs.length == 1 && n.inputs[0] != null
+                && n.inputs[0].dtype() == DType.FLOAT32;
     }
 
     /**

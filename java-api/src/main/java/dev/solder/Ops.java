@@ -394,15 +394,8 @@ public final class Ops {
         Tensor lx = Autocast.lower(x, low);
         Tensor lw = Autocast.lower(w, low);
         Tensor lb = Autocast.lower(bias, low);
-        DType dxType = lx == x && !isCastOfFloat32(x) ? gradientType(x) : DType.FLOAT32;
+        DType dxType = lx == x && !Autograd.isCastOfFloat32(x.gradFn) ? gradientType(x) : DType.FLOAT32;
         return Autograd.own(op.apply(lx, lw, lb, true, dxType), made(lx, x), made(lw, w), made(lb, bias));
-    }
-
-    /** Whether {@code t} is recorded as a cast ({@link #recordCast}) of a float32 tensor. */
-    private static boolean isCastOfFloat32(Tensor t) {
-        Autograd.Node n = t.gradFn;
-        return n != null && "cast".equals(n.op) && n.inputs.length == 1 && n.inputs[0] != null
-                && n.inputs[0].dtype() == DType.FLOAT32;
     }
 
     /** {@code made} when an op made it from {@code from} (a cast, a contiguous copy), null when it is {@code from}. */
