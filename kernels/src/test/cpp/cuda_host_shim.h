@@ -24,11 +24,11 @@ struct SolderDim3 {
     unsigned x, y, z;
 };
 #ifdef SOLDER_HOST_THREADS
-thread_local SolderDim3 threadIdx;
+thread_local SolderDim3 threadIdx, blockIdx;   // host_threads.h: each thread walks the blocks
 #else
-static SolderDim3 threadIdx;
+static SolderDim3 threadIdx, blockIdx;
 #endif
-static SolderDim3 blockIdx, blockDim, gridDim;
+static SolderDim3 blockDim, gridDim;
 
 static inline unsigned __umulhi(unsigned a, unsigned b) {
     return (unsigned)(((unsigned long long)a * b) >> 32);

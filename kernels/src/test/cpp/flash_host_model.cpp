@@ -133,7 +133,11 @@ static void solder_host_ldmatrix(unsigned* r, const unsigned short* row, int n, 
 // per thread as in the PTX ISA: a copy is queued in the thread's open group, commit closes the
 // group, and wait_group N performs the copies of all but the newest N closed groups — only then
 // does the data land in shared memory, so a kernel that reads a tile before waiting for it (and
-// the barrier after) reads the previous tile here, as it may on the GPU.
+// the barrier after) reads poison here. Until its group is waited for, a copy's 16 bytes may land
+// at any moment on the GPU, so the model writes them twice: all ones (a NaN in bf16 and fp16) when
+// the copy is issued, the data when it is waited for. A read of the tile before the wait then
+// reads NaN, and under ThreadSanitizer (KernelSanitizerHostTest) a copy issued into a buffer
+// another thread still reads is a race from the moment it is issued.
 struct HostCpCopy {
     unsigned short* dst;
     const unsigned short* src;
@@ -147,6 +151,11 @@ static void solder_host_cp_async16(unsigned short* dst, const unsigned short* sr
         std::fprintf(stderr, "cp.async: unaligned 16-byte copy %p <- %p\n", (void*)dst, (const void*)src);
         std::abort();
     }
+    // element by element, not memset: g++ expands a 16-byte memset inline, where
+    // ThreadSanitizer does not see it
+    for (int i = 0; i < 8; i++) {
+        dst[i] = 0xffff;
+    }
     tCpOpen.push_back({dst, src, bytes});
 }
 
@@ -159,8 +168,11 @@ template <int N>
 static void solder_host_cp_wait() {
     while (tCpGroups.size() > (size_t)N) {
         for (const HostCpCopy& c : tCpGroups.front()) {
-            std::memset(c.dst, 0, 16);
-            std::memcpy(c.dst, c.src, c.bytes);
+            const unsigned char* from = (const unsigned char*)c.src;
+            unsigned char* to = (unsigned char*)c.dst;
+            for (int i = 0; i < 16; i++) {   // as above, stores ThreadSanitizer sees
+                to[i] = i < c.bytes ? from[i] : 0;
+            }
         }
         tCpGroups.erase(tCpGroups.begin());
     }

@@ -1,10 +1,10 @@
 // host_threads.h — CUDA's thread model on the host, for the host models (flash_host_model.cpp,
 // fused_host_model.cpp) that compile kernels of src/main/cuda with g++ and run them without a GPU.
 //
-// Every CUDA thread of a block is a std::thread (threadIdx is thread_local); blocks run one
-// after another. __syncthreads is a block barrier; a warp shuffle goes through the warp's
-// exchange buffer between two warp barriers, so every lane must reach it, as on the GPU with a
-// full mask. atomicCAS is a lock-protected compare-and-swap. The Warp also carries the operand
+// Every CUDA thread of a block is a std::thread (threadIdx and blockIdx are thread_local); blocks
+// run one after another on the same threads. __syncthreads is a block barrier; a warp shuffle
+// goes through the warp's exchange buffer between two warp barriers, so every lane must reach
+// it, as on the GPU with a full mask. atomicCAS is a lock-protected compare-and-swap. The Warp also carries the operand
 // and row-address exchange the mma.sync and ldmatrix models of flash_host_model.cpp use.
 //
 // Include this instead of cuda_host_shim.h, then the .cu file, then call launch(gx, gy, threads, body)
@@ -86,30 +86,37 @@ static inline int atomicCAS(int* p, int expected, int desired) {
 }
 
 // A launch of gx × gy blocks of bx × by threads (thread t of a block is (t mod bx, t / bx), and
-// its warp is t / 32, as CUDA numbers them).
+// its warp is t / 32, as CUDA numbers them). The blocks run one after another on the same
+// bx × by host threads: each thread takes the next block's coordinates after a launch-wide
+// barrier that every thread reaches only once it is done with the block before. That barrier
+// is the only order between blocks, as on the GPU nothing orders them but the launch's end.
+// Reusing the threads instead of starting a set per block keeps the sanitized builds
+// (KernelSanitizerHostTest) fast: under ThreadSanitizer starting a thread is the dear part.
 template <class F>
 static void launch(int gx, int gy, int bx, int by, F kernel) {
     int threads = bx * by;
     gridDim = {(unsigned)gx, (unsigned)gy, 1};
     blockDim = {(unsigned)bx, (unsigned)by, 1};
-    for (int gyi = 0; gyi < gy; gyi++) {
-        for (int gxi = 0; gxi < gx; gxi++) {
-            blockIdx = {(unsigned)gxi, (unsigned)gyi, 0};
-            Block blk(threads);
-            gBlock = &blk;
-            std::vector<std::thread> th;
-            for (int t = 0; t < threads; t++) {
-                th.emplace_back([&, t] {
-                    threadIdx = {(unsigned)(t % bx), (unsigned)(t / bx), 0};
-                    tWarp = blk.warps[t / 32].get();
-                    tLane = t % 32;
+    Block blk(threads);
+    gBlock = &blk;
+    std::barrier<> betweenBlocks(threads);
+    std::vector<std::thread> th;
+    for (int t = 0; t < threads; t++) {
+        th.emplace_back([&, t] {
+            threadIdx = {(unsigned)(t % bx), (unsigned)(t / bx), 0};
+            tWarp = blk.warps[t / 32].get();
+            tLane = t % 32;
+            for (int gyi = 0; gyi < gy; gyi++) {
+                for (int gxi = 0; gxi < gx; gxi++) {
+                    betweenBlocks.arrive_and_wait();
+                    blockIdx = {(unsigned)gxi, (unsigned)gyi, 0};
                     kernel();
-                });
+                }
             }
-            for (auto& x : th) {
-                x.join();
-            }
-        }
+        });
+    }
+    for (auto& x : th) {
+        x.join();
     }
 }
 

@@ -4,8 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The AdamW kernels' own code (adamw.cu), run WITHOUT a GPU: {@code src/test/cpp/adamw_host_model.cpp}
@@ -20,12 +21,16 @@ import org.junit.jupiter.api.io.TempDir;
  * bf16 and f16 copies it writes beside two parameters are what {@code solder_convert} (a cast)
  * makes of the updated values. What it
  * cannot: anything about the hardware (CudaParityGpuTest runs adamwAll against the CPU there).
+ *
+ * <p>It runs plain and under AddressSanitizer ({@link HostSanitizer}), which must
+ * report nothing (its threads run one after another, so ThreadSanitizer has nothing to see).
  */
 class AdamwHostModelTest {
 
-    @Test
-    void multiTensorKernelMatchesThePerParameterKernel(@TempDir Path dir) {
-        Path exe = CudaSourceFiles.hostModel(dir, "adamw_host_model", "the AdamW kernels");
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = HostSanitizer.class, names = {"NONE", "ADDRESS"})
+    void multiTensorKernelMatchesThePerParameterKernel(HostSanitizer sanitizer, @TempDir Path dir) {
+        Path exe = CudaSourceFiles.hostModel(dir, "adamw_host_model", "the AdamW kernels", sanitizer);
 
         CudaSourceFiles.HostRun run = CudaSourceFiles.runSeeded(dir, exe, "adamw host model");
         String what = run.what();

@@ -33,17 +33,29 @@ final class CudaSourceFiles {
      * C++20 is missing; fails it when the build fails.
      */
     static Path hostModel(Path dir, String name, String what) {
+        return hostModel(dir, name, what, HostSanitizer.NONE);
+    }
+
+    /**
+     * {@link #hostModel(Path, String, String)} built under {@code sanitizer}; also skips the test
+     * where this g++ has no run-time library for it.
+     */
+    static Path hostModel(Path dir, String name, String what, HostSanitizer sanitizer) {
         Optional<Path> gxx = onPath("g++");
         org.junit.jupiter.api.Assumptions.assumeTrue(gxx.isPresent(), "g++ not found: cannot run " + what
                 + " on the host model");
         Path src = Path.of("src/test/cpp/" + name + ".cpp").toAbsolutePath();
-        Path exe = dir.resolve(name);
-        Result build = exec(dir, null, List.of(gxx.get().toString(), "-std=c++20", "-O2", "-pthread", "-w", "-I",
-                sourceDir().toAbsolutePath().toString(), "-o", exe.toString(), src.toString()));
+        Path exe = dir.resolve(sanitizer.executable(name));
+        List<String> cmd = new java.util.ArrayList<>(List.of(gxx.get().toString(), "-std=c++20"));
+        cmd.addAll(sanitizer.flags());
+        cmd.addAll(List.of("-pthread", "-w", "-I", sourceDir().toAbsolutePath().toString(), "-o", exe.toString(),
+                src.toString()));
+        Result build = exec(dir, null, cmd);
         org.junit.jupiter.api.Assumptions.assumeTrue(
                 !build.output().contains("unrecognized command-line option '-std=c++20'"), "this g++ has no C++20");
-        org.junit.jupiter.api.Assertions.assertEquals(0, build.code(), "host build of " + name + ".cpp failed:\n"
-                + build.output());
+        sanitizer.assumeBuilt(build, name);
+        org.junit.jupiter.api.Assertions.assertEquals(0, build.code(), "host build of " + name + ".cpp ("
+                + sanitizer + ") failed:\n" + build.output());
         return exe;
     }
 
@@ -53,12 +65,14 @@ final class CudaSourceFiles {
 
     /**
      * Runs a host model built by {@link #hostModel} with a fresh seed ({@code -Dsolder.test.seed}
-     * to repeat one) as its argument; fails the test, naming the seed, unless it exits 0.
+     * to repeat one) as its argument; fails the test, naming the seed, unless it exits 0 with no
+     * sanitizer report.
      */
     static HostRun runSeeded(Path dir, Path exe, String label) {
         long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
         Result run = exec(dir, null, List.of(exe.toString(), Long.toString(seed)));
-        String what = label + " (seed " + seed + ")";
+        String what = label + " " + exe.getFileName() + " (seed " + seed + ")";
+        HostSanitizer.assertClean(what, run);
         org.junit.jupiter.api.Assertions.assertEquals(0, run.code(), what + ":\n" + run.output());
         return new HostRun(what, run.output().trim().split("\n"), run.output());
     }
@@ -160,13 +174,16 @@ final class CudaSourceFiles {
         return Optional.empty();
     }
 
-    /** Runs a command, returning its exit code and combined output. */
+    /** A command's exit code and combined output. */
     record Result(int code, String output) {
     }
 
+    /** Runs a command (with {@link HostSanitizer#ENVIRONMENT} set), returning its exit code and combined output. */
     static Result exec(Path dir, String stdin, List<String> command) {
         try {
-            Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+            ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
+            pb.environment().putAll(HostSanitizer.ENVIRONMENT);
+            Process p = pb.start();
             if (stdin != null) {
                 p.getOutputStream().write(stdin.getBytes(java.nio.charset.StandardCharsets.UTF_8));
             }

@@ -4,8 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The 16-byte vector paths of elementwise.cu, run WITHOUT a GPU: {@code src/test/cpp/elementwise_host_model.cpp}
@@ -19,12 +20,16 @@ import org.junit.jupiter.api.io.TempDir;
  * rounding ties among the inputs; and the bias-GELU backward's partial column sums follow the
  * (32, 8) slice order on inputs where another order gives other bits. What it cannot: the GPU's
  * erff/expf/tanhf and its speed (FusedKernelBench's bias+gelu rows measure that on a card).
+ *
+ * <p>It runs three times: plain, under ThreadSanitizer and under AddressSanitizer
+ * ({@link HostSanitizer}), which must report nothing.
  */
 class ElementwiseHostModelTest {
 
-    @Test
-    void vectorPathsStoreTheScalarPathsBits(@TempDir Path dir) {
-        Path exe = CudaSourceFiles.hostModel(dir, "elementwise_host_model", "the elementwise kernels");
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(HostSanitizer.class)
+    void vectorPathsStoreTheScalarPathsBits(HostSanitizer sanitizer, @TempDir Path dir) {
+        Path exe = CudaSourceFiles.hostModel(dir, "elementwise_host_model", "the elementwise kernels", sanitizer);
 
         CudaSourceFiles.HostRun run = CudaSourceFiles.runSeeded(dir, exe, "elementwise host model");
         String what = run.what();

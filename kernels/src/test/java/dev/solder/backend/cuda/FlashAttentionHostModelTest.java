@@ -3,13 +3,13 @@ package dev.solder.backend.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-
 import dev.solder.DType;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The flash attention kernels' own code (flash_attention.cu), run WITHOUT a GPU:
@@ -21,7 +21,11 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>What it proves: the kernels' indexing, tiling, tails, barriers, online softmax, masking,
  * dropout bits and the composition of fragments are right <em>given</em> the PTX fragment layout
  * as modelled. What it cannot: that the model matches the hardware (FusedKernelsGpuTest does),
- * races the host barriers hide, performance.
+ * performance.
+ *
+ * <p>Four of the cases run again under ThreadSanitizer and under AddressSanitizer
+ * ({@link HostSanitizer}): a missing barrier, a {@code cp.async} into a tile still being read, or
+ * an access outside a buffer or a shared array fails the test with the sanitizer's report.
  *
  * <p>Tolerances: 1e-2 normwise relative for out and the gradients with bf16 operands (P and dS
  * rounded to bf16, as on the GPU; seen: about 2e-3), 2e-3 with fp16 (seen: about 2.5e-4), every
@@ -31,9 +35,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FlashAttentionHostModelTest {
 
-    @Test
-    void kernelsMatchTheReferenceOnTheHostModel(@TempDir Path dir) throws IOException {
-        Path exe = CudaSourceFiles.hostModel(dir, "flash_host_model", "the flash kernels");
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(HostSanitizer.class)
+    void kernelsMatchTheReferenceOnTheHostModel(HostSanitizer sanitizer, @TempDir Path dir) throws IOException {
+        Path exe = CudaSourceFiles.hostModel(dir, "flash_host_model", "the flash kernels", sanitizer);
 
         long seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
         // B H S D p maskMode dt: tails (17, 70, 130), S = 1, exact tile + 1 (65), every head dim,
@@ -42,6 +47,9 @@ class FlashAttentionHostModelTest {
         String[] cases = {"2 2 17 32 0 0 1", "3 1 70 64 0.1 1 1", "3 1 1 64 0.1 1 1", "2 2 1 64 0 0 1", "3 1 65 128 0.2 1 1",
             "1 2 130 32 0 1 1", "2 1 70 64 0.1 1 2", "3 1 33 128 0 1 2", "3 1 70 64 0.1 1 0", "2 2 130 32 0 1 0",
             "3 1 1 32 0.2 1 0", "2 1 1 128 0 0 0", "2 1 65 64 0 0 0", "2 1 70 128 0.1 1 0"};
+        // sanitized: the two-stage cp.async pipeline over three key tiles with a mask (bf16, D 32),
+        // with dropout (fp16, D 64), the one-stage D 128, and the float32 kernels
+        cases = sanitizer.cases(cases, 5, 6, 7, 12);
         for (int c = 0; c < cases.length; c++) {
             long caseSeed = seed + c;
             List<String> cmd = new java.util.ArrayList<>();
@@ -51,8 +59,9 @@ class FlashAttentionHostModelTest {
             cmd.add(Long.toUnsignedString(caseSeed));
             cmd.add(a[6]);
             CudaSourceFiles.Result run = CudaSourceFiles.exec(dir, null, cmd);
-            String what = "flash host model B H S D p mask dt = " + cases[c] + " (seed " + caseSeed
+            String what = exe.getFileName() + " B H S D p mask dt = " + cases[c] + " (seed " + caseSeed
                     + ", -Dsolder.test.seed=" + seed + ")";
+            HostSanitizer.assertClean(what, run);
             assertEquals(0, run.code(), what + ":\n" + run.output());
             String[] f = run.output().trim().split("\\s+");
             assertEquals(24, f.length, what + ": " + run.output());

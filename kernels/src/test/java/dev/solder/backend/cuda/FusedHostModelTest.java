@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The fused path's one-pass kernels run WITHOUT a GPU: {@code src/test/cpp/fused_host_model.cpp}
@@ -25,40 +28,56 @@ import org.junit.jupiter.api.io.TempDir;
  * one-pass backward what the fused LayerNorm backward followed by the dropout kernel writes. What
  * it cannot:
  * anything about the hardware (FusedKernelsGpuTest compares the same kernels with the CPU on a GPU).
+ *
+ * <p>Each test runs its cases plain and some of them under ThreadSanitizer and AddressSanitizer
+ * ({@link HostSanitizer}), which must report nothing.
  */
 class FusedHostModelTest {
     @TempDir
     static Path dir;
-    private static Path exe;
+    private static final Map<HostSanitizer, Path> EXES = new EnumMap<>(HostSanitizer.class);
     private static long seed;
 
     @BeforeAll
-    static void build() {
-        exe = CudaSourceFiles.hostModel(dir, "fused_host_model", "the fused kernels");
+    static void seed() {
         seed = Long.getLong("solder.test.seed", System.nanoTime()) & Long.MAX_VALUE;
     }
 
+    /** The model built under {@code sanitizer}, once for the three tests. */
+    private static synchronized Path exe(HostSanitizer sanitizer) {
+        Path exe = EXES.get(sanitizer);
+        if (exe == null) {
+            exe = CudaSourceFiles.hostModel(dir, "fused_host_model", "the fused kernels", sanitizer);
+            EXES.put(sanitizer, exe);
+        }
+        return exe;
+    }
+
     /** Runs the model with {@code args} and a per-case seed; returns its output lines. */
-    private static String[] run(String what, long caseSeed, String... args) {
+    private static String[] run(HostSanitizer sanitizer, String what, long caseSeed, String... args) {
         List<String> cmd = new ArrayList<>();
-        cmd.add(exe.toString());
+        cmd.add(exe(sanitizer).toString());
         cmd.addAll(List.of(args));
         cmd.add(Long.toUnsignedString(caseSeed));
         CudaSourceFiles.Result r = CudaSourceFiles.exec(dir, null, cmd);
-        assertEquals(0, r.code(), what + ":\n" + r.output());
+        String label = what + " [" + sanitizer + "]";
+        HostSanitizer.assertClean(label, r);
+        assertEquals(0, r.code(), label + ":\n" + r.output());
         return r.output().trim().split("\n");
     }
 
-    @Test
-    void fusedCrossEntropyGivesTheUnfusedKernelsBits() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(HostSanitizer.class)
+    void fusedCrossEntropyGivesTheUnfusedKernelsBits(HostSanitizer sanitizer) {
         // rows × classes × dtype: a warp-wide row (3 classes), a ragged one (77), a wide one (1000)
         String[] cases = {"37 77 0", "37 3 1", "21 1000 0", "9 33 1"};
+        cases = sanitizer.cases(cases, 0, 3);
         for (int c = 0; c < cases.length; c++) {
             long caseSeed = seed + c;
             String what = "fused cross-entropy host model rows classes dt = " + cases[c] + " (seed " + caseSeed
                     + ", -Dsolder.test.seed=" + seed + ")";
             String[] a = cases[c].split(" ");
-            String[] lines = run(what, caseSeed, "ce", a[0], a[1], a[2]);
+            String[] lines = run(sanitizer, what, caseSeed, "ce", a[0], a[1], a[2]);
             String[] f = lines[0].trim().split("\\s+");
             assertEquals("mismatches", f[1], what + ": " + lines[0]);
             assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels: " + lines[0]);
@@ -72,17 +91,19 @@ class FusedHostModelTest {
         }
     }
 
-    @Test
-    void fusedEmbeddingsGiveTheUnfusedKernelsBits() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(HostSanitizer.class)
+    void fusedEmbeddingsGiveTheUnfusedKernelsBits(HostSanitizer sanitizer) {
         // B S width dtype: both vector widths (float32 4, bf16 8 a unit), 384 and 768 (units a lane);
         // 205 tokens: two staged tiles of ids, the second ending inside a batch of 16 loads
         String[] cases = {"2 9 384 0", "3 5 384 1", "1 7 768 0", "5 41 384 0"};
+        cases = sanitizer.cases(cases, 1, 3);
         for (int c = 0; c < cases.length; c++) {
             long caseSeed = seed + 100 + c;
             String what = "fused embeddings host model B S cols dt = " + cases[c] + " (seed " + caseSeed
                     + ", -Dsolder.test.seed=" + seed + ")";
             String[] a = cases[c].split(" ");
-            String[] lines = run(what, caseSeed, "emb", a[0], a[1], a[2], a[3]);
+            String[] lines = run(sanitizer, what, caseSeed, "emb", a[0], a[1], a[2], a[3]);
             String[] f = lines[0].trim().split("\\s+");
             long tokens = Long.parseLong(a[0]) * Long.parseLong(a[1]);
             assertEquals("mismatches", f[1], what + ": " + lines[0]);
@@ -96,16 +117,18 @@ class FusedHostModelTest {
         }
     }
 
-    @Test
-    void fusedDropoutLayerNormForwardAndBackwardGiveTheUnfusedKernelsBits() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(HostSanitizer.class)
+    void fusedDropoutLayerNormForwardAndBackwardGiveTheUnfusedKernelsBits(HostSanitizer sanitizer) {
         // rows cols x-dtype h-dtype p: float32; bf16; bf16 x beside a float32 residual (autocast), two widths
         String[] cases = {"37 384 0 0 0.3", "37 384 1 1 0.1", "21 768 1 0 0.3", "9 1024 1 0 0.5"};
+        cases = sanitizer.cases(cases, 1, 2, 3);
         for (int c = 0; c < cases.length; c++) {
             long caseSeed = seed + 200 + c;
             String what = "fused dropout + LayerNorm host model rows cols xt dt p = " + cases[c] + " (seed " + caseSeed
                     + ", -Dsolder.test.seed=" + seed + ")";
             String[] a = cases[c].split(" ");
-            String[] lines = run(what, caseSeed, "dln", a[0], a[1], a[2], a[3], a[4]);
+            String[] lines = run(sanitizer, what, caseSeed, "dln", a[0], a[1], a[2], a[3], a[4]);
             String[] f = lines[0].trim().split("\\s+");
             assertEquals("mismatches", f[1], what + ": " + lines[0]);
             assertEquals(0, Long.parseLong(f[2]), what + ": elements differing from the unfused kernels: " + lines[0]);

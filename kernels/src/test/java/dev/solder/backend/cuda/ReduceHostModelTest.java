@@ -4,8 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The many-tensor sum of squares of reduce.cu, run WITHOUT a GPU: {@code src/test/cpp/reduce_host_model.cpp}
@@ -20,12 +21,16 @@ import org.junit.jupiter.api.io.TempDir;
  * {@link FakeDeviceApi} models, one or two outputs a launch, on inputs where another order gives
  * other bits. What it cannot: anything about the hardware (CudaParityGpuTest compares both
  * paths on a card).
+ *
+ * <p>It runs three times: plain, under ThreadSanitizer and under AddressSanitizer
+ * ({@link HostSanitizer}), which must report nothing.
  */
 class ReduceHostModelTest {
 
-    @Test
-    void manyTensorSumMatchesTheOneTensorLaunchesAndTheColumnFinishKeepsItsOrder(@TempDir Path dir) {
-        Path exe = CudaSourceFiles.hostModel(dir, "reduce_host_model", "the reduction kernels");
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(HostSanitizer.class)
+    void manyTensorSumMatchesTheOneTensorLaunchesAndTheColumnFinishKeepsItsOrder(HostSanitizer sanitizer, @TempDir Path dir) {
+        Path exe = CudaSourceFiles.hostModel(dir, "reduce_host_model", "the reduction kernels", sanitizer);
 
         CudaSourceFiles.HostRun run = CudaSourceFiles.runSeeded(dir, exe, "reduce host model");
         String what = run.what();
