@@ -288,20 +288,38 @@ __device__ __forceinline__ void solder_flash_load_tile(unsigned short* s, const 
 }
 
 #if !defined(SOLDER_FLASH_HOST_MODEL)
+// cp.async is sm_80+. Below that the flash kernels are never selected (CudaFlashAttention needs
+// 8.0), but NVRTC compiles every kernel file as one unit for a 7.5 GPU, where one ptxas error
+// would take every kernel down: so there these trap, as the mma.sync helpers above do. The
+// "memory" clobbers keep the compiler from moving shared-memory accesses across the copies
+// (today a __syncthreads follows every wait anyway).
 __device__ __forceinline__ void solder_flash_cp_async16(unsigned short* dst, const unsigned short* src, int bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    __trap();
+#else
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
                  :
-                 : "r"(solder_flash_smem_addr(dst)), "l"(src), "r"(bytes));
+                 : "r"(solder_flash_smem_addr(dst)), "l"(src), "r"(bytes)
+                 : "memory");
+#endif
 }
 
 __device__ __forceinline__ void solder_flash_cp_commit() {
-    asm volatile("cp.async.commit_group;\n" ::);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    __trap();
+#else
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
 }
 
 // Waits until at most N of this thread's committed copy groups are still in flight.
 template <int N>
 __device__ __forceinline__ void solder_flash_cp_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    __trap();
+#else
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
 }
 #endif
 

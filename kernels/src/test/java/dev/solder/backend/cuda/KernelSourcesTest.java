@@ -138,6 +138,24 @@ class KernelSourcesTest {
     }
 
     /**
+     * The fatbin has cubins for 8.0 and up; on a 7.5 GPU (T4, RTX 20xx: the oldest CUDA 13's NVRTC
+     * compiles for) NVRTC compiles the whole unit, so an instruction 7.5 lacks anywhere in it
+     * (cp.async, mma.sync with bf16) takes every kernel down there, even those that never run.
+     * ptxas for sm_75 must accept the unit; the flash kernels trap on that GPU and are never
+     * selected on it.
+     */
+    @Test
+    void nvrtcUnitAssemblesForTheOldestGpuNvrtcTargets(@TempDir Path dir) throws IOException {
+        Optional<Path> nvcc = CudaSourceFiles.nvcc();
+        assumeTrue(nvcc.isPresent(), "nvcc not found: cannot assemble the NVRTC unit here");
+        Path unit = dir.resolve("unit.cu");
+        Files.writeString(unit, KernelSources.unit());
+        CudaSourceFiles.Result r = CudaSourceFiles.exec(dir, null, List.of(nvcc.get().toString(), "-cubin", "-std=c++17",
+                "-arch=sm_75", "--Werror", "all-warnings", "-o", dir.resolve("unit.cubin").toString(), unit.toString()));
+        assertEquals(0, r.code(), "nvcc -arch=sm_75 on the NVRTC unit failed:\n" + r.output());
+    }
+
+    /**
      * Compiles solder_common.cuh for the host (g++, with the few CUDA intrinsics it uses
      * replaced by portable equivalents) and checks Philox, the dropout rule and float32 ->
      * bfloat16 rounding against dev.solder.Philox and DType.floatToBf16 on random inputs.
