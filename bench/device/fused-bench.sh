@@ -5,4 +5,6 @@ set -u
 echo "-- Solder: fused vs cuBLAS-only"
 timeout 90 "$JAVA" $JAVA_OPTS -cp "$CP" dev.solder.backend.cuda.FusedKernelBench
 echo "-- PyTorch peers"
-timeout 90 python3 bench/python/fused_peers.py
+# without the toolkit libraries run.sh puts on LD_LIBRARY_PATH for Java (torch loads its own wheels'
+# cuBLAS and cuDNN, as a Python user's run does); unbuffered, so a timeout keeps what it printed
+timeout 90 env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3 bench/python/fused_peers.py

@@ -18,9 +18,16 @@ timeout "$limit" "$JAVA" $JAVA_OPTS -jar .device/console.jar execute --class-pat
 echo "gpu tests exit $?"
 grep -E "\[X\]|tests (successful|failed|aborted|skipped|found)|containers failed" "$out/gpu-tests.log" | head -60
 
-if [ -d .device/hf-check ] && python3 -c "import torch, transformers" 2>/dev/null; then
+# Python without the toolkit libraries run.sh puts on LD_LIBRARY_PATH for Java: torch loads the
+# cuBLAS and cuDNN of its own wheels, as a Python user's run does.
+py() { env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3 "$@"; }
+if [ ! -d .device/hf-check ]; then
+  echo "== transformers load check skipped: no .device/hf-check (fill it with dev.solder.bert.ExportCheck before pack)"
+elif ! py -c "import torch, transformers" 2>/dev/null; then
+  echo "== transformers load check skipped: python3 cannot import torch and transformers"
+else
   echo "== transformers load check"
-  timeout 120 python3 bench/python/check_hf_load.py .device/hf-check/* > "$out/hf-load.log" 2>&1
+  timeout 120 env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3 bench/python/check_hf_load.py .device/hf-check/* > "$out/hf-load.log" 2>&1
   echo "hf load exit $?"
   tail -25 "$out/hf-load.log"
 fi

@@ -1,5 +1,5 @@
 """The PyTorch + transformers peer of dev.solder.bench.BertTrainStep: one BERT fine-tuning
-step as HF's Trainer runs it (forward, cross-entropy, backward, clip to norm 1, AdamW),
+step as HF's Trainer runs it (forward, cross-entropy, backward, clip to norm 1, fused AdamW),
 on the same shapes and token layout, timed with CUDA events (or a host clock on the CPU).
 
     python3 bench/python/bert_step.py [--device cuda] [--batch 8] [--seq 64] [--steps 20]
@@ -29,9 +29,9 @@ def main():
     a = ap.parse_args()
     dev = torch.device(a.device)
     torch.manual_seed(42)
-    cfg = BertConfig(num_hidden_layers=a.layers, num_labels=a.labels)
-    cfg._attn_implementation = "sdpa"
-    model = BertForSequenceClassification(cfg).to(dev).train()
+    cfg = BertConfig(num_hidden_layers=a.layers, num_labels=a.labels, attn_implementation="sdpa")
+    model = BertForSequenceClassification(cfg).to(dev).train()   # train(): dropout on, as in fine-tuning
+    attn = getattr(model.config, "_attn_implementation", "?")
     # The same layout as BertTrainStep: the last quarter of the batch padded to half length.
     ids = torch.randint(1000, 30000, (a.batch, a.seq))
     mask = torch.ones(a.batch, a.seq, dtype=torch.long)
@@ -42,8 +42,9 @@ def main():
     labels = torch.randint(0, a.labels, (a.batch,), device=dev)
     decay = [p for n, p in model.named_parameters() if not ("bias" in n or "LayerNorm.weight" in n)]
     no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm.weight" in n]
+    # fused=True: PyTorch's one-kernel AdamW (the issue's peer; Trainer's "adamw_torch_fused")
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.0}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=5e-5, eps=1e-8)
+                            lr=5e-5, eps=1e-8, fused=dev.type == "cuda")
     low = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[a.precision]
     scaler = torch.amp.GradScaler(dev.type) if low is torch.float16 else None
 
@@ -86,7 +87,7 @@ def main():
     if dev.type == "cuda":
         mem = (f", peak {dev} memory {torch.cuda.max_memory_allocated() / 2**20:.1f} MiB allocated"
                f" ({torch.cuda.max_memory_reserved() / 2**20:.1f} MiB reserved)")
-    print(f"torch {torch.__version__} BERT step: {a.layers} layers, batch {a.batch} x {a.seq}, {a.precision}, {dev}: "
+    print(f"torch {torch.__version__} BERT step ({attn} attention, fused AdamW): {a.layers} layers, batch {a.batch} x {a.seq}, {a.precision}, {dev}: "
           f"mean {statistics.mean(times):.2f} ms/step, median {med:.2f} ms/step, {a.batch / med * 1e3:.0f} samples/s{mem}")
 
 

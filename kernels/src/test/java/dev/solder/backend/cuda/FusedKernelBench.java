@@ -107,8 +107,15 @@ public final class FusedKernelBench {
 
     /** Median milliseconds of one call of {@code op}, from CUDA events around ITERS calls, and the host's. */
     private Timing timeMs(Runnable op) {
-        for (int i = 0; i < 3; i++) {
+        // Warm-up: at least 10 calls and 0.2 s, synchronising every 10, so the op's Java code is
+        // compiled (C1 at least) before it is timed: interpreted, the host issues launches slower
+        // than the GPU runs them and the events time the gaps (hostMs shows whether it still does).
+        long until = System.nanoTime() + 200_000_000L;
+        for (int i = 0; i < 10 || System.nanoTime() < until; i++) {
             op.run();
+            if (i % 10 == 9) {
+                cuda.synchronize(GPU);
+            }
         }
         cuda.synchronize(GPU);
         long stream = CudaDevice.of(GPU).api().streamHandle();
