@@ -86,9 +86,15 @@ interface DeviceApi {
      */
     record LtGemm(boolean transA, boolean transB, int m, int n, int k, long a, long b, DType abType, int lda, int ldb,
                   long d, DType dType, int ldd, LtEpilogue epilogue, long bias, DType biasType, boolean tf32) {
-        /** Everything but the pointers: what decides whether cuBLASLt supports the problem. */
+        /**
+         * What decides whether cuBLASLt supports the problem: everything but the pointers' values,
+         * and their common alignment (up to 16 bytes), which cuBLASLt's heuristic also weighs — so
+         * one badly aligned call does not send every later call of its shape down the slower path.
+         */
         java.util.List<Object> shapeKey() {
-            return java.util.List.of(transA, transB, m, n, k, abType, lda, ldb, dType, ldd, epilogue, biasType, tf32);
+            int alignment = Math.min(4, Long.numberOfTrailingZeros(a | b | d | bias));
+            return java.util.List.of(transA, transB, m, n, k, abType, lda, ldb, dType, ldd, epilogue, biasType, tf32,
+                    alignment);
         }
 
         /** cuBLASLt's rules, checked before calling it. */
