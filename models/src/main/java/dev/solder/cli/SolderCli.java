@@ -31,15 +31,60 @@ public final class SolderCli implements Callable<Integer> {
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
         }
-        int code = new CommandLine(new SolderCli())
-                .setExecutionExceptionHandler((ex, cmd, parsed) -> {
-                    cmd.getErr().println("solder " + cmd.getCommandName() + ": " + ex.getMessage());
-                    if (System.getenv("SOLDER_DEBUG") != null) {
-                        ex.printStackTrace(cmd.getErr());
-                    }
-                    return 1;
-                })
-                .execute(args);
-        System.exit(code);
+        System.exit(run(new CommandLine(new SolderCli()), args));
+    }
+
+    /**
+     * Runs {@code cli} on {@code args}: a failure prints one line naming the command and what went
+     * wrong (the stack trace too with {@code SOLDER_DEBUG} set), then a hint where the user can do
+     * something about it, and gives status 1. That includes the Java heap running out, which
+     * picocli lets through as an {@link OutOfMemoryError}. For programs that embed the CLI:
+     *
+     * <pre>{@code
+     * int status = SolderCli.run(new CommandLine(new SolderCli()), new String[] {"info"});
+     * }</pre>
+     */
+    public static int run(CommandLine cli, String[] args) {
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> fail(cmd, ex));
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            CommandLine cmd = cli;
+            var sub = cli.getParseResult() == null ? null : cli.getParseResult().subcommand();
+            if (sub != null) {
+                cmd = sub.commandSpec().commandLine();
+            }
+            return fail(cmd, e);
+        }
+    }
+
+    private static int fail(CommandLine cmd, Throwable ex) {
+        cmd.getErr().println("solder " + cmd.getCommandName() + ": " + ex.getMessage());
+        String hint = hintFor(ex);
+        if (hint != null) {
+            cmd.getErr().println(hint);
+        }
+        if (System.getenv("SOLDER_DEBUG") != null) {
+            ex.printStackTrace(cmd.getErr());
+        }
+        cmd.getErr().flush();
+        return 1;
+    }
+
+    /** What the user can change when a run fails this way, or null: today, running out of memory. */
+    static String hintFor(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            // by name: the CUDA binding is not on this module's class path (./solder adds it)
+            if (t.getClass().getSimpleName().equals("CudaOutOfMemoryException")) {
+                return "hint: the GPU ran out of memory: lower --per-device-train-batch-size (raise "
+                        + "--gradient-accumulation-steps to keep the effective batch) or --per-device-eval-batch-size, "
+                        + "shorten --max-seq-length, or train with --precision bf16";
+            }
+            if (t instanceof OutOfMemoryError) {
+                return "hint: the Java heap ran out: give it more (SOLDER_JAVA_OPTS=-Xmx24g ./solder ...), or lower "
+                        + "--per-device-train-batch-size or --max-seq-length";
+            }
+        }
+        return null;
     }
 }

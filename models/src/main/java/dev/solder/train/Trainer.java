@@ -398,7 +398,15 @@ public final class Trainer implements AutoCloseable {
                     rows.add(trainDataset.features(order[i]));
                 }
                 double epochHere = epoch + (bi + 1.0) / batchesPerEpoch;
-                stepLoss += trainingStep(rows, collator, accum, nonEmbedding, epochHere) / accum;
+                String where = String.format(Locale.ROOT, "training step %d of %d (epoch %.2f)", state.globalStep + 1,
+                        maxSteps, epochHere);
+                try {
+                    stepLoss += trainingStep(rows, collator, accum, nonEmbedding, epochHere) / accum;
+                } catch (RuntimeException e) {
+                    throw OutOfMemoryContext.explain(e, where, rows);
+                } catch (OutOfMemoryError e) {
+                    throw OutOfMemoryContext.explain(e, where, rows);
+                }
                 boolean boundary = (bi + 1) % accum == 0 || bi == batchesPerEpoch - 1;
                 if (!boundary) {
                     continue;
@@ -667,6 +675,7 @@ public final class Trainer implements AutoCloseable {
                         ids[i] = f.label();
                     }
                 }
+                String where = "evaluation batch " + (batches + 1) + " of " + ((n + bs - 1) / bs);
                 try (Scope s = Scope.open()) {
                     Batch b = collator.collate(rows, device);
                     Tensor logits;
@@ -683,6 +692,10 @@ public final class Trainer implements AutoCloseable {
                         System.arraycopy(flat, r * k, row, 0, k);
                         preds[start + r] = row;
                     }
+                } catch (RuntimeException e) {
+                    throw OutOfMemoryContext.explain(e, where, rows);
+                } catch (OutOfMemoryError e) {
+                    throw OutOfMemoryContext.explain(e, where, rows);
                 }
                 batches++;
             }

@@ -214,6 +214,25 @@ class FinetuneOnFakeCudaTest {
     }
 
     @Test
+    void runningOutOfDeviceMemoryStopsWithTheOpAndAHint() throws Exception {
+        StringWriter err = new StringWriter();
+        int code;
+        // 1 MiB: the tiny model's weights fit, its first training step on 32 sequences does not
+        try (AutoCloseable small = FakeCuda.install(1 << 20)) {
+            code = SolderCli.run(new CommandLine(new SolderCli()).setOut(new PrintWriter(new StringWriter()))
+                    .setErr(new PrintWriter(err)), new String[] {"finetune", "--model", model.toString(), "--task", "csv",
+                        "--data-dir", tmp.toString(), "--output-dir", tmp.resolve("oom").toString(), "--device", "cuda",
+                        "--num-train-epochs", "1", "--per-device-train-batch-size", "32"});
+        }
+        String text = err.toString();
+        assertEquals(1, code, text);
+        assertTrue(text.startsWith("solder finetune: training step 1 of 2 (epoch 0.50) ran out of memory on a batch of"
+                + " 32 sequences × "), text);
+        assertTrue(text.contains("out of memory") && text.contains("requested"), text);
+        assertTrue(text.contains("hint: the GPU ran out of memory: lower --per-device-train-batch-size"), text);
+    }
+
+    @Test
     void resumeOnCudaFromACheckpointEndsWhereTheUninterruptedRunEnds() throws IOException {
         Run whole = finetune("cuda-whole", "--device", "cuda");
         // A run that stopped after its first checkpoint (step 5 of 10): that checkpoint, written

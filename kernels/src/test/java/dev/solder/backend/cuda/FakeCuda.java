@@ -30,6 +30,18 @@ public final class FakeCuda {
     }
 
     /**
+     * Installs fake devices of {@code capacityBytes} each: an allocation beyond it fails with
+     * {@code CudaOutOfMemoryException} as {@code cuMemAllocAsync} does. Close to restore what was before.
+     */
+    public static AutoCloseable install(long capacityBytes) {
+        return CudaDevice.useFactory(ordinal -> {
+            FakeDeviceApi d = new FakeDeviceApi(capacityBytes);
+            DEVICES.add(d);
+            return d;
+        });
+    }
+
+    /**
      * Selects the fused kernels wherever they support the case, validated on a card or not
      * ({@code -Dsolder.kernels=fused}), until the handle is closed.
      */
