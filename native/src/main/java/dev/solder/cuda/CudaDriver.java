@@ -469,7 +469,8 @@ public final class CudaDriver {
     /**
      * Makes the device's primary context current on the calling thread, calling
      * {@code cuCtxSetCurrent} only when this thread's current context (as last set through
-     * Solder) differs. Cheap enough to call before every batch of work.
+     * Solder) differs, and always on a virtual thread. Cheap enough to call before every batch of
+     * work.
      *
      * @return the context
      */
@@ -477,7 +478,9 @@ public final class CudaDriver {
         init();
         long ctx = primaryContext(ordinal);
         long[] cur = CURRENT.get();
-        if (cur[0] != ctx) {
+        // A virtual thread's cache says nothing: the current context belongs to the OS thread, and
+        // the virtual thread may have been moved to another carrier since it last set it.
+        if (cur[0] != ctx || Thread.currentThread().isVirtual()) {
             ctxSetCurrent(ctx);
         }
         return ctx;

@@ -108,13 +108,20 @@ public final class CudaBackend implements Backend {
         void run(CudaDevice d);
     }
 
-    /** Runs {@code body} on {@code anchor}'s device, under its lock, naming the op on failure. */
+    /**
+     * Runs {@code body} on {@code anchor}'s device, under its lock, naming the op on failure. With
+     * {@code -Dsolder.cuda.syncLaunches=true} it then waits for the op's work, so a fault in any of
+     * it (a kernel, a cuBLAS product, a copy) is reported by this op.
+     */
     private static void run(Tensor anchor, String op, Body body, Object... namesAndTensors) {
         CudaDevice d = dev(anchor);
         synchronized (d) {
             try {
                 d.enter();
                 body.run(d);
+                if (CudaDevice.syncAfterLaunch) {
+                    d.api().synchronize();
+                }
             } catch (RuntimeException e) {
                 throw CudaErrors.inOp(e, op, namesAndTensors);
             }
@@ -126,7 +133,11 @@ public final class CudaBackend implements Backend {
         synchronized (d) {
             try {
                 d.enter();
-                return body.apply(d);
+                T result = body.apply(d);
+                if (CudaDevice.syncAfterLaunch) {
+                    d.api().synchronize();
+                }
+                return result;
             } catch (RuntimeException e) {
                 throw CudaErrors.inOp(e, op, namesAndTensors);
             }

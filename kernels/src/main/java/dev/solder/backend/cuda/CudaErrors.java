@@ -11,7 +11,9 @@ import dev.solder.cuda.NvrtcCompilationException;
  * "cuda op attention(q Tensor[8, 128, 768] bfloat16 cuda:0, ...): CudaDriver.memAllocAsync: ...".
  * Out-of-memory stays a {@link CudaOutOfMemoryException} (with the requested size and the
  * device's free memory); other driver errors stay {@link CudaException}s; the native exception
- * is the cause. Anything else (argument checks) passes through unchanged.
+ * is the cause. A fault inside a kernel, which the driver reports at the next call of whatever
+ * op comes after it, says so and how to find the op that caused it ({@link KernelFault}).
+ * Anything else (argument checks) passes through unchanged.
  */
 final class CudaErrors {
     private CudaErrors() {
@@ -54,6 +56,9 @@ final class CudaErrors {
             w.initCause(e);
             return w;
         }
+        if (e instanceof CudaException ce && isKernelFault(ce) && !CudaDevice.syncAfterLaunch) {
+            return new KernelFault(describe(op, namesAndTensors) + ": " + ce.getMessage() + KernelFault.WHERE, ce);
+        }
         if (e instanceof CudaException ce) {
             CudaException w = new CudaException(describe(op, namesAndTensors) + ": " + ce.wrapper(), ce.function(),
                     ce.status(), ce.statusName(), ce.statusText(), ce.details());
@@ -61,5 +66,33 @@ final class CudaErrors {
             return w;
         }
         return e;
+    }
+
+    /**
+     * The driver's statuses for a fault inside a kernel (illegal or misaligned address, illegal
+     * instruction, a trap, a timeout): the kernel leaves them in the context, and the next driver
+     * call of any op returns them.
+     */
+    static boolean isKernelFault(CudaException e) {
+        int s = e.status();
+        return e.statusName() != null && e.statusName().startsWith("CUDA_ERROR_")
+                && (s == 700 || s == 702 || (s >= 714 && s <= 719));
+    }
+
+    /**
+     * A kernel's fault, reported by whichever op made the next driver call: the op named in the
+     * message is where it surfaced, not necessarily where it happened.
+     */
+    static final class KernelFault extends CudaException {
+        private static final long serialVersionUID = 1L;
+        static final String WHERE = ". GPU work runs asynchronously, so this fault may come from an earlier op's kernel;"
+                + " rerun with -Dsolder.cuda.syncLaunches=true (for ./solder: SOLDER_JAVA_OPTS=-Dsolder.cuda.syncLaunches=true)"
+                + " to have the op that faulted report it. The device is unusable for the rest of this process.";
+
+        KernelFault(String message, CudaException cause) {
+            super(message, cause.wrapper(), cause.function(), cause.status(), cause.statusName(), cause.statusText(),
+                    cause.details());
+            initCause(cause);
+        }
     }
 }
