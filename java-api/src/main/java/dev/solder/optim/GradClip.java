@@ -24,20 +24,29 @@ public final class GradClip {
      * float64 on each gradient's backend. Parameters without a gradient are skipped.
      */
     public static double totalNorm(Iterable<Tensor> params) {
-        // One call per backend, so that a GPU is waited for once rather than once per gradient.
+        return Math.sqrt(sumSquares(gradsByBackend(params, "clipGradNorm")));
+    }
+
+    /** The gradients of {@code params} (those that have one), grouped by backend in order. */
+    static Map<Backend, List<Tensor>> gradsByBackend(Iterable<Tensor> params, String op) {
         Map<Backend, List<Tensor>> byBackend = new LinkedHashMap<>();
         for (Tensor p : params) {
             Tensor g = p.grad();
             if (g != null) {
-                g.checkOpen("clipGradNorm");
+                g.checkOpen(op);
                 byBackend.computeIfAbsent(g.backend(), b -> new ArrayList<>()).add(g);
             }
         }
+        return byBackend;
+    }
+
+    /** {@code Σ g²} over every gradient, float64: one call per backend, so a GPU is waited for once, not once per gradient. */
+    static double sumSquares(Map<Backend, List<Tensor>> grads) {
         double sum = 0;
-        for (var e : byBackend.entrySet()) {
+        for (var e : grads.entrySet()) {
             sum += e.getKey().sumSquares(e.getValue());
         }
-        return Math.sqrt(sum);
+        return sum;
     }
 
     /**

@@ -2,6 +2,9 @@ package dev.solder.optim;
 
 import dev.solder.Ops;
 import dev.solder.Tensor;
+import dev.solder.spi.Backend;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Dynamic loss scaling for float16 training, with {@code torch.amp.GradScaler}'s rule and
@@ -58,18 +61,16 @@ public final class GradScaler {
      */
     public boolean unscale(Iterable<Tensor> params) {
         float inv = (float) (1.0 / scale);
-        double sumSquares = 0;
-        for (Tensor p : params) {
-            Tensor g = p.grad();
-            if (g != null) {
-                g.checkOpen("GradScaler.unscale");
+        Map<Backend, List<Tensor>> grads = GradClip.gradsByBackend(params, "GradScaler.unscale");
+        for (List<Tensor> gs : grads.values()) {
+            for (Tensor g : gs) {
                 g.backend().scale(g, inv, g);
-                sumSquares += g.backend().sumSquares(g);
             }
         }
-        // Squares of finite float32 values cannot overflow a float64 sum, so this is exactly
-        // "every gradient element is finite".
-        return Double.isFinite(sumSquares);
+        // One sum per backend over all its gradients: a GPU is waited for once a step, not once
+        // per gradient. Squares of finite float32 values cannot overflow a float64 sum, so this
+        // is exactly "every gradient element is finite".
+        return Double.isFinite(GradClip.sumSquares(grads));
     }
 
     /** Backs off after a non-finite step, grows after {@code growthInterval} finite ones. */
