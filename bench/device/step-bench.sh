@@ -48,11 +48,25 @@ torch_step() {
     --seq "$seq" $W --precision "$prec" 2>&1 | tee -a "$log" | tail -1
 }
 
-solder default 32 128 bf16
-torch_step 32 128 bf16
+# the bar's pair and the fused step, kept to compute the ratios below
+s_default=$(solder default 32 128 bf16); echo "$s_default"
+t_bf16=$(torch_step 32 128 bf16); echo "$t_bf16"
 # every fused kernel forced on (flash attention, multi-tensor AdamW, fused LayerNorms): what
 # validating them would buy
-solder fused 32 128 bf16 -Dsolder.kernels=fused
+s_fused=$(solder fused 32 128 bf16 -Dsolder.kernels=fused); echo "$s_fused"
+# samples/s and peak MiB out of a line; empty when the run printed none
+rate() { grep -oE '[0-9.]+ samples/s' <<<"$1" | head -1 | cut -d' ' -f1; }
+peak() { grep -oE 'memory [0-9.]+ MiB' <<<"$1" | head -1 | cut -d' ' -f2; }
+for s_line in "$s_default" "$s_fused"; do
+  sr=$(rate "$s_line"); tr_=$(rate "$t_bf16"); sp=$(peak "$s_line"); tp=$(peak "$t_bf16")
+  label=$(grep -oE '\[[a-z-]+,' <<<"$s_line" | tr -d '[,')
+  if [ -n "$sr" ] && [ -n "$tr_" ]; then
+    awk -v s="$sr" -v t="$tr_" -v sp="$sp" -v tp="$tp" -v l="$label" 'BEGIN {
+      printf "bar, bf16 32 x 128, solder %s: %.0f samples/s (bar >= 5000), %.2fx torch (bar >= 1.3), peak %s MiB vs torch %s MiB (bar: no higher)\n", l, s, s / t, sp, tp }'
+  else
+    echo "bar, bf16 32 x 128, solder ${label:-?}: not computed (a run printed no samples/s; see step-full.log)"
+  fi
+done
 solder default 32 128 fp32
 torch_step 32 128 fp32
 solder default 8 64 bf16
