@@ -18,9 +18,9 @@ if [ -z "$san" ]; then
   echo "compute-sanitizer not found (PATH, /usr/local/cuda/bin): nothing checked"
   exit 2
 fi
-# On the gVisor runtime (its kernel reports 4.4.0) compute-sanitizer refuses the device ("Device not
-# supported", then error 999; /work/.library/device/KINDS.md, 2026-11-04): say so instead of
-# spending two timeouts on it. It works on the Firecracker runtime.
+# Under the gVisor sandbox (its kernel reports 4.4.0) compute-sanitizer refuses the device ("Device
+# not supported", then error 999): say so instead of spending two timeouts on it. In a full VM it
+# works.
 if [ "$(uname -r)" = "4.4.0" ]; then
   echo "gVisor runtime (uname -r 4.4.0): compute-sanitizer cannot instrument this device; nothing checked"
   exit 3
