@@ -24,6 +24,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
 /**
@@ -154,10 +156,14 @@ class FinetuneOnFakeCudaTest {
         assertEquals(before, FakeCuda.liveBytes(), "device memory back to where it was once the run ended");
     }
 
-    @Test
-    void bfloat16RunOnCudaFollowsTheCpuRun() throws IOException {
-        Run cpu = finetune("cpu-bf16", "--model", noHiddenDropout.toString(), "--device", "cpu", "--precision", "bf16");
-        Run cuda = finetune("cuda-bf16", "--model", noHiddenDropout.toString(), "--device", "cuda", "--precision", "bf16");
+    /** bf16 autocast; fp16 autocast with dynamic loss scaling (GradScaler's unscale and check on the device). */
+    @ParameterizedTest
+    @ValueSource(strings = {"bf16", "fp16"})
+    void autocastRunOnCudaFollowsTheCpuRun(String precision) throws IOException {
+        Run cpu = finetune("cpu-" + precision, "--model", noHiddenDropout.toString(), "--device", "cpu", "--precision",
+                precision);
+        Run cuda = finetune("cuda-" + precision, "--model", noHiddenDropout.toString(), "--device", "cuda",
+                "--precision", precision);
         assertFollows(cpu, cuda, 1e-2);
     }
 
