@@ -78,7 +78,7 @@ class FinetuneOnFakeCudaTest {
     }
 
     /** What a run printed and wrote. */
-    private record Run(int code, String out, JsonNode results, Path dir) {
+    private record Run(String out, JsonNode results, Path dir) {
     }
 
     private static Run finetune(String name, String... extra) throws IOException {
@@ -114,7 +114,7 @@ class FinetuneOnFakeCudaTest {
         String text = captured.toString(StandardCharsets.UTF_8) + err;
         assertEquals(0, code, name + ":\n" + text);
         JsonNode results = new ObjectMapper().readTree(out.resolve("all_results.json").toFile());
-        return new Run(code, text, results, out);
+        return new Run(text, results, out);
     }
 
     /** The per-step losses of a run, from trainer_state.json's log history. */
