@@ -1,5 +1,6 @@
 package dev.solder.cli;
 
+import dev.solder.train.OutOfMemoryContext;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -73,13 +74,12 @@ public final class SolderCli implements Callable<Integer> {
 
     /** What the user can change when a run fails this way, or null: today, running out of memory. */
     static String hintFor(Throwable failure) {
+        if (OutOfMemoryContext.isDeviceOutOfMemory(failure)) {
+            return "hint: the GPU ran out of memory: lower --per-device-train-batch-size (raise "
+                    + "--gradient-accumulation-steps to keep the effective batch) or --per-device-eval-batch-size, "
+                    + "shorten --max-seq-length, or train with --precision bf16";
+        }
         for (Throwable t = failure; t != null; t = t.getCause()) {
-            // by name: the CUDA binding is not on this module's class path (./solder adds it)
-            if (t.getClass().getSimpleName().equals("CudaOutOfMemoryException")) {
-                return "hint: the GPU ran out of memory: lower --per-device-train-batch-size (raise "
-                        + "--gradient-accumulation-steps to keep the effective batch) or --per-device-eval-batch-size, "
-                        + "shorten --max-seq-length, or train with --precision bf16";
-            }
             if (t instanceof OutOfMemoryError) {
                 return "hint: the Java heap ran out: give it more (SOLDER_JAVA_OPTS=-Xmx24g ./solder ...), or lower "
                         + "--per-device-train-batch-size or --max-seq-length";

@@ -10,8 +10,20 @@ import java.util.Locale;
  * training step's batch of 32 sequences padded to 128 tokens that did not fit — which is what
  * tells the user to lower {@code --per-device-train-batch-size} or {@code --max-seq-length}.
  * Failures that are not out-of-memory pass through unchanged.
+ *
+ * <pre>{@code
+ * try {
+ *     trainer.train();
+ * } catch (RuntimeException e) {
+ *     if (OutOfMemoryContext.isDeviceOutOfMemory(e)) {
+ *         // "training step 1 of 2 (epoch 0.50) ran out of memory on a batch of 32 sequences × 10 tokens: ..."
+ *         System.err.println(e.getMessage() + "; retry with a smaller per-device batch");
+ *     }
+ *     throw e;
+ * }
+ * }</pre>
  */
-final class OutOfMemoryContext {
+public final class OutOfMemoryContext {
     private OutOfMemoryContext() {
     }
 
@@ -30,8 +42,11 @@ final class OutOfMemoryContext {
         return w;
     }
 
-    /** By name: the CUDA binding's exception is not on this module's class path. */
-    static boolean isDeviceOutOfMemory(Throwable e) {
+    /**
+     * Whether {@code e} or one of its causes is the GPU running out of memory. By name: the CUDA
+     * binding's exception is not on this module's class path.
+     */
+    public static boolean isDeviceOutOfMemory(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t.getClass().getSimpleName().equals("CudaOutOfMemoryException")) {
                 return true;
