@@ -89,13 +89,16 @@ enum HostSanitizer {
 
     /**
      * Fails with the sanitizer's report when a run printed one; skips the test when the
-     * sanitizer could not start at all (ThreadSanitizer refuses some kernels' address-space
-     * layouts), which says nothing about the kernels.
+     * sanitizer could not start at all, which says nothing about the kernels: ThreadSanitizer
+     * refuses some kernels' address-space layouts, and both need terabytes of address space for
+     * their shadow memory, which {@code ulimit -v} or strict overcommit can deny.
      */
     static void assertClean(String what, CudaSourceFiles.Result run) {
         String out = run.output();
-        org.junit.jupiter.api.Assumptions.assumeFalse(out.contains("FATAL: ThreadSanitizer"),
-                () -> "ThreadSanitizer could not start on this machine: " + what + ":\n" + out);
+        boolean noStart = out.contains("FATAL: ThreadSanitizer") || out.contains("ThreadSanitizer: CHECK failed")
+                || out.contains("ReserveShadowMemoryRange failed") || out.contains("Shadow memory range interleaves");
+        org.junit.jupiter.api.Assumptions.assumeFalse(noStart,
+                () -> "the sanitizer could not start on this machine: " + what + ":\n" + out);
         for (String report : List.of("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "runtime error:")) {
             if (out.contains(report)) {
                 throw new AssertionError(what + ": the sanitizer reports an error in a kernel:\n" + out);
