@@ -41,6 +41,22 @@ class HostSanitizerSelfCheckTest {
     }
 
     @Test
+    void aSanitizerThatCannotStartSkipsRatherThanPassesOrFails() {
+        // what each prints when `ulimit -v` denies it its shadow memory (seen on this machine)
+        for (String out : new String[] {
+            "ThreadSanitizer: CHECK failed: sanitizer_allocator_primary64.h:131 \"((kSpaceBeg)) == ...\"",
+            "==1==ERROR: AddressSanitizer failed to allocate 0xdfff0001000 bytes\n"
+                    + "==1==ReserveShadowMemoryRange failed while trying to map 0xdfff0001000 bytes."}) {
+            assertThrows(org.opentest4j.TestAbortedException.class,
+                    () -> HostSanitizer.assertClean("model", new CudaSourceFiles.Result(139, out)), out);
+        }
+        // a clean run passes; a report fails
+        HostSanitizer.assertClean("model", new CudaSourceFiles.Result(0, "ln rows 37 outErr 9e-08"));
+        assertThrows(AssertionError.class, () -> HostSanitizer.assertClean("model",
+                new CudaSourceFiles.Result(66, "WARNING: ThreadSanitizer: data race (pid=1)")));
+    }
+
+    @Test
     void addressSanitizerReportsReadsAndWritesOutsideArraysAndNothingInside(@TempDir Path dir) {
         Path exe = CudaSourceFiles.hostModel(dir, "sanitizer_selfcheck", "the sanitizer self-check",
                 HostSanitizer.ADDRESS);
