@@ -42,6 +42,7 @@ final class CudaDevice {
     private final DeviceApi api;
     private final AtomicLong live = new AtomicLong();
     private final AtomicLong peak = new AtomicLong();
+    private final AtomicLong failedFrees = new AtomicLong();
     /** Freed blocks kept for reuse ({@code -Dsolder.cuda.cacheFreed=true}), else null. */
     private final BlockCache cache;
     private long errorBuffer;
@@ -143,6 +144,11 @@ final class CudaDevice {
         live.addAndGet(-n);
     }
 
+    /** Frees that failed (after a kernel fault every one does); only the first is logged. */
+    long failedFrees() {
+        return failedFrees.get();
+    }
+
     /** The block cache, or null when freed blocks go straight back to the driver. */
     BlockCache cache() {
         return cache;
@@ -154,9 +160,14 @@ final class CudaDevice {
             enter();
             free(ptr, bytes);
         } catch (RuntimeException e) {
-            // A broken context (a kernel faulted) fails every call; freeing must not hide the first error.
+            // A broken context (a kernel faulted) fails every call; freeing must not hide the first
+            // error, nor may the hundreds of frees that unwinding a step makes then bury it: the
+            // first failure is logged, the rest counted.
             live.addAndGet(-Math.max(1, bytes));
-            LOG.log(System.Logger.Level.WARNING, "cuda: freeing " + bytes + " bytes on " + device + " failed: " + e);
+            if (failedFrees.getAndIncrement() == 0) {
+                LOG.log(System.Logger.Level.WARNING, "cuda: freeing " + bytes + " bytes on " + device + " failed: " + e
+                        + " (further failed frees on " + device + " are counted, not logged)");
+            }
         }
     }
 

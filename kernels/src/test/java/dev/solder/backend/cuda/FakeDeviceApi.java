@@ -30,6 +30,7 @@ final class FakeDeviceApi implements DeviceApi {
 
     private final TreeMap<Long, Block> blocks = new TreeMap<>();
     private final long capacity;
+    private boolean broken;
     private long next = BASE;
     private long used;
     int launches;
@@ -83,8 +84,20 @@ final class FakeDeviceApi implements DeviceApi {
         return addr;
     }
 
+    /**
+     * From now on every free fails as it does on a card after a kernel faulted (the context is
+     * broken and every driver call returns the fault); the memory stays allocated here.
+     */
+    synchronized void breakContext() {
+        broken = true;
+    }
+
     @Override
     public synchronized void free(long ptr) {
+        if (broken) {
+            throw new dev.solder.cuda.CudaException("CudaDriver.memFreeAsync", "cuMemFreeAsync", 700,
+                    "CUDA_ERROR_ILLEGAL_ADDRESS", "an illegal memory access was encountered", "ptr=0x" + Long.toHexString(ptr));
+        }
         Block b = blocks.remove(ptr);
         if (b == null) {
             throw new AssertionError("free of 0x" + Long.toHexString(ptr) + ", which is no live allocation");
