@@ -53,6 +53,23 @@ struct Worst {
     double rel() const { return nan ? 1e30 : err / scale; }   // an unwritten (NaN) element fails any bound
 };
 
+// softmax(v) in float64 (v holds the masked inputs as the kernels form them, in float32).
+static std::vector<double> softmaxRef(const std::vector<double>& v) {
+    double m = -INFINITY;
+    for (double x : v) {
+        m = std::max(m, x);
+    }
+    double s = 0;
+    for (double x : v) {
+        s += std::exp(x - m);
+    }
+    std::vector<double> p(v.size());
+    for (size_t j = 0; j < v.size(); j++) {
+        p[j] = std::exp(v[j] - m) / s;
+    }
+    return p;
+}
+
 // At most 3 blocks of 8 rows: the kernels' grid-stride loop runs more than once when rows > 24.
 static int cappedRowBlocks(long long rows) {
     return std::min(rowBlocks(rows), 3);
@@ -167,7 +184,6 @@ static int sm(long long rows, int cols, int maskMode, int dt, unsigned long long
         long long mr = r / rowsPerMaskRow;
         // the masked inputs as the kernel forms them, in float32
         std::vector<double> v(cols);
-        double m = -INFINITY;
         for (int j = 0; j < cols; j++) {
             float f = x.at(r * cols + j);
             if (maskMode == SOLDER_MASK_ADDITIVE) {
@@ -176,16 +192,12 @@ static int sm(long long rows, int cols, int maskMode, int dt, unsigned long long
                 f += -FLT_MAX;
             }
             v[j] = f;
-            m = std::max(m, v[j]);
         }
-        double s = 0;
-        for (int j = 0; j < cols; j++) {
-            s += std::exp(v[j] - m);
-        }
+        std::vector<double> ref = softmaxRef(v);
         double dot = 0;
         for (int j = 0; j < cols; j++) {
             long long i = r * cols + j;
-            yW.add(std::exp(v[j] - m) / s, valueOf(y, i));
+            yW.add(ref[j], valueOf(y, i));
             dot += dy.at(i) * (double)valueOf(y, i);
         }
         for (int j = 0; j < cols; j++) {
@@ -227,23 +239,18 @@ static int att(int B, int H, int S, float p, unsigned long long seed) {
     for (long long r = 0; r < rows; r++) {
         long long b = r / ((long long)H * S);
         std::vector<double> v(S);
-        double m = -INFINITY;
         for (int j = 0; j < S; j++) {
             float f = raw[r * S + j];
             if (keyMask[b * S + j] == 0) {
                 f += -FLT_MAX;
             }
             v[j] = f;
-            m = std::max(m, v[j]);
         }
-        double s = 0;
-        for (int j = 0; j < S; j++) {
-            s += std::exp(v[j] - m);
-        }
+        std::vector<double> ref = softmaxRef(v);
         double dot = 0;
         std::vector<double> g(S);
         for (int j = 0; j < S; j++) {
-            pW.add(std::exp(v[j] - m) / s, P[r * S + j]);
+            pW.add(ref[j], P[r * S + j]);
             bool keep = p == 0.0f || solder_dropout_keep((unsigned long long)dseed,
                                                          (unsigned long long)(r * S + j), p);
             dropped += !keep;

@@ -24,15 +24,19 @@ class HostSanitizerSelfCheckTest {
         return CudaSourceFiles.exec(dir, null, List.of(exe.toString(), mode));
     }
 
-    @Test
-    void threadSanitizerReportsAMissingBarrierAndNothingWithIt(@TempDir Path dir) {
-        Path exe = CudaSourceFiles.hostModel(dir, "sanitizer_selfcheck", "the sanitizer self-check",
-                HostSanitizer.THREAD);
+    /** The self-check built under {@code sanitizer}, once its correct mode has run clean. */
+    private static Path cleanBuild(Path dir, HostSanitizer sanitizer) {
+        Path exe = CudaSourceFiles.hostModel(dir, "sanitizer_selfcheck", "the sanitizer self-check", sanitizer);
         CudaSourceFiles.Result ok = run(dir, exe, "barrier");
         HostSanitizer.assertClean("barrier", ok);
         assertEquals(0, ok.code(), ok.output());
         assertEquals("sum 1072.0", ok.output().trim(), "each thread read its neighbour's value");
+        return exe;
+    }
 
+    @Test
+    void threadSanitizerReportsAMissingBarrierAndNothingWithIt(@TempDir Path dir) {
+        Path exe = cleanBuild(dir, HostSanitizer.THREAD);
         CudaSourceFiles.Result race = run(dir, exe, "race");
         AssertionError e = assertThrows(AssertionError.class, () -> HostSanitizer.assertClean("race", race),
                 "a shared-memory race with no barrier went unreported:\n" + race.output());
@@ -58,12 +62,7 @@ class HostSanitizerSelfCheckTest {
 
     @Test
     void addressSanitizerReportsReadsAndWritesOutsideArraysAndNothingInside(@TempDir Path dir) {
-        Path exe = CudaSourceFiles.hostModel(dir, "sanitizer_selfcheck", "the sanitizer self-check",
-                HostSanitizer.ADDRESS);
-        CudaSourceFiles.Result ok = run(dir, exe, "barrier");
-        HostSanitizer.assertClean("barrier", ok);
-        assertEquals(0, ok.code(), ok.output());
-
+        Path exe = cleanBuild(dir, HostSanitizer.ADDRESS);
         for (String mode : List.of("shared-overflow", "global-overflow")) {
             CudaSourceFiles.Result bad = run(dir, exe, mode);
             AssertionError e = assertThrows(AssertionError.class, () -> HostSanitizer.assertClean(mode, bad),

@@ -123,13 +123,8 @@ class KernelSourcesTest {
 
     @Test
     void nvrtcUnitCompilesWithoutAnIncludePath(@TempDir Path dir) throws IOException {
-        Optional<Path> nvcc = CudaSourceFiles.nvcc();
-        assumeTrue(nvcc.isPresent(), "nvcc not found: cannot compile the NVRTC unit here");
-        Path unit = dir.resolve("unit.cu");
-        Files.writeString(unit, KernelSources.unit());
         // No -I: like NVRTC, the unit must compile from its own text. -Werror as in the fatbin build.
-        CudaSourceFiles.Result r = CudaSourceFiles.exec(dir, null, List.of(nvcc.get().toString(), "-ptx", "-std=c++17",
-                "-arch=compute_80", "--Werror", "all-warnings", "-o", dir.resolve("unit.ptx").toString(), unit.toString()));
+        CudaSourceFiles.Result r = nvccOnUnit(dir, "-ptx", "-arch=compute_80", "-o", dir.resolve("unit.ptx").toString());
         assertEquals(0, r.code(), "nvcc on the NVRTC unit failed:\n" + r.output());
         String ptx = Files.readString(dir.resolve("unit.ptx"));
         for (Kernel k : Kernel.values()) {
@@ -146,13 +141,24 @@ class KernelSourcesTest {
      */
     @Test
     void nvrtcUnitAssemblesForTheOldestGpuNvrtcTargets(@TempDir Path dir) throws IOException {
+        CudaSourceFiles.Result r = nvccOnUnit(dir, "-cubin", "-arch=sm_75", "-o", dir.resolve("unit.cubin").toString());
+        assertEquals(0, r.code(), "nvcc -arch=sm_75 on the NVRTC unit failed:\n" + r.output());
+    }
+
+    /**
+     * nvcc with {@code args} on the NVRTC unit written to {@code dir} (C++17, warnings as errors,
+     * no include path); skips the test where there is no nvcc.
+     */
+    private static CudaSourceFiles.Result nvccOnUnit(Path dir, String... args) throws IOException {
         Optional<Path> nvcc = CudaSourceFiles.nvcc();
-        assumeTrue(nvcc.isPresent(), "nvcc not found: cannot assemble the NVRTC unit here");
+        assumeTrue(nvcc.isPresent(), "nvcc not found: cannot compile the NVRTC unit here");
         Path unit = dir.resolve("unit.cu");
         Files.writeString(unit, KernelSources.unit());
-        CudaSourceFiles.Result r = CudaSourceFiles.exec(dir, null, List.of(nvcc.get().toString(), "-cubin", "-std=c++17",
-                "-arch=sm_75", "--Werror", "all-warnings", "-o", dir.resolve("unit.cubin").toString(), unit.toString()));
-        assertEquals(0, r.code(), "nvcc -arch=sm_75 on the NVRTC unit failed:\n" + r.output());
+        List<String> cmd = new java.util.ArrayList<>(List.of(nvcc.get().toString(), "-std=c++17", "--Werror",
+                "all-warnings"));
+        cmd.addAll(List.of(args));
+        cmd.add(unit.toString());
+        return CudaSourceFiles.exec(dir, null, cmd);
     }
 
     /**
