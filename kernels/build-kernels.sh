@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compiles kernels/src/main/cuda/*.cu into ONE fatbin, solder-kernels.fatbin, holding cubins
 # for sm_80, sm_86, sm_89, sm_90 and compute_90 PTX (which the driver JIT-compiles on newer
-# GPUs), with warnings as errors. Maven runs it in generate-resources (exec-maven-plugin):
+# GPUs) unless SOLDER_CUDA_ARCHS / SOLDER_CUDA_PTX say otherwise (below), with warnings as errors. Maven runs it in generate-resources (exec-maven-plugin):
 #
 #   build-kernels.sh SOURCE_DIR BUILD_DIR CLASSES_DIR
 #
@@ -35,8 +35,12 @@ if [ -z "$nvcc" ]; then
   exit 0
 fi
 
-cubin_archs=(80 86 89 90)
-ptx_arch=90
+# SOLDER_CUDA_ARCHS (e.g. "90") and SOLDER_CUDA_PTX ("none" for no PTX) narrow the image for one
+# known GPU: bench/device/prepare.sh builds the device pack's fatbin for sm_90 alone, a fifth of
+# the full one's 20 MB, so that the pack fits what one device call can carry. Changing them
+# changes the flags, so the next build without them rebuilds the full image.
+read -r -a cubin_archs <<< "${SOLDER_CUDA_ARCHS:-80 86 89 90}"
+ptx_arch=${SOLDER_CUDA_PTX:-90}
 gencode=()
 for a in "${cubin_archs[@]}"; do
   if [ "$a" = "$ptx_arch" ]; then
@@ -77,16 +81,16 @@ mv "$fatbin.tmp" "$fatbin"
 
 spills=$(grep -c 'bytes spill stores\|bytes spill loads' "$ptxas_log" || true)
 nonzero_spills=$(grep -E '[1-9][0-9]* bytes spill (stores|loads)' "$ptxas_log" | wc -l || true)
-kernels=$(grep -o "Compiling entry function '[A-Za-z0-9_]*' for 'sm_90'" "$ptxas_log" | sed "s/.*'\(solder_[A-Za-z0-9_]*\)'.*/\1/" | LC_ALL=C sort | paste -sd, -)
+kernels=$(grep -o "Compiling entry function '[A-Za-z0-9_]*' for 'sm_${cubin_archs[-1]}'" "$ptxas_log" | sed "s/.*'\(solder_[A-Za-z0-9_]*\)'.*/\1/" | LC_ALL=C sort | paste -sd, -)
 {
   echo "# solder-kernels.fatbin: built by kernels/build-kernels.sh"
   echo "nvcc.version=$nvcc_version"
   echo "cubin=$(printf 'sm_%s,' "${cubin_archs[@]}" | sed 's/,$//')"
-  echo "ptx=compute_$ptx_arch"
+  echo "ptx=$([ "$ptx_arch" = none ] && echo none || echo "compute_$ptx_arch")"
   echo "flags=${flags[*]}"
   echo "kernels=$kernels"
   echo "spills.nonzero=$nonzero_spills"
   echo "sources.sha256=$hash"
 } > "$manifest"
-echo "solder-kernels: built $fatbin ($(stat -c %s "$fatbin") bytes; cubins sm_80 sm_86 sm_89 sm_90 + compute_90 PTX;" \
+echo "solder-kernels: built $fatbin ($(stat -c %s "$fatbin") bytes; cubins $(printf 'sm_%s ' "${cubin_archs[@]}")+ PTX $ptx_arch;" \
      "ptxas report in $ptxas_log: $nonzero_spills of $spills spill lines non-zero)"
