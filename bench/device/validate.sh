@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared device call: everything Solder checks on a lent GPU machine.
-# Runs there through the device pack (../shared/device/pack.sh, then
+# Runs there through the device pack (bash bench/device/prepare.sh here, then
 #   bash .device/run.sh shell 'bash bench/device/validate.sh'
 # with carry [".device"]); run.sh exports JAVA, CP and JAVA_OPTS. Logs land in $OUT.
 #   1. every JUnit test tagged "gpu" (native bindings, CUDA backend vs CPU, fused kernels)
@@ -22,7 +22,7 @@ grep -E "\[X\]|tests (successful|failed|aborted|skipped|found)|containers failed
 # cuBLAS and cuDNN of its own wheels, as a Python user's run does.
 py() { env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3 "$@"; }
 if [ ! -d .device/hf-check ]; then
-  echo "== transformers load check skipped: no .device/hf-check (fill it with dev.solder.bert.ExportCheck before pack)"
+  echo "== transformers load check skipped: no .device/hf-check (bench/device/prepare.sh writes it)"
 elif ! py -c "import torch, transformers" 2>/dev/null; then
   echo "== transformers load check skipped: python3 cannot import torch and transformers"
 else
