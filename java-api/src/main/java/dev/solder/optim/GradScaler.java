@@ -60,6 +60,17 @@ public final class GradScaler {
      * without a gradient are skipped.
      */
     public boolean unscale(Iterable<Tensor> params) {
+        // Squares of finite float32 values cannot overflow a float64 sum, so this is exactly
+        // "every gradient element is finite".
+        return Double.isFinite(unscaleSumSquares(params));
+    }
+
+    /**
+     * {@link #unscale} returning {@code Σ g²} over the unscaled gradients (infinite or NaN when
+     * one is not finite) instead of a yes/no: its square root is {@link GradClip#totalNorm}'s
+     * value, to the bit, so a loop that clips needs no second pass over the gradients.
+     */
+    public double unscaleSumSquares(Iterable<Tensor> params) {
         float inv = (float) (1.0 / scale);
         Map<Backend, List<Tensor>> grads = GradClip.gradsByBackend(params, "GradScaler.unscale");
         for (List<Tensor> gs : grads.values()) {
@@ -68,9 +79,8 @@ public final class GradScaler {
             }
         }
         // One sum per backend over all its gradients: a GPU is waited for once a step, not once
-        // per gradient. Squares of finite float32 values cannot overflow a float64 sum, so this
-        // is exactly "every gradient element is finite".
-        return Double.isFinite(GradClip.sumSquares(grads));
+        // per gradient.
+        return GradClip.sumSquares(grads);
     }
 
     /** Backs off after a non-finite step, grows after {@code growthInterval} finite ones. */

@@ -40,6 +40,25 @@ class GradScalerTest {
     }
 
     @Test
+    void theUnscalesSumOfSquaresIsTheNormsToTheBit() {
+        // the Trainer clips fp16 steps with sqrt(unscaleSumSquares) instead of a second pass
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.randn(new Generator(SEED), 8, 6);
+            Tensor w = Tensor.randn(new Generator(SEED + 1), 3, 6).requiresGrad(true);
+            Tensor b = Tensor.randn(new Generator(SEED + 2), 3).requiresGrad(true);
+            Tensor labels = Tensor.ofLongs(new long[] {0, 1, 2, 2, 1, 0, 1, 2}, 8);
+            GradScaler scaler = new GradScaler();
+            scaler.scale(Ops.crossEntropy(Ops.linear(x, w, b), labels)).backward();
+            double squares = scaler.unscaleSumSquares(List.of(w, b));
+            assertTrue(Double.isFinite(squares) && squares > 0, "seed " + SEED);
+            assertEquals(Double.doubleToLongBits(GradClip.totalNorm(List.of(w, b))),
+                    Double.doubleToLongBits(Math.sqrt(squares)), "seed " + SEED);
+            w.close();
+            b.close();
+        }
+    }
+
+    @Test
     void aNonFiniteGradientSkipsBacksOffAndGoodStepsGrowTheScale() {
         GradScaler scaler = new GradScaler(1024, 2, 0.5, 3);
         try (Scope s = Scope.open()) {

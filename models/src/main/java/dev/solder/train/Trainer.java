@@ -413,10 +413,12 @@ public final class Trainer implements AutoCloseable {
                 }
                 // fp16: gradients back to true size first; a step with an inf/NaN gradient is
                 // skipped (weights, optimizer and schedule untouched) and the loss scale halved.
-                boolean finite = scaler == null || scaler.unscale(optimizer.parameters());
+                double unscaledSquares = scaler == null ? 0 : scaler.unscaleSumSquares(optimizer.parameters());
+                boolean finite = scaler == null || Double.isFinite(unscaledSquares);
                 // Clipping is fused into the update: AdamW multiplies each gradient by torch's
                 // clip coefficient as it reads it (the same bits as clip_grad_norm_ then step).
-                double gradNorm = GradClip.totalNorm(optimizer.parameters());
+                // fp16: the unscale already summed the squares (GradClip's grouping and order, same bits)
+                double gradNorm = scaler != null ? Math.sqrt(unscaledSquares) : GradClip.totalNorm(optimizer.parameters());
                 if (finite) {
                     optimizer.step(args.maxGradNorm() > 0 ? GradClip.coefficient(gradNorm, args.maxGradNorm()) : 1f);
                     if (schedule != null) {
